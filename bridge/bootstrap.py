@@ -1,0 +1,56 @@
+"""Composition root: builds clients, store and handler dependencies from `Settings`, once per
+process. Nothing else constructs clients, and nothing does so at import time."""
+
+from __future__ import annotations
+
+import redis
+
+from bridge.inbound import InboundDeps
+from bridge.klaviyo import KlaviyoClient
+from bridge.rules import Policy
+from bridge.settings import Settings
+from bridge.store import Store
+from bridge.ticket_events import TicketEventDeps
+from bridge.zendesk import ZendeskClient
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3,
+                                health_check_interval=30)
+
+
+def store(settings: Settings) -> Store:
+    return Store(redis_client(settings), event_ttl=settings.event_ttl_seconds)
+
+
+def zendesk_client(settings: Settings) -> ZendeskClient:
+    return ZendeskClient(settings.zendesk_url, email=settings.zendesk_email,
+                         api_token=settings.zendesk_api_token,
+                         oauth_token=settings.zendesk_oauth_token,
+                         timeout=settings.http_timeout_seconds)
+
+
+def klaviyo_client(settings: Settings) -> KlaviyoClient:
+    return KlaviyoClient(settings.klaviyo_base_url, api_key=settings.klaviyo_api_key,
+                         revision=settings.klaviyo_revision,
+                         timeout=settings.http_timeout_seconds)
+
+
+def policy(settings: Settings) -> Policy:
+    return Policy(sync_enabled=settings.sync_sms_conversations,
+                  custom_keywords=settings.sms_keywords,
+                  opt_out_match=settings.sms_opt_out_match,
+                  subject_template=settings.sms_subject_template)
+
+
+def inbound_deps(settings: Settings, shared_store: Store | None = None) -> InboundDeps:
+    return InboundDeps(store=shared_store or store(settings), zendesk=zendesk_client(settings),
+                       klaviyo=klaviyo_client(settings), policy=policy(settings),
+                       tags=settings.sms_ticket_tags, group_id=settings.zendesk_group_id,
+                       brand_id=settings.zendesk_brand_id,
+                       settle_seconds=settings.inbound_settle_ms / 1000,
+                       max_attempts=settings.max_attempts)
+
+
+def ticket_event_deps(settings: Settings, shared_store: Store | None = None) -> TicketEventDeps:
+    return TicketEventDeps(store=shared_store or store(settings))

@@ -1,0 +1,65 @@
+"""Klaviyo API client: profiles with SMS consent, account check (replies and events follow).
+
+Every call carries `Authorization: Klaviyo-API-Key ...` and the pinned `revision` header.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from bridge.http import Funnel, Observer, Permanent
+from bridge.model import Profile
+from bridge.phones import normalize
+
+
+class KlaviyoClient:
+    def __init__(self, base_url: str, *, api_key: str, revision: str, timeout: float = 10.0,
+                 session: requests.Session | None = None, observe: Observer | None = None) -> None:
+        self.session = session or requests.Session()
+        self.session.headers.update({
+            "Authorization": f"Klaviyo-API-Key {api_key}",
+            "revision": revision,
+            "Accept": "application/vnd.api+json",
+        })
+        self.http = Funnel("klaviyo", base_url.rstrip("/"), self.session, timeout, observe)
+
+    def account(self) -> dict[str, Any]:
+        data = self.http.request("GET", "/api/accounts", "GET accounts").json()["data"]
+        return data[0] if data else {}
+
+    def get_profile(self, profile_id: str) -> Profile | None:
+        try:
+            resp = self.http.request("GET", f"/api/profiles/{profile_id}", "GET profiles/{id}",
+                                     params={"additional-fields[profile]": "subscriptions"})
+        except Permanent as e:
+            if e.status == 404:
+                return None
+            raise
+        return profile_from_resource(resp.json()["data"])
+
+    def find_profile_by_phone(self, phone: str) -> Profile | None:
+        resp = self.http.request("GET", "/api/profiles", "GET profiles?filter",
+                                 params={"filter": f'equals(phone_number,"{phone}")',
+                                         "additional-fields[profile]": "subscriptions"})
+        data = resp.json().get("data") or []
+        return profile_from_resource(data[0]) if data else None
+
+
+def profile_from_resource(resource: dict[str, Any]) -> Profile:
+    """JSON:API profile -> Profile; SMS consent is marketing OR transactional (rule S1)."""
+    attrs = resource.get("attributes") or {}
+    sms = ((attrs.get("subscriptions") or {}).get("sms")) or {}
+    marketing = sms.get("marketing") or {}
+    transactional = sms.get("transactional") or {}
+    can = (marketing.get("can_receive_sms_marketing") is True
+           or str(marketing.get("consent") or "").upper() == "SUBSCRIBED"
+           and marketing.get("can_receive_sms_marketing") is not False
+           or transactional.get("can_receive_sms_transactional") is True
+           or str(transactional.get("consent") or "").upper() == "SUBSCRIBED"
+           and transactional.get("can_receive_sms_transactional") is not False)
+    return Profile(id=str(resource["id"]), email=attrs.get("email") or None,
+                   phone=normalize(attrs.get("phone_number")),
+                   first_name=attrs.get("first_name") or None,
+                   last_name=attrs.get("last_name") or None, can_receive_sms=bool(can))

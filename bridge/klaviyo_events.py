@@ -1,0 +1,74 @@
+"""Reading Klaviyo system-webhook events into domain values.
+
+The `event_properties` key names are ASSUMED (API-NOTES): `Message Body`, `To Number`,
+`From Number`, `Media URLs`, `Campaign Name`, `Flow Name`. They are read here and nowhere else,
+so checking them against a live account is a one-line change.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge.model import InboundSms
+from bridge.phones import normalize
+
+BODY, TO, FROM, MEDIA = "Message Body", "To Number", "From Number", "Media URLs"
+CAMPAIGN, FLOW = "Campaign Name", "Flow Name"
+SENT_SMS = "event:klaviyo.sent_sms"
+RECEIVED_SMS = "event:klaviyo.received_sms"
+
+
+class EventShapeError(ValueError):
+    """The event is missing something the rules need; it is dropped with a counted reason."""
+
+
+def _sent_at(attributes: dict[str, Any]) -> datetime:
+    raw = attributes.get("datetime")
+    if isinstance(raw, str):
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    ts = attributes.get("timestamp")
+    if isinstance(ts, int | float):
+        return datetime.fromtimestamp(ts, tz=UTC)
+    raise EventShapeError("event has neither a valid 'datetime' nor 'timestamp'")
+
+
+def parse_inbound_sms(item: dict[str, Any]) -> InboundSms:
+    """A `sent_sms` item of a delivery -> InboundSms (customer phone may still be None)."""
+    payload = item.get("payload") or {}
+    attributes = payload.get("attributes") or {}
+    props = attributes.get("event_properties") or {}
+    if not isinstance(props, dict):
+        raise EventShapeError("event_properties must be an object")
+    body = props.get(BODY) or ""
+    if not isinstance(body, str):
+        raise EventShapeError(f"'{BODY}' must be text")
+    to_number = props.get(TO)
+    if not isinstance(to_number, str | int) or not str(to_number).strip():
+        raise EventShapeError(f"'{TO}' (the brand number texted) is missing")
+    media = props.get(MEDIA) or []
+    if not isinstance(media, list):
+        media = [media]
+    profile = (((payload.get("relationships") or {}).get("profile") or {}).get("data") or {})
+    return InboundSms(
+        event_id=str(payload.get("id")),
+        profile_id=profile.get("id") if isinstance(profile, dict) else None,
+        customer_phone=normalize(str(props.get(FROM) or "")),
+        brand_number=str(to_number).strip(),
+        body=body,
+        media_count=len(media),
+        sent_at=_sent_at(attributes),
+    )
+
+
+def order_score(item: dict[str, Any]) -> float:
+    """Sort key for a customer's texts (S7): the send time Klaviyo recorded, to the microsecond."""
+    attributes = (item.get("payload") or {}).get("attributes") or {}
+    try:
+        return _sent_at(attributes).timestamp()
+    except EventShapeError:
+        return 0.0

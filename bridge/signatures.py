@@ -1,0 +1,69 @@
+"""Webhook signature checks for both vendors (E4), written from the vendors' documentation.
+
+One error type with a machine reason (it feeds the rejection counter), constant-time compares,
+and a timestamp tolerance that rejects old *and* future timestamps (replays and clock games).
+The sandbox signs with its own, separate implementation on purpose (see STYLE.md #13).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from datetime import UTC, datetime
+
+
+class SignatureError(Exception):
+    """Rejected delivery; `reason` is one of missing_headers, bad_timestamp, stale_timestamp,
+    future_timestamp, bad_signature."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+def _check_age(sent: float, now: float, tolerance: int) -> None:
+    if sent < now - tolerance:
+        raise SignatureError("stale_timestamp")
+    if sent > now + tolerance:
+        raise SignatureError("future_timestamp")
+
+
+def verify_zendesk(secret: str, body: bytes, timestamp: str | None, signature: str | None,
+                   now: float, tolerance: int = 300) -> None:
+    """Zendesk: base64(HMAC-SHA256(secret, timestamp + body)); timestamp is ISO-8601 UTC."""
+    if not timestamp or not signature:
+        raise SignatureError("missing_headers")
+    try:
+        sent = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise SignatureError("bad_timestamp") from e
+    if sent.tzinfo is None:
+        sent = sent.replace(tzinfo=UTC)
+    _check_age(sent.timestamp(), now, tolerance)
+    try:
+        given = base64.b64decode(signature.strip(), validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise SignatureError("bad_signature") from e
+    expected = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+    if not hmac.compare_digest(given, expected):
+        raise SignatureError("bad_signature")
+
+
+def verify_klaviyo(secret: str, body: bytes, timestamp: str | None, signature: str | None,
+                   now: float, tolerance: int = 300) -> None:
+    """Klaviyo: lowercase hex HMAC-SHA256(secret, body + timestamp); timestamp in unix seconds.
+
+    The unix-seconds format is an assumption (API-NOTES); it is parsed here and nowhere else.
+    """
+    if not timestamp or not signature:
+        raise SignatureError("missing_headers")
+    try:
+        sent = float(timestamp.strip())
+    except ValueError as e:
+        raise SignatureError("bad_timestamp") from e
+    _check_age(sent, now, tolerance)
+    expected = hmac.new(secret.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
+        raise SignatureError("bad_signature")

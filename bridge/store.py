@@ -1,0 +1,224 @@
+"""Everything the bridge keeps in Redis, behind named methods. Keys all start with `zkb:`.
+
+- `zkb:ev:<source>:<id>`   hash: the raw event and its state (received/queued/done/dropped/failed)
+- `zkb:conv:<phone>:<brand>` hash: conversation cache (a cache: recoverable from Zendesk)
+- `zkb:convq:<phone>:<brand>` zset: events of a conversation waiting to be applied, by send time
+- `zkb:lock:<phone>:<brand>`  lock: one worker applies a conversation's texts at a time (S7)
+- `zkb:intent:<ref>`        what a job was about to do upstream, so a crashed retry can check
+- `zkb:own:comment:<id>`    comments the bridge wrote (echo guard, A2)
+- `zkb:profile:<id>`        short-lived Klaviyo profile cache
+- `zkb:counters`            hash of outcome counters, `<kind>:<outcome>:<reason>`
+- `zkb:failed`              hash of failed jobs by event ref
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from typing import Any
+
+import redis
+
+from bridge.envelopes import RawEvent
+from bridge.model import Conversation, Profile
+
+CONVERSATION_TTL = 90 * 24 * 3600
+OWN_COMMENT_TTL = 90 * 24 * 3600
+PROFILE_TTL = 60
+INTENT_TTL = 7 * 24 * 3600
+
+
+class Store:
+    def __init__(self, client: redis.Redis, event_ttl: int = 14 * 24 * 3600) -> None:
+        self.r = client
+        self.event_ttl = event_ttl
+
+    # --- events -------------------------------------------------------------------------
+    def save_events(self, events: list[RawEvent], now: float) -> tuple[list[RawEvent],
+                                                                       list[RawEvent]]:
+        """Keep each event under its id. Returns (new, known-but-not-yet-queued).
+
+        A repeat of an event that reached the queue is neither. A repeat of one whose enqueue
+        was never confirmed (the receiver died in between) is handed back to enqueue again:
+        tasks are idempotent, losing the event is not an option.
+        """
+        pipe = self.r.pipeline(transaction=False)
+        for e in events:
+            pipe.hsetnx(_ev(e.ref), "raw", json.dumps(e.data, separators=(",", ":")))
+        created = pipe.execute()
+        new = [e for e, c in zip(events, created, strict=True) if c]
+        old = [e for e, c in zip(events, created, strict=True) if not c]
+        pipe = self.r.pipeline(transaction=False)
+        if new:
+            first = self.r.incrby("zkb:seq", len(new)) - len(new) + 1
+            for i, e in enumerate(new):
+                pipe.hset(_ev(e.ref), mapping={"kind": e.kind, "received_at": now,
+                                              "seq": first + i, "state": "received"})
+                pipe.expire(_ev(e.ref), self.event_ttl)
+            pipe.zadd("zkb:unqueued", {e.ref: now for e in new})
+        for e in old:
+            pipe.hget(_ev(e.ref), "state")
+        results = pipe.execute()
+        states = results[2 * len(new) + (1 if new else 0):]
+        retry = [e for e, s in zip(old, states, strict=True) if s in (None, b"received")]
+        return new, retry
+
+    def mark_queued(self, refs: list[str]) -> None:
+        if not refs:
+            return
+        pipe = self.r.pipeline(transaction=False)
+        for ref in refs:
+            pipe.hset(_ev(ref), "state", "queued")
+        pipe.zrem("zkb:unqueued", *refs)
+        pipe.execute()
+
+    def unqueued_before(self, cutoff: float) -> list[tuple[str, str]]:
+        """Events stored before `cutoff` whose enqueue was never confirmed: (ref, kind)."""
+        refs = [r.decode() for r in self.r.zrangebyscore("zkb:unqueued", 0, cutoff)]
+        pipe = self.r.pipeline(transaction=False)
+        for ref in refs:
+            pipe.hget(_ev(ref), "kind")
+        kinds = pipe.execute()
+        out = []
+        for ref, kind in zip(refs, kinds, strict=True):
+            if kind is None:  # expired or flushed: nothing left to queue
+                self.r.zrem("zkb:unqueued", ref)
+            else:
+                out.append((ref, kind.decode()))
+        return out
+
+    def load_event(self, ref: str) -> dict[str, Any] | None:
+        raw = self.r.hgetall(_ev(ref))
+        if not raw or b"raw" not in raw:
+            return None
+        doc = {k.decode(): v.decode() for k, v in raw.items()}
+        doc["data"] = json.loads(doc.pop("raw"))
+        if "prepared" in doc:
+            doc["prepared"] = json.loads(doc["prepared"])
+        return doc
+
+    def update_event(self, ref: str, **fields: Any) -> None:
+        values = {k: json.dumps(v) if isinstance(v, dict | list) else v
+                  for k, v in fields.items()}
+        self.r.hset(_ev(ref), mapping=values)
+
+    def bump_attempts(self, ref: str, error: str) -> int:
+        pipe = self.r.pipeline()
+        pipe.hincrby(_ev(ref), "attempts", 1)
+        pipe.hset(_ev(ref), "last_error", error[:500])
+        return int(pipe.execute()[0])
+
+    # --- conversations --------------------------------------------------------------------
+    def get_conversation(self, phone: str, brand: str) -> Conversation | None:
+        raw = self.r.hgetall(_conv("conv", phone, brand))
+        if not raw:
+            return None
+        d = {k.decode(): v.decode() for k, v in raw.items()}
+        return Conversation(phone=phone, brand_number=brand,
+                            ticket_id=int(d["ticket_id"]) if d.get("ticket_id") else None,
+                            ticket_status=d.get("ticket_status") or None,
+                            requester_id=int(d["requester_id"]) if d.get("requester_id") else None)
+
+    def put_conversation(self, conv: Conversation) -> None:
+        key = _conv("conv", conv.phone, conv.brand_number)
+        values = {k: ("" if v is None else v) for k, v in asdict(conv).items()}
+        values["updated_at"] = time.time()
+        pipe = self.r.pipeline()
+        pipe.hset(key, mapping=values)
+        pipe.expire(key, CONVERSATION_TTL)
+        if conv.ticket_id:
+            pipe.set(f"zkb:ticketconv:{conv.ticket_id}", f"{conv.phone}:{conv.brand_number}",
+                     ex=CONVERSATION_TTL)
+        pipe.zadd("zkb:recent", {f"{conv.phone}:{conv.brand_number}": time.time()})
+        pipe.zremrangebyrank("zkb:recent", 0, -201)
+        pipe.execute()
+
+    def set_ticket_status(self, ticket_id: int, phone: str, brand: str, status: str) -> bool:
+        """Keep the cached status in step with Zendesk (from its webhooks); False if not cached."""
+        conv = self.get_conversation(phone, brand)
+        if conv is None or conv.ticket_id != ticket_id:
+            return False
+        self.r.hset(_conv("conv", phone, brand), "ticket_status", status)
+        return True
+
+    # --- per-conversation order (S7) ----------------------------------------------------
+    def add_pending(self, phone: str, brand: str, ref: str, score: float, seq: int) -> None:
+        # Equal scores sort by member; the zero-padded receipt sequence breaks ties in order.
+        self.r.zadd(_conv("convq", phone, brand), {f"{seq:015d}|{ref}": score})
+
+    def head(self, phone: str, brand: str) -> str | None:
+        items = self.r.zrange(_conv("convq", phone, brand), 0, 0)
+        return items[0].decode() if items else None
+
+    def remove_pending(self, phone: str, brand: str, member: str) -> None:
+        self.r.zrem(_conv("convq", phone, brand), member)
+
+    def waiting_heads(self) -> list[tuple[str, str, str, float]]:
+        """(phone, brand, head member, received_at) of every conversation with waiting texts."""
+        out = []
+        for key in self.r.scan_iter(match="zkb:convq:*", count=500):
+            phone, _, brand = key.decode()[len("zkb:convq:"):].partition(":")
+            head = self.head(phone, brand)
+            if head is None:
+                continue
+            received = self.r.hget(_ev(head.split("|", 1)[1]), "received_at")
+            out.append((phone, brand, head, float(received or 0)))
+        return out
+
+    def conversation_locked(self, phone: str, brand: str) -> bool:
+        return bool(self.r.exists(_conv("lock", phone, brand)))
+
+    def conversation_lock(self, phone: str, brand: str, timeout: float = 120) -> Any:
+        return self.r.lock(_conv("lock", phone, brand), timeout=timeout, blocking=False)
+
+    # --- intents, done, ledger ------------------------------------------------------------
+    def get_intent(self, ref: str) -> dict[str, Any] | None:
+        raw = self.r.get(f"zkb:intent:{ref}")
+        return json.loads(raw) if raw else None
+
+    def set_intent(self, ref: str, intent: dict[str, Any]) -> None:
+        self.r.set(f"zkb:intent:{ref}", json.dumps(intent), ex=INTENT_TTL)
+
+    def remember_own_comment(self, comment_id: int) -> None:
+        self.r.set(f"zkb:own:comment:{comment_id}", 1, ex=OWN_COMMENT_TTL)
+
+    def is_own_comment(self, comment_id: int) -> bool:
+        return bool(self.r.exists(f"zkb:own:comment:{comment_id}"))
+
+    # --- profile cache ----------------------------------------------------------------------
+    def cached_profile(self, profile_id: str) -> Profile | None:
+        raw = self.r.get(f"zkb:profile:{profile_id}")
+        return Profile(**json.loads(raw)) if raw else None
+
+    def cache_profile(self, profile: Profile) -> None:
+        self.r.set(f"zkb:profile:{profile.id}", json.dumps(asdict(profile)), ex=PROFILE_TTL)
+
+    # --- outcomes ---------------------------------------------------------------------------
+    def count(self, kind: str, outcome: str, reason: str = "", amount: int = 1) -> None:
+        self.r.hincrby("zkb:counters", f"{kind}:{outcome}:{reason}", amount)
+
+    def counters(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.r.hgetall("zkb:counters").items()}
+
+    def record_failure(self, ref: str, task: str, error: BaseException, attempts: int,
+                       now: float) -> None:
+        key = "zkb:failed"
+        previous = self.r.hget(key, ref)
+        first = json.loads(previous)["first_failure"] if previous else now
+        source = ref.split(":", 1)[0]
+        self.r.hset(key, ref, json.dumps({
+            "ref": ref, "source": source, "task": task, "error": type(error).__name__,
+            "message": str(error)[:500], "attempts": attempts, "first_failure": first,
+            "last_failure": now}))
+
+    def failed(self) -> dict[str, dict[str, Any]]:
+        return {k.decode(): json.loads(v) for k, v in self.r.hgetall("zkb:failed").items()}
+
+
+def _ev(ref: str) -> str:
+    return f"zkb:ev:{ref}"
+
+
+def _conv(kind: str, phone: str, brand: str) -> str:
+    return f"zkb:{kind}:{phone}:{brand}"

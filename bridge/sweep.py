@@ -1,0 +1,32 @@
+"""Periodic safety net (celery beat): re-queue what a crash could have stranded (E1).
+
+- events stored by the receiver whose enqueue was never confirmed (receiver died in between);
+- conversations with texts still waiting and no worker holding them (every worker that could
+  drain them died, and their messages were already acknowledged or expired).
+Both re-queues are safe because every task is idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bridge.store import Store
+
+STRANDED_AFTER = 30.0
+
+
+def sweep(store: Store, enqueue: Callable[[str, str], None], now: float,
+          task_for_kind: Callable[[str, str], str | None]) -> dict[str, int]:
+    requeued_events = 0
+    for ref, kind in store.unqueued_before(now - STRANDED_AFTER):
+        task = task_for_kind(ref.split(":", 1)[0], kind)
+        if task:
+            enqueue(task, ref)
+            store.mark_queued([ref])
+            requeued_events += 1
+    requeued_conversations = 0
+    for phone, brand, member, received_at in store.waiting_heads():
+        if received_at < now - STRANDED_AFTER and not store.conversation_locked(phone, brand):
+            enqueue("bridge.inbound_sms", member.split("|", 1)[1])
+            requeued_conversations += 1
+    return {"events": requeued_events, "conversations": requeued_conversations}

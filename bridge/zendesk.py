@@ -1,0 +1,115 @@
+"""Zendesk Ticketing API client: the few calls the bridge makes, with domain-named methods.
+
+Facts it relies on are in API-NOTES.md: Idempotency-Key on ticket creation only; comments are
+added with PUT; a closed ticket answers 422 with "closed prevents ticket update";
+create_or_update matches users by email or external_id (never phone).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from bridge.http import Funnel, Observer, Permanent
+
+CLOSED_PHRASE = "closed prevents ticket update"
+
+
+class TicketClosed(Permanent):
+    """The ticket is closed: a new follow-up ticket is needed (S4)."""
+
+
+class TicketGone(Permanent):
+    """The ticket was deleted (404)."""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    status: str
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    author_id: int | None
+    body: str
+    public: bool
+
+
+class ZendeskClient:
+    def __init__(self, base_url: str, *, email: str | None = None, api_token: str | None = None,
+                 oauth_token: str | None = None, timeout: float = 10.0,
+                 session: requests.Session | None = None, observe: Observer | None = None) -> None:
+        self.session = session or requests.Session()
+        if oauth_token:
+            self.session.headers["Authorization"] = f"Bearer {oauth_token}"
+        else:
+            self.session.auth = (f"{email}/token", api_token or "")
+        self.session.headers.setdefault("Accept", "application/json")
+        self.http = Funnel("zendesk", base_url.rstrip("/"), self.session, timeout, observe)
+
+    def me(self) -> dict[str, Any]:
+        return self.http.request("GET", "/api/v2/users/me", "GET users/me").json()["user"]
+
+    def create_or_update_user(self, *, name: str, email: str | None, external_id: str | None,
+                              phone: str | None) -> tuple[int, bool]:
+        """Returns (user id, created). Matched by email if given, else by external_id."""
+        user: dict[str, Any] = {"name": name}
+        if email:
+            user["email"] = email
+        else:
+            user["external_id"] = external_id
+        if phone:
+            user["phone"] = phone
+        resp = self.http.request("POST", "/api/v2/users/create_or_update",
+                                 "POST users/create_or_update", json={"user": user})
+        return int(resp.json()["user"]["id"]), resp.status_code == 201
+
+    def create_ticket(self, ticket: dict[str, Any], idempotency_key: str) -> Ticket:
+        resp = self.http.request("POST", "/api/v2/tickets", "POST tickets",
+                                 json={"ticket": ticket},
+                                 headers={"Idempotency-Key": idempotency_key})
+        return _ticket(resp.json()["ticket"])
+
+    def update_ticket(self, ticket_id: int, *, comment: dict[str, Any] | None = None,
+                      status: str | None = None) -> tuple[Ticket, int | None]:
+        """Comment and/or status in one PUT. Returns the ticket and the new comment's id."""
+        body: dict[str, Any] = {}
+        if comment is not None:
+            body["comment"] = comment
+        if status is not None:
+            body["status"] = status
+        try:
+            resp = self.http.request("PUT", f"/api/v2/tickets/{ticket_id}", "PUT tickets/{id}",
+                                     json={"ticket": body})
+        except Permanent as e:
+            if e.status == 422 and CLOSED_PHRASE in str(e.body).lower():
+                raise TicketClosed("zendesk", f"ticket {ticket_id} is closed", 422) from e
+            if e.status == 404:
+                raise TicketGone("zendesk", f"ticket {ticket_id} not found", 404) from e
+            raise
+        doc = resp.json()
+        comment_id = None
+        for event in (doc.get("audit") or {}).get("events") or []:
+            if event.get("type") == "Comment":
+                comment_id = int(event["id"])
+        return _ticket(doc["ticket"]), comment_id
+
+    def tickets_by_external_id(self, external_id: str) -> list[Ticket]:
+        resp = self.http.request("GET", "/api/v2/tickets", "GET tickets?external_id",
+                                 params={"external_id": external_id})
+        return [_ticket(t) for t in resp.json().get("tickets") or []]
+
+    def comments(self, ticket_id: int) -> list[Comment]:
+        resp = self.http.request("GET", f"/api/v2/tickets/{ticket_id}/comments",
+                                 "GET tickets/{id}/comments")
+        return [Comment(int(c["id"]), c.get("author_id"), c.get("body") or "",
+                        bool(c.get("public"))) for c in resp.json().get("comments") or []]
+
+
+def _ticket(doc: dict[str, Any]) -> Ticket:
+    return Ticket(int(doc["id"]), str(doc.get("status") or "new").lower(), doc.get("external_id"))

@@ -1,0 +1,123 @@
+"""The webhook views. Each does five things: read raw bytes, verify, keep the events, enqueue
+their refs, answer 202 (E1, E4). It never calls Zendesk or Klaviyo.
+
+Answers: 401 bad or stale signature, 400 malformed body (JSON naming the problem), 413 too
+large, 503 + Retry-After when Redis cannot take the events (the sender retries), else 202.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import redis
+from celery import Celery
+from flask import Blueprint, Response, current_app, jsonify, request
+from kombu.exceptions import OperationalError
+
+from bridge.envelopes import EnvelopeError, RawEvent, split_klaviyo, split_zendesk
+from bridge.settings import Settings
+from bridge.signatures import SignatureError, verify_klaviyo, verify_zendesk
+from bridge.store import Store
+from workers.publish import enqueue, task_for
+
+log = logging.getLogger("zkbridge.receiver")
+bp = Blueprint("receiver", __name__)
+RETRY_AFTER_SECONDS = "5"
+
+
+def _error(status: int, reason: str, message: str) -> Response:
+    resp = jsonify({"error": reason, "message": message})
+    resp.status_code = status
+    if status == 503:
+        resp.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return resp
+
+
+def _receive(source: str, verify: Callable[[bytes], None],
+             split: Callable[[bytes], list[RawEvent]]) -> Response:
+    store: Store = current_app.extensions["zkb.store"]
+    celery: Celery = current_app.extensions["zkb.celery"]
+    body = request.get_data(cache=False)
+    try:
+        verify(body)
+    except SignatureError as e:
+        _count(store, source, "rejected", e.reason)
+        log.warning("webhook rejected", extra={"fields": {"source": source,
+                                                          "reason": e.reason}})
+        return _error(401, e.reason, "signature or timestamp check failed")
+    try:
+        events = split(body)
+    except EnvelopeError as e:
+        _count(store, source, "rejected", "malformed")
+        return _error(400, "malformed", str(e))
+    try:
+        new, unconfirmed = store.save_events(events, time.time())
+        queued = []
+        for event in new + unconfirmed:
+            task = task_for(event)
+            if task is None:
+                store.update_event(event.ref, state="dropped", reason="topic_not_used")
+                store.count(source, "dropped", f"topic:{event.kind}"[:80])
+                continue
+            enqueue(celery, task, event.ref)
+            queued.append(event.ref)
+        store.mark_queued([e.ref for e in new + unconfirmed])
+        store.count(source, "received", "", amount=len(events))
+    except (redis.RedisError, OperationalError) as e:
+        log.error("cannot store or queue events", extra={"fields": {"source": source,
+                                                                     "error": type(e).__name__}})
+        return _error(503, "unavailable", "event store unavailable; retry later")
+    resp = jsonify({"accepted": len(events), "queued": len(queued),
+                    "duplicates": len(events) - len(new)})
+    resp.status_code = 202
+    return resp
+
+
+def _count(store: Store, source: str, outcome: str, reason: str) -> None:
+    try:
+        store.count(source, outcome, reason)
+    except redis.RedisError:
+        pass
+
+
+@bp.post("/webhooks/klaviyo")
+def klaviyo_webhook() -> Response:
+    settings: Settings = current_app.extensions["zkb.settings"]
+
+    def verify(body: bytes) -> None:
+        verify_klaviyo(settings.klaviyo_webhook_secret, body,
+                       request.headers.get("Klaviyo-Timestamp"),
+                       request.headers.get("Klaviyo-Signature"), time.time(),
+                       settings.webhook_tolerance_seconds)
+
+    return _receive("klaviyo", verify, split_klaviyo)
+
+
+@bp.post("/webhooks/zendesk")
+def zendesk_webhook() -> Response:
+    settings: Settings = current_app.extensions["zkb.settings"]
+
+    def verify(body: bytes) -> None:
+        verify_zendesk(settings.zendesk_webhook_secret, body,
+                       request.headers.get("X-Zendesk-Webhook-Signature-Timestamp"),
+                       request.headers.get("X-Zendesk-Webhook-Signature"), time.time(),
+                       settings.webhook_tolerance_seconds)
+
+    return _receive("zendesk", verify, split_zendesk)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    store: Store = current_app.extensions["zkb.store"]
+    try:
+        store.r.ping()
+    except redis.RedisError:
+        return _error(503, "redis_unreachable", "Redis does not answer")
+    return jsonify({"status": "ready"})

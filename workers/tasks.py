@@ -1,0 +1,95 @@
+"""Celery tasks: thin wrappers that run a handler from `bridge/` and own the retry policy (E2).
+
+Tasks take one JSON string (an event ref such as "klaviyo:01J..."), never personal data.
+Handlers are built once per worker process by `bridge.bootstrap`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from functools import cache
+
+from celery import Task
+
+from bridge import bootstrap
+from bridge.http import RateLimited, Retryable
+from bridge.inbound import ConversationBusy, handle_inbound
+from bridge.observe import setup_logging
+from bridge.settings import Settings
+from bridge.sweep import sweep as run_sweep
+from bridge.ticket_events import handle_ticket_event
+from workers.celery_app import MAX_COUNTDOWN, app
+from workers.publish import TASK_BY_KIND, ZENDESK_TASK, enqueue
+
+MAX_TASK_RETRIES = 200   # a backstop; handlers bound each event's own attempts (MAX_ATTEMPTS)
+
+
+@cache
+def _settings() -> Settings:
+    setup_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    return Settings.from_env()
+
+
+@cache
+def _store():  # noqa: ANN202 - one Redis pool per worker process
+    return bootstrap.store(_settings())
+
+
+def _backoff(retries: int) -> float:
+    """Exponential with full jitter, capped below the visibility timeout."""
+    return random.uniform(0.5, min(MAX_COUNTDOWN, 2 ** min(retries, 10)))
+
+
+def _run(task: Task, fn: Callable[[], str]) -> str:
+    try:
+        return fn()
+    except ConversationBusy as e:
+        raise task.retry(countdown=random.uniform(0.5, 1.5), exc=e,
+                         max_retries=MAX_TASK_RETRIES) from e
+    except RateLimited as e:
+        raise task.retry(countdown=min(MAX_COUNTDOWN, e.retry_after + random.uniform(0, 1)),
+                         exc=e, max_retries=MAX_TASK_RETRIES) from e
+    except Retryable as e:
+        raise task.retry(countdown=_backoff(task.request.retries), exc=e,
+                         max_retries=MAX_TASK_RETRIES) from e
+
+
+@app.task(name="bridge.inbound_sms", bind=True, acks_late=True)
+def inbound_sms(self: Task, ref: str) -> str:
+    """A customer's text (Klaviyo sent_sms) -> Zendesk ticket or comment."""
+    deps = _inbound_deps()
+    return _run(self, lambda: handle_inbound(ref, deps))
+
+
+@app.task(name="bridge.zendesk_event", bind=True, acks_late=True)
+def zendesk_event(self: Task, ref: str) -> str:
+    """A Zendesk ticket event (created / comment added / status changed)."""
+    deps = bootstrap.ticket_event_deps(_settings(), _store())
+    return _run(self, lambda: handle_ticket_event(ref, deps))
+
+
+@app.task(name="bridge.received_sms", bind=True, acks_late=True)
+def received_sms(self: Task, ref: str) -> str:
+    """A campaign/flow SMS reached a customer (Klaviyo received_sms): kept, not yet used."""
+    store = _store()
+    store.update_event(ref, state="done", outcome="not_used_yet")
+    store.count("received_sms", "recorded", "not_used_yet")
+    return "recorded"
+
+
+@app.task(name="bridge.sweep", acks_late=True)
+def sweep() -> dict[str, int]:
+    """Re-queue stranded events and conversations (beat, every 30 s)."""
+    def task_for_kind(source: str, kind: str) -> str | None:
+        return ZENDESK_TASK if source == "zendesk" else TASK_BY_KIND.get(kind)
+
+    return run_sweep(_store(), lambda task, ref: enqueue(app, task, ref), time.time(),
+                     task_for_kind)
+
+
+@cache
+def _inbound_deps():  # noqa: ANN202
+    return bootstrap.inbound_deps(_settings(), _store())
