@@ -1,0 +1,35 @@
+"""End-to-end fixtures: one stack per test session (gunicorn, celery worker and beat, the
+sandbox and a redis-server of our own on a free port, all separate processes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from scripts.devstack import Stack
+from tests.e2e.harness import Bridge
+
+E2E_ENV = {
+    "SMS_KEYWORDS": "VIP,SALE",
+    "CELERY_VISIBILITY_TIMEOUT": "30",   # crash recovery within a test's patience
+    "WORKER_CONCURRENCY": "4",
+    "WEB_CONCURRENCY": "2",
+}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    s = Stack(workdir=tmp_path_factory.mktemp("stack"), extra_env=E2E_ENV)
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def bridge(stack: Stack) -> Iterator[Bridge]:
+    b = Bridge(stack)
+    b.reset()
+    yield b

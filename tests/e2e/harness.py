@@ -1,0 +1,118 @@
+"""Drive and inspect the running system (real processes) from tests: the sandbox admin API,
+the stack's own Redis, and a polling `wait_for` (never a fixed sleep that hopes)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+import requests
+
+from scripts.devstack import Stack
+
+ALICE, BOB, CARLA, DANA, EMIL = ("+15005550101", "+15005550102", "+15005550103",
+                                 "+15005550104", "+447700900105")
+TOLL_FREE, LONG_CODE, SHORT_CODE, BRANDED = "+18005550100", "+12125550100", "12345", "ACME"
+AGENT_ANA = 9001
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last={last!r}")
+
+
+class Bridge:
+    """The system under test, seen from outside."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.sandbox = stack.sandbox_url
+        self.redis = redis.Redis.from_url(stack.redis_url)
+
+    # --- customer side ------------------------------------------------------------------
+    def text(self, phone: str, body: str, to: str = TOLL_FREE,
+             media_urls: list[str] | None = None) -> dict[str, Any]:
+        payload: dict[str, Any] = {"from": phone, "to": to, "body": body}
+        if media_urls:
+            payload["media_urls"] = media_urls
+        r = requests.post(f"{self.sandbox}/_sandbox/klaviyo/inbound", json=payload, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def text_batch(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        r = requests.post(f"{self.sandbox}/_sandbox/klaviyo/inbound/batch",
+                          json={"messages": messages}, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def redeliver(self, delivery_id: int) -> None:
+        requests.post(f"{self.sandbox}/_sandbox/deliveries/{delivery_id}/redeliver",
+                      timeout=10).raise_for_status()
+
+    # --- agent side ---------------------------------------------------------------------
+    def set_status(self, ticket_id: int, status: str, silent: bool = False) -> None:
+        requests.post(f"{self.sandbox}/_sandbox/zendesk/tickets/{ticket_id}/status",
+                      json={"status": status, "actor_id": AGENT_ANA, "silent": silent},
+                      timeout=10).raise_for_status()
+
+    # --- inspection ---------------------------------------------------------------------
+    def tickets(self) -> list[dict[str, Any]]:
+        return requests.get(f"{self.sandbox}/_sandbox/zendesk/tickets", timeout=10).json()[
+            "tickets"]
+
+    def tickets_of(self, phone: str, to: str = TOLL_FREE) -> list[dict[str, Any]]:
+        ext = f"zkb-sms:{phone}:{to}"
+        return sorted((t for t in self.tickets() if t.get("external_id") == ext),
+                      key=lambda t: t["id"])
+
+    def ticket(self, ticket_id: int) -> dict[str, Any]:
+        return requests.get(f"{self.sandbox}/_sandbox/zendesk/tickets/{ticket_id}",
+                            timeout=10).json()["ticket"]
+
+    def users(self) -> list[dict[str, Any]]:
+        return requests.get(f"{self.sandbox}/_sandbox/zendesk/users", timeout=10).json()["users"]
+
+    def calls(self) -> dict[str, int]:
+        return requests.get(f"{self.sandbox}/_sandbox/calls", timeout=10).json()["calls"]
+
+    def reset_calls(self) -> None:
+        requests.post(f"{self.sandbox}/_sandbox/calls/reset", timeout=10).raise_for_status()
+
+    def zendesk_calls(self) -> int:
+        return sum(n for k, n in self.calls().items() if k.startswith("zendesk "))
+
+    def counters(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.redis.hgetall("zkb:counters").items()}
+
+    def deliveries(self, source: str | None = None) -> list[dict[str, Any]]:
+        params = {"source": source} if source else {}
+        return requests.get(f"{self.sandbox}/_sandbox/deliveries", params=params,
+                            timeout=10).json()["deliveries"]
+
+    def idle(self) -> bool:
+        """No webhook waiting to be delivered, no task queued or held, no text waiting."""
+        if any(d["status"] == "pending" for d in self.deliveries()):
+            return False
+        queued = sum(self.redis.llen(q) for q in ("zkb.klaviyo", "zkb.zendesk"))
+        held = self.redis.hlen("unacked")
+        waiting = any(True for _ in self.redis.scan_iter(match="zkb:convq:*"))
+        return queued == 0 and held == 0 and not waiting
+
+    def settle(self, timeout: float = 60) -> None:
+        wait_for(self.idle, timeout, "the bridge to finish its work")
+
+    def comments(self, ticket_id: int) -> list[dict[str, Any]]:
+        return self.ticket(ticket_id)["comments"]
+
+    def reset(self) -> None:
+        self.settle()
+        requests.post(f"{self.sandbox}/_sandbox/reset", timeout=10).raise_for_status()
+        self.redis.flushdb()
