@@ -34,8 +34,10 @@ class RawEvent:
 def _load(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, int digit limit
         raise EnvelopeError(f"body is not valid JSON: {e}") from e
+    except RecursionError as e:
+        raise EnvelopeError("body is not valid JSON: nested too deeply") from e
 
 
 def _event_id(value: Any, where: str) -> str:

@@ -33,7 +33,10 @@ def _sent_at(attributes: dict[str, Any]) -> datetime:
             pass
     ts = attributes.get("timestamp")
     if isinstance(ts, int | float):
-        return datetime.fromtimestamp(ts, tz=UTC)
+        try:
+            return datetime.fromtimestamp(ts, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            pass
     raise EventShapeError("event has neither a valid 'datetime' nor 'timestamp'")
 
 
@@ -41,6 +44,8 @@ def parse_inbound_sms(item: dict[str, Any]) -> InboundSms:
     """A `sent_sms` item of a delivery -> InboundSms (customer phone may still be None)."""
     payload = item.get("payload") or {}
     attributes = payload.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise EventShapeError("payload.attributes must be an object")
     props = attributes.get("event_properties") or {}
     if not isinstance(props, dict):
         raise EventShapeError("event_properties must be an object")
@@ -68,6 +73,8 @@ def parse_inbound_sms(item: dict[str, Any]) -> InboundSms:
 def order_score(item: dict[str, Any]) -> float:
     """Sort key for a customer's texts (S7): the send time Klaviyo recorded, to the microsecond."""
     attributes = (item.get("payload") or {}).get("attributes") or {}
+    if not isinstance(attributes, dict):
+        return 0.0
     try:
         return _sent_at(attributes).timestamp()
     except EventShapeError:

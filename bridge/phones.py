@@ -57,7 +57,7 @@ def canonical_brand_number(raw: str) -> str:
 
 
 def mask(phone: str | None) -> str:
-    """'+15005550101' -> '+1•••••••0101': enough for a person to tell customers apart."""
+    """'+15005550101' -> '+1••••••0101': enough for a person to tell customers apart."""
     if not phone:
         return "(no phone)"
     digits = phone.lstrip("+")

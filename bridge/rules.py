@@ -100,7 +100,8 @@ def comment_body(sms: InboundSms) -> str:
     """S6: the text as it goes into Zendesk, with a note when media was not carried over."""
     text = sms.body.strip()
     if sms.media_count == 0:
-        return text
+        # Zendesk rejects a blank comment (422); an empty text still shows up in the ticket.
+        return text or "[The customer sent an empty message.]"
     noun = "attachment" if sms.media_count == 1 else "attachments"
     note = (f"[The customer sent {sms.media_count} picture/media {noun}; "
             "MMS media is not carried over to Zendesk.]")

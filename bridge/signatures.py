@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import math
 from datetime import UTC, datetime
 
 
@@ -63,6 +64,8 @@ def verify_klaviyo(secret: str, body: bytes, timestamp: str | None, signature: s
         sent = float(timestamp.strip())
     except ValueError as e:
         raise SignatureError("bad_timestamp") from e
+    if not math.isfinite(sent):  # "nan" would pass every comparison in _check_age
+        raise SignatureError("bad_timestamp")
     _check_age(sent, now, tolerance)
     expected = hmac.new(secret.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
