@@ -1,9 +1,10 @@
 """Inbound SMS handler: load state -> decide (rules.py) -> apply to Zendesk. Rules S1-S7, E1.
 
-`handle_inbound` is what the `bridge.inbound_sms` task runs. It screens the event, then puts it
-in its conversation's queue (a Redis zset ordered by send time) and drains that queue under the
-conversation lock, so a customer's texts are applied one at a time, in the order sent, while
-other conversations proceed in parallel on other workers.
+`handle_inbound` is what the `bridge.inbound_sms` task runs. The receiver already put the text
+in its conversation's queue (a Redis zset ordered by send time) when it acknowledged it; the
+task drains that queue under the conversation lock, so a customer's texts are screened and
+applied one at a time, in the order sent, while other conversations proceed in parallel on
+other workers. Any task of a conversation can apply any of its texts.
 
 Crash safety, step by step: every upstream write is either idempotent by itself (ticket
 creation carries an Idempotency-Key derived from the event) or preceded by an intent record
@@ -22,7 +23,7 @@ from bridge import rules
 from bridge.decisions import AddComment, CreateTicket, Drop
 from bridge.http import Permanent
 from bridge.klaviyo import KlaviyoClient
-from bridge.klaviyo_events import EventShapeError, order_score, parse_inbound_sms
+from bridge.klaviyo_events import EventShapeError, parse_inbound_sms
 from bridge.model import Conversation, Profile, requester_external_id
 from bridge.observe import log_outcome
 from bridge.phones import canonical_brand_number, mask
@@ -30,6 +31,7 @@ from bridge.store import Store
 from bridge.zendesk import TicketClosed, TicketGone, ZendeskClient
 
 KIND = "inbound_sms"
+FINAL_STATES = ("done", "dropped", "failed")
 
 
 class ConversationBusy(Exception):
@@ -57,27 +59,87 @@ class InboundDeps:
 
 
 def handle_inbound(ref: str, deps: InboundDeps) -> str:
-    """Apply one `sent_sms` event (and whatever else waits in its conversation). Returns the
-    outcome for logs: 'done', 'already_done', 'dropped:<reason>'."""
-    started = deps.clock()
+    """Make sure this event (and everything before it in its conversation) is applied.
+    Returns the outcome for logs: 'done', 'already_done', 'dropped:<reason>'."""
     event = deps.store.load_event(ref)
     if event is None:
         deps.store.count(KIND, "dropped", "event_missing")
         log_outcome(ref, "klaviyo", "dropped", reason="event_missing")
         return "dropped:event_missing"
-    if event.get("state") in ("done", "dropped", "failed"):
+    if event.get("state") in FINAL_STATES:
         return "already_done"
-    prepared = event.get("prepared") or _prepare(ref, event, deps)
-    if isinstance(prepared, Drop):
-        _drop(ref, prepared.reason, deps, started)
-        return f"dropped:{prepared.reason}"
-    drain(prepared["phone"], prepared["brand"], deps)
+    queue = event.get("queue")
+    if not queue:  # unroutable: only screening can happen, and it drops
+        prepared = _prepare(ref, event, deps)
+        reason = prepared.reason if isinstance(prepared, Drop) else "unroutable"
+        _drop(ref, reason, deps, event)
+        return f"dropped:{reason}"
+    drain(queue, deps)
     return "done"
 
 
+def drain(queue: str, deps: InboundDeps) -> None:
+    """Apply the conversation's waiting texts in send order, under its lock.
+
+    Raises ConversationBusy if another worker holds the lock, and lets retryable upstream
+    errors out (the task retries with backoff). A head text that fails permanently or runs out
+    of attempts is set aside into failed jobs, so later texts are not blocked forever.
+    """
+    while True:
+        lock = deps.store.queue_lock(queue)
+        if not lock.acquire():
+            raise ConversationBusy(f"conversation queue busy ({len(queue)} chars)")
+        try:
+            while (member := deps.store.head(queue)) is not None:
+                _process_head(queue, member, deps)
+                lock.extend(120, replace_ttl=True)
+        finally:
+            try:
+                lock.release()
+            except Exception:  # noqa: BLE001 - expired lock: nothing to release
+                pass
+        if deps.store.head(queue) is None:
+            return
+
+
+def _process_head(queue: str, member: str, deps: InboundDeps) -> None:
+    ref = member.split("|", 1)[1]
+    event = deps.store.load_event(ref)
+    if event is None or event.get("state") in FINAL_STATES:
+        deps.store.remove_pending(queue, member)
+        return
+    waited = deps.clock() - float(event.get("received_at") or 0)
+    if waited < deps.settle_seconds:
+        # Give texts sent just before this one (in flight in other deliveries) time to land.
+        deps.sleep(deps.settle_seconds - waited)
+        if deps.store.head(queue) != member:
+            return
+    try:
+        prepared = event.get("prepared") or _prepare(ref, event, deps)
+        if isinstance(prepared, Drop):
+            _drop(ref, prepared.reason, deps, event)
+            deps.store.remove_pending(queue, member)
+            return
+        ticket_id = _apply(ref, prepared, prepared["phone"], prepared["brand"], deps)
+    except Permanent as e:
+        _set_aside(ref, queue, member, e, deps.store.bump_attempts(ref, str(e)), deps)
+        return
+    except Exception as e:
+        attempts = deps.store.bump_attempts(ref, str(e))
+        if attempts >= deps.max_attempts:
+            _set_aside(ref, queue, member, e, attempts, deps)
+            return
+        raise
+    deps.store.update_event(ref, state="done", ticket_id=ticket_id, done_at=deps.clock())
+    deps.store.remove_pending(queue, member)
+    deps.store.count(KIND, "processed")
+    log_outcome(ref, "klaviyo", "applied", ticket_id=ticket_id,
+                latency=deps.clock() - float(event.get("received_at") or deps.clock()))
+
+
 def _prepare(ref: str, event: dict[str, Any], deps: InboundDeps) -> dict[str, Any] | Drop:
-    """Screen the event and queue it in its conversation. Idempotent: re-running re-adds the
-    same zset member."""
+    """Screen the text (S1-S3) and work out everything applying it needs; kept on the event
+    so a retry does not ask Klaviyo again."""
     try:
         sms = parse_inbound_sms(event["data"])
     except EventShapeError:
@@ -93,12 +155,11 @@ def _prepare(ref: str, event: dict[str, Any], deps: InboundDeps) -> dict[str, An
     phone = sms.customer_phone or profile.phone
     if phone is None:
         return Drop("no_customer_phone")
-    brand = canonical_brand_number(sms.brand_number)
-    prepared = {"phone": phone, "brand": brand, "body": rules.comment_body(sms),
+    prepared = {"phone": phone, "brand": canonical_brand_number(sms.brand_number),
+                "body": rules.comment_body(sms),
                 "subject": rules.ticket_subject(replace(sms, customer_phone=phone), deps.policy),
                 "name": profile.display_name or mask(phone), "email": profile.email}
     deps.store.update_event(ref, prepared=prepared)
-    deps.store.add_pending(phone, brand, ref, order_score(event["data"]), int(event["seq"]))
     return prepared
 
 
@@ -117,66 +178,11 @@ def _profile(profile_id: str | None, phone: str | None, deps: InboundDeps) -> Pr
     return profile
 
 
-def drain(phone: str, brand: str, deps: InboundDeps) -> None:
-    """Apply the conversation's waiting events in send order, under its lock.
-
-    Raises ConversationBusy if another worker holds the lock, and lets retryable upstream
-    errors out (the task retries with backoff). A head event that fails permanently or runs
-    out of attempts is set aside into failed jobs so later texts are not blocked forever.
-    """
-    while True:
-        lock = deps.store.conversation_lock(phone, brand)
-        if not lock.acquire():
-            raise ConversationBusy(f"conversation {mask(phone)} busy")
-        try:
-            while (member := deps.store.head(phone, brand)) is not None:
-                _apply_head(member, phone, brand, deps)
-                lock.extend(120, replace_ttl=True)
-        finally:
-            try:
-                lock.release()
-            except Exception:  # noqa: BLE001 - expired lock: nothing to release
-                pass
-        if deps.store.head(phone, brand) is None:
-            return
-
-
-def _apply_head(member: str, phone: str, brand: str, deps: InboundDeps) -> None:
-    ref = member.split("|", 1)[1]
-    event = deps.store.load_event(ref)
-    if event is None or event.get("state") in ("done", "dropped", "failed"):
-        deps.store.remove_pending(phone, brand, member)
-        return
-    waited = deps.clock() - float(event.get("received_at") or 0)
-    if waited < deps.settle_seconds:
-        # Give texts sent just before this one (in flight in other deliveries) time to land.
-        deps.sleep(deps.settle_seconds - waited)
-        if deps.store.head(phone, brand) != member:
-            return
-    try:
-        ticket_id = _apply(ref, event["prepared"], phone, brand, deps)
-    except Permanent as e:
-        attempts = deps.store.bump_attempts(ref, str(e))
-        _set_aside(ref, member, phone, brand, e, attempts, deps)
-        return
-    except Exception as e:
-        attempts = deps.store.bump_attempts(ref, str(e))
-        if attempts >= deps.max_attempts:
-            _set_aside(ref, member, phone, brand, e, attempts, deps)
-            return
-        raise
-    deps.store.update_event(ref, state="done", ticket_id=ticket_id, done_at=deps.clock())
-    deps.store.remove_pending(phone, brand, member)
-    deps.store.count(KIND, "processed")
-    latency = deps.clock() - float(event.get("received_at") or deps.clock())
-    log_outcome(ref, "klaviyo", "applied", ticket_id=ticket_id, latency=latency)
-
-
-def _set_aside(ref: str, member: str, phone: str, brand: str, error: Exception, attempts: int,
+def _set_aside(ref: str, queue: str, member: str, error: Exception, attempts: int,
                deps: InboundDeps) -> None:
     deps.store.update_event(ref, state="failed")
     deps.store.record_failure(ref, "bridge.inbound_sms", error, attempts, deps.clock())
-    deps.store.remove_pending(phone, brand, member)
+    deps.store.remove_pending(queue, member)
     deps.store.count(KIND, "failed", type(error).__name__)
     log_outcome(ref, "klaviyo", "failed", reason=type(error).__name__, attempts=attempts)
 
@@ -278,7 +284,8 @@ def _add_comment(ref: str, prepared: dict[str, Any], conv: Conversation, decisio
     return rules.status_after_comment(decision, conv.ticket_status)
 
 
-def _drop(ref: str, reason: str, deps: InboundDeps, started: float) -> None:
+def _drop(ref: str, reason: str, deps: InboundDeps, event: dict[str, Any]) -> None:
     deps.store.update_event(ref, state="dropped", reason=reason)
     deps.store.count(KIND, "dropped", reason)
-    log_outcome(ref, "klaviyo", "dropped", reason=reason, latency=deps.clock() - started)
+    log_outcome(ref, "klaviyo", "dropped", reason=reason,
+                latency=deps.clock() - float(event.get("received_at") or deps.clock()))

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge.model import InboundSms
-from bridge.phones import normalize
+from bridge.phones import canonical_brand_number, normalize
 
 BODY, TO, FROM, MEDIA = "Message Body", "To Number", "From Number", "Media URLs"
 CAMPAIGN, FLOW = "Campaign Name", "Flow Name"
@@ -79,3 +79,21 @@ def order_score(item: dict[str, Any]) -> float:
         return _sent_at(attributes).timestamp()
     except EventShapeError:
         return 0.0
+
+
+def conversation_route(item: dict[str, Any]) -> tuple[str, float] | None:
+    """Where a text waits for its turn (S7): ("<customer>|<brand number>", send time).
+
+    The receiver calls this when it stores the event, so a text's place in its conversation is
+    fixed the moment we acknowledge it, whatever happens to the task that carries it. The
+    customer is the From Number, else the profile id. None for events too broken to route (they
+    are dropped as malformed by the worker).
+    """
+    try:
+        sms = parse_inbound_sms(item)
+    except (EventShapeError, AttributeError, TypeError):
+        return None
+    who = sms.customer_phone or (f"profile-{sms.profile_id}" if sms.profile_id else None)
+    if who is None:
+        return None
+    return f"{who}|{canonical_brand_number(sms.brand_number)}", sms.sent_at.timestamp()

@@ -2,8 +2,8 @@
 
 - `zkb:ev:<source>:<id>`   hash: the raw event and its state (received/queued/done/dropped/failed)
 - `zkb:conv:<phone>:<brand>` hash: conversation cache (a cache: recoverable from Zendesk)
-- `zkb:convq:<phone>:<brand>` zset: events of a conversation waiting to be applied, by send time
-- `zkb:lock:<phone>:<brand>`  lock: one worker applies a conversation's texts at a time (S7)
+- `zkb:convq:<customer>|<brand>` zset: a conversation's texts waiting their turn, by send time
+- `zkb:lock:<customer>|<brand>`  lock: one worker applies a conversation's texts at a time (S7)
 - `zkb:intent:<ref>`        what a job was about to do upstream, so a crashed retry can check
 - `zkb:own:comment:<id>`    comments the bridge wrote (echo guard, A2)
 - `zkb:profile:<id>`        short-lived Klaviyo profile cache
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -35,13 +36,16 @@ class Store:
         self.event_ttl = event_ttl
 
     # --- events -------------------------------------------------------------------------
-    def save_events(self, events: list[RawEvent], now: float) -> tuple[list[RawEvent],
-                                                                       list[RawEvent]]:
+    def save_events(self, events: list[RawEvent], now: float,
+                    route: Callable[[RawEvent], tuple[str, float] | None] = lambda e: None,
+                    ) -> tuple[list[RawEvent], list[RawEvent]]:
         """Keep each event under its id. Returns (new, known-but-not-yet-queued).
 
-        A repeat of an event that reached the queue is neither. A repeat of one whose enqueue
-        was never confirmed (the receiver died in between) is handed back to enqueue again:
-        tasks are idempotent, losing the event is not an option.
+        `route(event)` names the ordered queue (and score) the event waits in, if any; the event
+        takes its place there now, at receipt, so its order never depends on its task.
+        A repeat of an event that reached the queue is neither new nor returned. A repeat of one
+        whose enqueue was never confirmed (the receiver died in between) is handed back to
+        enqueue again: tasks are idempotent, losing the event is not an option.
         """
         pipe = self.r.pipeline(transaction=False)
         for e in events:
@@ -53,14 +57,20 @@ class Store:
         if new:
             first = self.r.incrby("zkb:seq", len(new)) - len(new) + 1
             for i, e in enumerate(new):
-                pipe.hset(_ev(e.ref), mapping={"kind": e.kind, "received_at": now,
-                                              "seq": first + i, "state": "received"})
+                fields: dict[str, Any] = {"kind": e.kind, "received_at": now, "seq": first + i,
+                                          "state": "received"}
+                where = route(e)
+                if where is not None:
+                    fields["queue"] = where[0]
+                    pipe.zadd(_queue(where[0]), {f"{first + i:015d}|{e.ref}": where[1]})
+                pipe.hset(_ev(e.ref), mapping=fields)
                 pipe.expire(_ev(e.ref), self.event_ttl)
             pipe.zadd("zkb:unqueued", {e.ref: now for e in new})
+        pipe.execute()
+        pipe = self.r.pipeline(transaction=False)
         for e in old:
             pipe.hget(_ev(e.ref), "state")
-        results = pipe.execute()
-        states = results[2 * len(new) + (1 if new else 0):]
+        states = pipe.execute()
         retry = [e for e, s in zip(old, states, strict=True) if s in (None, b"received")]
         return new, retry
 
@@ -143,34 +153,31 @@ class Store:
         return True
 
     # --- per-conversation order (S7) ----------------------------------------------------
-    def add_pending(self, phone: str, brand: str, ref: str, score: float, seq: int) -> None:
-        # Equal scores sort by member; the zero-padded receipt sequence breaks ties in order.
-        self.r.zadd(_conv("convq", phone, brand), {f"{seq:015d}|{ref}": score})
-
-    def head(self, phone: str, brand: str) -> str | None:
-        items = self.r.zrange(_conv("convq", phone, brand), 0, 0)
+    def head(self, queue: str) -> str | None:
+        """The member ("<seq>|<ref>") whose turn it is in an ordered queue."""
+        items = self.r.zrange(_queue(queue), 0, 0)
         return items[0].decode() if items else None
 
-    def remove_pending(self, phone: str, brand: str, member: str) -> None:
-        self.r.zrem(_conv("convq", phone, brand), member)
+    def remove_pending(self, queue: str, member: str) -> None:
+        self.r.zrem(_queue(queue), member)
 
-    def waiting_heads(self) -> list[tuple[str, str, str, float]]:
-        """(phone, brand, head member, received_at) of every conversation with waiting texts."""
+    def waiting_heads(self) -> list[tuple[str, str, float]]:
+        """(queue, head member, received_at) of every queue with waiting events."""
         out = []
         for key in self.r.scan_iter(match="zkb:convq:*", count=500):
-            phone, _, brand = key.decode()[len("zkb:convq:"):].partition(":")
-            head = self.head(phone, brand)
+            queue = key.decode()[len("zkb:convq:"):]
+            head = self.head(queue)
             if head is None:
                 continue
             received = self.r.hget(_ev(head.split("|", 1)[1]), "received_at")
-            out.append((phone, brand, head, float(received or 0)))
+            out.append((queue, head, float(received or 0)))
         return out
 
-    def conversation_locked(self, phone: str, brand: str) -> bool:
-        return bool(self.r.exists(_conv("lock", phone, brand)))
+    def queue_locked(self, queue: str) -> bool:
+        return bool(self.r.exists(f"zkb:lock:{queue}"))
 
-    def conversation_lock(self, phone: str, brand: str, timeout: float = 120) -> Any:
-        return self.r.lock(_conv("lock", phone, brand), timeout=timeout, blocking=False)
+    def queue_lock(self, queue: str, timeout: float = 120) -> Any:
+        return self.r.lock(f"zkb:lock:{queue}", timeout=timeout, blocking=False)
 
     # --- intents, done, ledger ------------------------------------------------------------
     def get_intent(self, ref: str) -> dict[str, Any] | None:
@@ -218,6 +225,10 @@ class Store:
 
 def _ev(ref: str) -> str:
     return f"zkb:ev:{ref}"
+
+
+def _queue(queue: str) -> str:
+    return f"zkb:convq:{queue}"
 
 
 def _conv(kind: str, phone: str, brand: str) -> str:

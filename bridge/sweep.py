@@ -25,8 +25,8 @@ def sweep(store: Store, enqueue: Callable[[str, str], None], now: float,
             store.mark_queued([ref])
             requeued_events += 1
     requeued_conversations = 0
-    for phone, brand, member, received_at in store.waiting_heads():
-        if received_at < now - STRANDED_AFTER and not store.conversation_locked(phone, brand):
+    for queue, member, received_at in store.waiting_heads():
+        if received_at < now - STRANDED_AFTER and not store.queue_locked(queue):
             enqueue("bridge.inbound_sms", member.split("|", 1)[1])
             requeued_conversations += 1
     return {"events": requeued_events, "conversations": requeued_conversations}

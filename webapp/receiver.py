@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from kombu.exceptions import OperationalError
 
 from bridge.envelopes import EnvelopeError, RawEvent, split_klaviyo, split_zendesk
+from bridge.klaviyo_events import SENT_SMS, conversation_route
 from bridge.settings import Settings
 from bridge.signatures import SignatureError, verify_klaviyo, verify_zendesk
 from bridge.store import Store
@@ -53,7 +54,7 @@ def _receive(source: str, verify: Callable[[bytes], None],
         _count(store, source, "rejected", "malformed")
         return _error(400, "malformed", str(e))
     try:
-        new, unconfirmed = store.save_events(events, time.time())
+        new, unconfirmed = store.save_events(events, time.time(), route=_route)
         queued = []
         for event in new + unconfirmed:
             task = task_for(event)
@@ -73,6 +74,13 @@ def _receive(source: str, verify: Callable[[bytes], None],
                     "duplicates": len(events) - len(new)})
     resp.status_code = 202
     return resp
+
+
+def _route(event: RawEvent) -> tuple[str, float] | None:
+    """Customer texts take their place in their conversation's queue at receipt (S7)."""
+    if event.source == "klaviyo" and event.kind == SENT_SMS:
+        return conversation_route(event.data)
+    return None
 
 
 def _count(store: Store, source: str, outcome: str, reason: str) -> None:
