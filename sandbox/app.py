@@ -33,7 +33,7 @@ class Gate:
 
 
 class Sandbox:
-    """All sandbox state. `lock` serialises state changes of both vendors (requests are threaded)."""
+    """All sandbox state. `lock` serialises both vendors' state changes (requests are threaded)."""
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         from sandbox import klaviyo, zendesk  # late: they import Gate from here

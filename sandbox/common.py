@@ -52,7 +52,7 @@ class CallCounter:
 
 @dataclass
 class Window:
-    """A fixed window limit: at most `limit` calls per `seconds` (both vendors use fixed windows)."""
+    """A fixed window: at most `limit` calls per `seconds` (both vendors use fixed windows)."""
 
     limit: int
     seconds: float
@@ -161,9 +161,19 @@ class FaultBoard:
             return None, f
 
 
+RetryPolicy = Callable[[requests.Response | None, BaseException | None, int], float | None]
+Signer = Callable[[bytes], dict[str, str]]
+"""Given the raw body, answer the headers to (re)compute for one attempt (e.g. a signature and
+its timestamp). Vendors sign at send time, so a retry or a redelivery carries fresh values."""
+
+
 @dataclass
 class Delivery:
-    """One outgoing webhook delivery and what became of it (inspected by tests)."""
+    """One outgoing webhook delivery and what became of it (inspected by tests).
+
+    `headers` are the ones last sent (a signer refreshes part of them on every attempt);
+    `policy` and `sign` are kept so that the delivery can be retried or redelivered later.
+    """
 
     id: int
     source: str              # "zendesk" or "klaviyo"
@@ -172,14 +182,20 @@ class Delivery:
     body: bytes
     attempts: list[dict[str, Any]] = field(default_factory=list)
     status: str = "pending"  # pending / delivered / dropped
+    policy: RetryPolicy | None = field(default=None, repr=False)
+    sign: Signer | None = field(default=None, repr=False)
+    redelivery_of: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "source": self.source, "url": self.url, "headers": self.headers,
                 "body": self.body.decode("utf-8"), "attempts": self.attempts,
-                "status": self.status}
+                "status": self.status, "redelivery_of": self.redelivery_of}
 
 
-RetryPolicy = Callable[[requests.Response | None, BaseException | None, int], float | None]
+def no_retry(resp: requests.Response | None, exc: BaseException | None,
+             attempt: int) -> float | None:
+    """A RetryPolicy that never retries."""
+    return None
 
 
 class Outbox:
@@ -196,6 +212,7 @@ class Outbox:
         self.deliveries: list[Delivery] = []
         self.timeout = timeout
         self._session = requests.Session()
+        self._session.trust_env = False  # webhook targets are given explicitly; ignore env proxies
         self._started = False
         self.paused = False
 
@@ -207,14 +224,31 @@ class Outbox:
             threading.Thread(target=self._run, name=f"sandbox-outbox-{i}", daemon=True).start()
 
     def send(self, source: str, url: str, headers: dict[str, str], body: bytes,
-             policy: RetryPolicy) -> Delivery:
+             policy: RetryPolicy, *, sign: Signer | None = None,
+             redelivery_of: int | None = None) -> Delivery:
+        """Queue one delivery. `sign(body)`, if given, is called before every attempt and its
+        headers are merged over `headers` (fresh signature timestamps on retries)."""
         with self._lock:
             d = Delivery(id=len(self.deliveries) + 1, source=source, url=url,
-                         headers=headers, body=body)
+                         headers=dict(headers), body=body, policy=policy, sign=sign,
+                         redelivery_of=redelivery_of)
             self.deliveries.append(d)
         self._q.put((d, policy))
         self.start()
         return d
+
+    def get(self, delivery_id: int) -> Delivery | None:
+        with self._lock:
+            return next((d for d in self.deliveries if d.id == delivery_id), None)
+
+    def redeliver(self, delivery_id: int) -> Delivery | None:
+        """Send a past delivery again as a new one: same URL, body and policy, and (if it has
+        a signer) a fresh signature. None if there is no such delivery."""
+        old = self.get(delivery_id)
+        if old is None:
+            return None
+        return self.send(old.source, old.url, old.headers, old.body,
+                         old.policy or no_retry, sign=old.sign, redelivery_of=old.id)
 
     def pending(self) -> int:
         with self._lock:
@@ -230,9 +264,14 @@ class Outbox:
             attempt = len(d.attempts) + 1
             resp, exc = None, None
             try:
+                if d.sign is not None:
+                    d.headers = {**d.headers, **d.sign(d.body)}
                 resp = self._session.post(d.url, data=d.body, headers=d.headers,
                                           timeout=self.timeout)
             except requests.RequestException as e:  # timeouts, refused connections
+                exc = e
+            except Exception as e:  # a broken signer must not kill the worker thread
+                log.exception("webhook %s: signing failed", d.id)
                 exc = e
             d.attempts.append({"at": time.time(),
                                "status": resp.status_code if resp is not None else None,

@@ -1,9 +1,45 @@
-"""Phone and agent desk pages (placeholder until the UI lands)."""
+"""The sandbox's web UI: a landing page, a customer's phone and an agent desk.
+
+The pages are shells rendered from seed data and config; everything that changes (profiles and
+consent, texts, tickets, webhook deliveries) is read and written by small vanilla-JS files in
+`static/` through the admin API (docs/sandbox-admin.md), the same surface tests use. So the UI
+never reaches into vendor state and cannot show something the API would not.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+from flask import Blueprint, render_template
+
+from sandbox import seed
 
 
-def make_blueprint(sb: object) -> Blueprint:
-    return Blueprint("ui", __name__)
+def make_blueprint(sb: Any) -> Blueprint:
+    bp = Blueprint("ui", __name__, template_folder="templates", static_folder="static",
+                   static_url_path="/_sandbox/ui-static")
+
+    def page(template: str, **extra: Any) -> str:
+        return render_template(
+            template,
+            profiles=seed.PROFILES,
+            agents=[a for a in seed.AGENTS if a.role in ("agent", "admin")
+                    and a.email != sb.config.zendesk_email],  # the API user is not a desk agent
+            groups=seed.GROUPS,
+            brand_numbers=seed.BRAND_NUMBERS,
+            **extra,
+        )
+
+    @bp.get("/")
+    def index() -> str:
+        return page("index.html", config=sb.config)
+
+    @bp.get("/phone")
+    def phone() -> str:
+        return page("phone.html")
+
+    @bp.get("/desk")
+    def desk() -> str:
+        return page("desk.html")
+
+    return bp

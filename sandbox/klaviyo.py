@@ -1,0 +1,318 @@
+"""The Klaviyo half of the sandbox: the REST API the bridge calls, under `/api/...`.
+
+Each route authenticates (`Authorization: Klaviyo-API-Key ...` and a `revision` header, checked
+before anything else), passes `sb.gate` (call counter, injected faults, fixed-window rate limits
+per endpoint, as Klaviyo publishes them), then acts on `KlaviyoState` and answers in Klaviyo's
+JSON:API shapes (`klaviyo_jsonapi`). Customer texting and inspection routes for tests and the
+UI are in `klaviyo_admin`; outgoing system webhooks in `klaviyo_webhooks`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, request
+
+from sandbox import klaviyo_admin, klaviyo_webhooks
+from sandbox import klaviyo_jsonapi as ja
+from sandbox.common import RateLimiter, Window
+from sandbox.klaviyo_jsonapi import ApiError, invalid, not_found
+from sandbox.klaviyo_state import KlaviyoState, Profile, ProfileError
+
+# Published limits [doc], except conversations-list (assumed like conversation-messages) and
+# GET /api/events, given its own bucket so tests reading events do not spend the bridge's quota.
+PRODUCTION_LIMITS = {
+    "klaviyo:events": (350, 3500), "klaviyo:get-events": (350, 3500),
+    "klaviyo:bulk-events": (10, 150), "klaviyo:profiles": (75, 750),
+    "klaviyo:conversation-messages": (3, 60), "klaviyo:conversations": (3, 60),
+    "klaviyo:accounts": (1, 15),
+}
+MAX_BULK_EVENTS = 1000
+MAX_BULK_BYTES = 5 * 1024 * 1024
+REVISION = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(\.[A-Za-z0-9_-]+)?$")
+
+__all__ = ["KlaviyoState", "install_default_limits", "make_blueprint"]
+
+
+def install_default_limits(limiter: RateLimiter, production: bool) -> None:
+    """Fixed windows of 1 s (burst) and 60 s (steady) per bucket; generous when not production."""
+    for bucket, (burst, steady) in PRODUCTION_LIMITS.items():
+        if not production:
+            burst, steady = 10_000, 600_000
+        limiter.set_limits(bucket, [Window(burst, 1), Window(steady, 60)])
+
+
+def make_blueprint(sb: Any) -> Blueprint:
+    bp = Blueprint("klaviyo", __name__)
+    klaviyo_admin.add_routes(bp, sb)
+
+    @bp.before_app_request
+    def authenticate() -> Response | None:
+        path = request.path
+        if not path.startswith("/api/") or path.startswith("/api/v2/"):
+            return None     # not Klaviyo: Zendesk lives under /api/v2/
+        return _check_credentials(sb.config.klaviyo_api_key)
+
+    def gated(key: str, bucket: str) -> Callable[[Callable[..., Response]],
+                                                 Callable[..., Response]]:
+        def wrap(view: Callable[..., Response]) -> Callable[..., Response]:
+            @functools.wraps(view)
+            def run(**kwargs: Any) -> Response:
+                gate = sb.gate("klaviyo", key, [bucket])
+                refused = _refusal(gate)
+                if refused is not None:
+                    return refused
+                try:
+                    with sb.lock:   # handlers are quick; webhooks leave through the outbox
+                        resp = view(**kwargs)
+                except ApiError as e:
+                    resp = e.response()
+                if gate.bucket:
+                    resp.headers["RateLimit-Limit"] = str(gate.limit)
+                    resp.headers["RateLimit-Remaining"] = str(gate.remaining)
+                return resp
+            return run
+        return wrap
+
+    state: KlaviyoState = sb.klaviyo
+
+    @bp.get("/api/accounts")
+    @bp.get("/api/accounts/")
+    @gated("GET /api/accounts", "klaviyo:accounts")
+    def accounts() -> Response:
+        return ja.document({"data": [ja.account(request.url_root)],
+                            "links": {"self": request.url}})
+
+    @bp.get("/api/profiles/<pid>")
+    @bp.get("/api/profiles/<pid>/")
+    @gated("GET /api/profiles/{id}", "klaviyo:profiles")
+    def get_profile(pid: str) -> Response:
+        p = state.profiles.get(pid)
+        if p is None:
+            raise not_found(f"A profile with id {pid} does not exist.")
+        body = {"data": _profile(state, p), "links": {"self": request.url}}
+        if "conversations" in _csv("include"):
+            conv = state.conversation_of(p.id)
+            body["included"] = [ja.conversation(conv, request.url_root)] if conv else []
+        return ja.document(body)
+
+    @bp.get("/api/profiles")
+    @bp.get("/api/profiles/")
+    @gated("GET /api/profiles", "klaviyo:profiles")
+    def list_profiles() -> Response:
+        found = list(state.profiles.values())
+        raw = request.args.get("filter")
+        if raw:
+            conditions = ja.parse_filter(raw)
+            ja.check_allowed(conditions, {f: {"equals", "any"} for f in
+                                          ("id", "email", "phone_number", "external_id")})
+            found = [p for p in found
+                     if all(ja.matches(getattr(p, f), op, v) for op, f, v in conditions)]
+        size = ja.page_size(request.args.get("page[size]"), 20, 100)
+        chunk, links = ja.page(found, request.args.get("page[cursor]"), size, request.url,
+                               _next_url)
+        body: dict[str, Any] = {"data": [_profile(state, p) for p in chunk], "links": links}
+        if "conversations" in _csv("include"):
+            convs = [state.conversation_of(p.id) for p in chunk]
+            body["included"] = [ja.conversation(c, request.url_root) for c in convs if c]
+        return ja.document(body)
+
+    @bp.get("/api/profiles/<pid>/conversations")
+    @bp.get("/api/profiles/<pid>/conversations/")
+    @gated("GET /api/profiles/{id}/conversations", "klaviyo:conversations")
+    def profile_conversations(pid: str) -> Response:
+        _require_conversations(state)
+        if pid not in state.profiles:
+            raise not_found(f"A profile with id {pid} does not exist.")
+        conv = state.conversation_of(pid)
+        data = [ja.conversation(conv, request.url_root)] if conv else []
+        return ja.document({"data": data, "links": {"self": request.url}})
+
+    @bp.post("/api/conversation-messages")
+    @bp.post("/api/conversation-messages/")
+    @gated("POST /api/conversation-messages", "klaviyo:conversation-messages")
+    def conversation_message() -> Response:
+        _require_conversations(state)
+        data = ja.data(_body(), "conversation-message")
+        text = (data.get("attributes") or {}).get("body")
+        if not isinstance(text, str) or not text.strip():
+            raise invalid("A non-empty message body is required.", "/data/attributes/body")
+        ref = ((data.get("relationships") or {}).get("conversation") or {}).get("data") or {}
+        if ref.get("type") != "conversation" or not isinstance(ref.get("id"), str):
+            raise invalid("A conversation relationship is required.",
+                          "/data/relationships/conversation/data")
+        with sb.lock:
+            conv = state.conversations.get(ref["id"])
+            if conv is None:
+                raise not_found(f"A conversation with id {ref['id']} does not exist.")
+            p = state.profiles[conv.profile_id]
+            if not p.can_receive_sms:   # [assumed] Klaviyo refuses to text a non-subscriber
+                raise invalid(f"Profile {p.id} cannot receive SMS: it is not subscribed to "
+                              "SMS marketing or transactional messages.",
+                              "/data/relationships/conversation/data/id")
+            ev = state.brand_sends(p, conv.brand_number, text, "conversation")
+            klaviyo_webhooks.deliver(sb, [(klaviyo_webhooks.RECEIVED_SMS_TOPIC, ev)])
+        return ja.document(None, 202)
+
+    @bp.post("/api/events")
+    @bp.post("/api/events/")
+    @gated("POST /api/events", "klaviyo:events")
+    def create_event() -> Response:
+        attrs = ja.data(_body(), "event").get("attributes")
+        if not isinstance(attrs, dict):
+            raise invalid("attributes are required.", "/data/attributes")
+        profile_ref = (attrs.get("profile") or {}).get("data")
+        if not isinstance(profile_ref, dict):
+            raise invalid("A profile is required.", "/data/attributes/profile/data")
+        event = ja.parse_event(attrs, "/data/attributes", attrs.get("backfill"))
+        with sb.lock:
+            _store(state, _resolve(state, profile_ref, "/data/attributes/profile/data"), event)
+        return ja.document(None, 202)
+
+    @bp.post("/api/event-bulk-create-jobs")
+    @bp.post("/api/event-bulk-create-jobs/")
+    @gated("POST /api/event-bulk-create-jobs", "klaviyo:bulk-events")
+    def bulk_create_events() -> Response:
+        if (request.content_length or 0) > MAX_BULK_BYTES:
+            raise ApiError(413, "payload_too_large", "Payload too large.",
+                           "The payload may not exceed 5MB.")
+        attrs = ja.data(_body(), "event-bulk-create-job").get("attributes") or {}
+        groups = (attrs.get("events-bulk-create") or {}).get("data")
+        if not isinstance(groups, list):
+            raise invalid("events-bulk-create.data must be a list.",
+                          "/data/attributes/events-bulk-create/data")
+        parsed = []
+        for i, group in enumerate(groups):
+            at = f"/data/attributes/events-bulk-create/data/{i}"
+            gattrs = (group or {}).get("attributes") or {}
+            ref = (gattrs.get("profile") or {}).get("data")
+            events = (gattrs.get("events") or {}).get("data")
+            if not isinstance(ref, dict) or not isinstance(events, list):
+                raise invalid("Each entry needs a profile and events.", at + "/attributes")
+            parsed.append((ref, at, [ja.parse_event((e or {}).get("attributes") or {},
+                                                  f"{at}/attributes/events/data/{j}/attributes",
+                                                  gattrs.get("backfill"))
+                                     for j, e in enumerate(events)]))
+        total = sum(len(evs) for _, _, evs in parsed)
+        if total > MAX_BULK_EVENTS:
+            raise invalid(f"A bulk job accepts at most {MAX_BULK_EVENTS} events; got {total}.",
+                          "/data/attributes/events-bulk-create/data")
+        with sb.lock:
+            profiles = [_resolve(state, ref, at + "/attributes/profile/data")
+                        for ref, at, _ in parsed]
+            for p, (_, _, evs) in zip(profiles, parsed, strict=True):
+                for ev in evs:
+                    _store(state, p, ev)
+        return ja.document(None, 202)   # the spec defines no body for this 202
+
+    @bp.get("/api/events")
+    @bp.get("/api/events/")
+    @gated("GET /api/events", "klaviyo:get-events")
+    def list_events() -> Response:
+        sort = request.args.get("sort", "datetime")
+        if sort not in ("datetime", "-datetime", "timestamp", "-timestamp"):
+            raise invalid(f"Invalid sort {sort!r}.", parameter="sort")
+        events = state.events_sorted(reverse=sort.startswith("-"))
+        raw = request.args.get("filter")
+        if raw:
+            conditions = ja.parse_filter(raw)
+            ja.check_allowed(conditions, {"metric_id": {"equals"}, "profile_id": {"equals"}})
+            events = [e for e in events if all(ja.matches(getattr(e, f), op, v)
+                                               for op, f, v in conditions)]
+        size = ja.page_size(request.args.get("page[size]"), 200, 1000)
+        chunk, links = ja.page(events, request.args.get("page[cursor]"), size, request.url,
+                               _next_url)
+        return ja.document({"data": [ja.event(e, request.url_root) for e in chunk],
+                            "links": links})
+
+    return bp
+
+
+# ---- request helpers ---------------------------------------------------------------------
+def _check_credentials(api_key: str) -> Response | None:
+    auth = request.headers.get("Authorization", "").strip()
+    scheme, _, key = auth.partition(" ")
+    if not auth:
+        return ApiError(401, "not_authenticated", "Authentication credentials were not provided.",
+                        "Missing or invalid private key.").response()
+    if scheme != "Klaviyo-API-Key" or key.strip() != api_key:
+        return ApiError(401, "authentication_failed", "Incorrect authentication credentials.",
+                        "Incorrect authentication credentials.").response()
+    revision = request.headers.get("revision", "").strip()
+    m = REVISION.match(revision)
+    try:
+        ok = m is not None and bool(date(int(m[1]), int(m[2]), int(m[3])))
+    except ValueError:
+        ok = False
+    if not ok:
+        detail = ("The 'revision' header is required." if not revision else
+                  f"Invalid revision {revision!r}: use the format YYYY-MM-DD[.suffix].")
+        return invalid(detail, parameter="revision").response()
+    return None
+
+
+def _refusal(gate: Any) -> Response | None:
+    if gate.kind == "429":
+        wait = max(1, math.ceil(gate.retry_after or 1))
+        return ApiError(429, "throttled", "Request was throttled.",
+                        f"Request was throttled. Expected available in {wait} seconds.",
+                        pointer="/data/").response({"Retry-After": str(wait)})
+    if gate.kind == "409":
+        return ApiError(409, "conflict", "Conflict.",
+                        "The request conflicts with a concurrent change; retry.").response()
+    if gate.kind == "error":
+        status = random.choice((500, 503))
+        return ApiError(status, "error" if status == 500 else "service_unavailable",
+                        "A server error occurred." if status == 500 else "Service unavailable.",
+                        "Injected sandbox fault.").response()
+    if gate.kind == "timeout":
+        return ApiError(504, "gateway_timeout", "Gateway timeout.",
+                        "The upstream service did not answer in time.").response()
+    return None
+
+
+def _body() -> Any:
+    body = request.get_json(force=True, silent=True)
+    if body is None:
+        raise ApiError(400, "parse_error", "Malformed request.", "JSON parse error.")
+    return body
+
+
+def _csv(name: str) -> set[str]:
+    return {v.strip() for v in request.args.get(name, "").split(",") if v.strip()}
+
+
+def _next_url(cursor: str) -> str:
+    args = request.args.to_dict()
+    args["page[cursor]"] = cursor
+    return f"{request.base_url}?{urlencode(args)}"
+
+
+def _profile(state: KlaviyoState, p: Profile) -> dict[str, Any]:
+    include = "conversations" in _csv("include")
+    return ja.profile(p, request.url_root, "subscriptions" in _csv("additional-fields[profile]"),
+                      state.conversation_of(p.id) if include else None, include)
+
+
+def _require_conversations(state: KlaviyoState) -> None:
+    if not state.conversations_enabled:   # [assumed] shape of the not-enabled answer
+        raise ApiError(403, "permission_denied", "You do not have permission to perform this "
+                       "action.", "The Conversations API is not enabled for this account.")
+
+
+def _resolve(state: KlaviyoState, ref: dict[str, Any], at: str) -> Profile:
+    try:
+        return state.resolve_profile(ref)
+    except ProfileError as e:
+        raise invalid(str(e), at) from e
+
+
+def _store(state: KlaviyoState, p: Profile, event: dict[str, Any]) -> None:
+    state.record_event(p, **event)   # None for a repeated unique_id: accepted, not stored

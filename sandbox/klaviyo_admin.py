@@ -1,0 +1,150 @@
+"""Admin routes for the Klaviyo side, under `/_sandbox/klaviyo` (contract: docs/sandbox-admin.md).
+
+This is how a test, a benchmark or the phone UI plays the customer (texting a brand number,
+receiving a campaign) and looks inside Klaviyo (profiles, consent, SMS log, events). Each
+customer-side action changes `KlaviyoState` and fires the system webhook Klaviyo would send.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from sandbox import klaviyo_webhooks as hooks
+from sandbox.klaviyo_state import E164, KlaviyoState
+
+PREFIX = "/_sandbox/klaviyo"
+
+
+def add_routes(bp: Blueprint, sb: Any) -> None:
+    def state() -> KlaviyoState:
+        return sb.klaviyo
+
+    @bp.get(f"{PREFIX}/profiles")
+    def profiles() -> Response:
+        with sb.lock:
+            return jsonify([dict(p.as_admin_json(), conversation=_conv(state(), p.id))
+                            for p in state().profiles.values()])
+
+    @bp.post(f"{PREFIX}/profiles/<pid>/consent")
+    def consent(pid: str) -> tuple[Response, int] | Response:
+        body = request.get_json(silent=True) or {}
+        with sb.lock:
+            p = state().profiles.get(pid)
+            if p is None:
+                return _error(404, f"no profile {pid}")
+            try:
+                state().set_consent(p, body.get("sms_marketing"), body.get("sms_transactional"))
+            except ValueError as e:
+                return _error(400, str(e))
+            return jsonify(p.as_admin_json())
+
+    @bp.post(f"{PREFIX}/inbound")
+    def inbound() -> tuple[Response, int] | Response:
+        body = request.get_json(silent=True) or {}
+        with sb.lock:
+            problem = _check_text(state(), body)
+            if problem:
+                return _error(400, problem)
+            ev = _text(state(), body)
+            delivery = hooks.deliver(sb, [(hooks.SENT_SMS_TOPIC, ev)])
+        return jsonify({"event_id": ev.id, "delivery_id": delivery})
+
+    @bp.post(f"{PREFIX}/inbound/batch")
+    def inbound_batch() -> tuple[Response, int] | Response:
+        messages = (request.get_json(silent=True) or {}).get("messages")
+        if not isinstance(messages, list) or not messages:
+            return _error(400, "'messages' must be a non-empty list")
+        with sb.lock:
+            for i, m in enumerate(messages):
+                problem = _check_text(state(), m if isinstance(m, dict) else {})
+                if problem:
+                    return _error(400, f"messages[{i}]: {problem}")
+            events = [_text(state(), m) for m in messages]
+            delivery = hooks.deliver(sb, [(hooks.SENT_SMS_TOPIC, ev) for ev in events])
+        return jsonify({"event_ids": [ev.id for ev in events], "delivery_id": delivery})
+
+    @bp.post(f"{PREFIX}/campaign")
+    def campaign() -> tuple[Response, int] | Response:
+        body = request.get_json(silent=True) or {}
+        source = "flow" if body.get("flow_name") else "campaign"
+        name = body.get("flow_name") or body.get("campaign_name") or "Sandbox campaign"
+        with sb.lock:
+            p = state().by_phone(str(body.get("to", "")))
+            if p is None:
+                return _error(404, f"no profile with phone {body.get('to')!r}")
+            conv = state().conversation_of(p.id)
+            sender = body.get("from") or (conv.brand_number if conv else
+                                          next(iter(state().brand_numbers)))
+            if sender not in state().brand_numbers:
+                return _error(400, f"unknown brand number {sender!r}")
+            # [assumed] a campaign needs marketing consent; a flow either kind
+            allowed = (p.sms_marketing == "SUBSCRIBED" if source == "campaign"
+                       else p.can_receive_sms)
+            if not allowed:
+                return _error(409, f"profile {p.id} cannot receive this {source} SMS (consent)")
+            ev = state().brand_sends(p, sender, str(body.get("body", "")), source, name)
+            delivery = hooks.deliver(sb, [(hooks.RECEIVED_SMS_TOPIC, ev)])
+        return jsonify({"event_id": ev.id, "delivery_id": delivery})
+
+    @bp.get(f"{PREFIX}/sms")
+    def sms() -> Response:
+        phone = request.args.get("phone")
+        with sb.lock:
+            return jsonify([s for s in state().sms if phone is None or s["phone"] == phone])
+
+    @bp.get(f"{PREFIX}/events")
+    def events() -> Response:
+        metric = request.args.get("metric")
+        return jsonify([e.as_admin_json() for e in state().events_sorted()
+                        if metric is None or e.metric_name == metric])
+
+    @bp.get(f"{PREFIX}/conversations")
+    def conversations() -> Response:
+        with sb.lock:
+            return jsonify([{"id": c.id, "profile_id": c.profile_id,
+                             "brand_number": c.brand_number}
+                            for c in state().conversations.values()])
+
+    @bp.get(f"{PREFIX}/settings")
+    @bp.post(f"{PREFIX}/settings")
+    def settings() -> tuple[Response, int] | Response:
+        body = (request.get_json(silent=True) or {}) if request.method == "POST" else {}
+        with sb.lock:
+            if "opt_out_match" in body:
+                if body["opt_out_match"] not in ("contains", "exact"):
+                    return _error(400, "opt_out_match must be 'contains' or 'exact'")
+                state().opt_out_match = body["opt_out_match"]
+            if "conversations_enabled" in body:
+                state().conversations_enabled = bool(body["conversations_enabled"])
+            return jsonify({"opt_out_match": state().opt_out_match,
+                            "conversations_enabled": state().conversations_enabled,
+                            "brand_numbers": state().brand_numbers})
+
+
+def _check_text(state: KlaviyoState, m: dict[str, Any]) -> str | None:
+    if not E164.match(str(m.get("from", ""))):
+        return "'from' must be the customer's phone in E.164, e.g. +15005550101"
+    if m.get("to") not in state.brand_numbers:
+        return f"'to' must be a brand number: {', '.join(state.brand_numbers)}"
+    media = m.get("media_urls")
+    if media is not None and not (isinstance(media, list)
+                                  and all(isinstance(u, str) for u in media)):
+        return "'media_urls' must be a list of URLs"
+    if not isinstance(m.get("body", ""), str) or not (m.get("body") or media):
+        return "a text needs a 'body' (or 'media_urls')"
+    return None
+
+
+def _text(state: KlaviyoState, m: dict[str, Any]) -> Any:
+    return state.customer_texts(m["from"], m["to"], m.get("body") or "", m.get("media_urls"))
+
+
+def _conv(state: KlaviyoState, profile_id: str) -> dict[str, str] | None:
+    c = state.conversation_of(profile_id)
+    return {"id": c.id, "brand_number": c.brand_number} if c else None
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify({"error": message}), status

@@ -1,0 +1,250 @@
+"""The Zendesk stand-in's HTTP face: `/api/v2/...` as the bridge calls it.
+
+Each route goes through the same funnel: `sb.gate` (count, injected faults, rate limits), then
+authentication, then one handler that changes `ZendeskState` under `sb.lock` and publishes the
+resulting webhooks. Zendesk's rules live in `zendesk_state.py`, its webhooks in
+`zendesk_webhooks.py`, and the desk/admin routes under `/_sandbox/zendesk` in `zendesk_desk.py`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from sandbox import seed, zendesk_desk
+from sandbox.common import RateLimiter, Window
+from sandbox.zendesk_model import User, ZendeskError, not_found
+from sandbox.zendesk_state import ZendeskState
+from sandbox.zendesk_webhooks import publish
+
+__all__ = ["ZendeskState", "install_default_limits", "make_blueprint"]
+
+Answer = tuple[int, dict[str, Any], dict[str, str]]
+Handler = Callable[..., Answer]
+
+UNAUTHORIZED = {"error": "Couldn't authenticate you"}
+
+
+def install_default_limits(limiter: RateLimiter, production: bool) -> None:
+    """Team plan: 200/min account-wide, Update Ticket 100/min, incremental exports 10/min [doc]."""
+    scale = 1 if production else 100
+    limiter.set_limits("zendesk", [Window(200 * scale, 60)])
+    limiter.set_limits("zendesk:update_ticket", [Window(100 * scale, 60)])
+    limiter.set_limits("zendesk:incremental", [Window(10 * scale, 60)])
+
+
+def _authenticate(sb: Any) -> User | None:
+    """Basic `{email}/token:{api_token}` or `Bearer <oauth token>` [doc]."""
+    auth, cfg = request.authorization, sb.config
+    if auth is None:
+        return None
+    if auth.type == "basic":
+        ok = hmac.compare_digest(auth.username or "", f"{cfg.zendesk_email}/token") and \
+            hmac.compare_digest(auth.password or "", cfg.zendesk_api_token)
+    elif auth.type == "bearer":
+        ok = bool(cfg.zendesk_oauth_token) and \
+            hmac.compare_digest(auth.token or "", cfg.zendesk_oauth_token)
+    else:
+        ok = False
+    return sb.zendesk.api_user() if ok else None
+
+
+def _fault(sb: Any, gate: Any) -> Answer:
+    """Render what `sb.gate` decided in Zendesk's shapes."""
+    if gate.kind == "429":
+        headers = {"Retry-After": str(max(1, math.ceil(gate.retry_after or 1)))}
+        if gate.limit:
+            headers |= {"X-Rate-Limit": str(gate.limit), "X-Rate-Limit-Remaining": "0"}
+        return 429, {"error": "APIRateLimitExceeded",
+                     "description": "Number of allowed API requests per minute exceeded"}, headers
+    if gate.kind == "409":
+        return 409, {"error": "DatabaseConflict",
+                     "description": "The request could not be completed because of a "
+                                    "database conflict. Please retry."}, {}
+    if gate.kind == "timeout":
+        return 504, {"error": "GatewayTimeout", "description": "Request timed out"}, {}
+    if sb.faults.rng.random() < 0.5:
+        return 500, {"error": "InternalServerError",
+                     "description": "Something went wrong"}, {}
+    return 503, {"error": "ServiceUnavailable",
+                 "description": "Service temporarily unavailable"}, {}
+
+
+def _api(bp: Blueprint, sb: Any, method: str, template: str, buckets: list[str],
+         handler: Handler) -> None:
+    """Serve `template` (and `template.json`) through gate → auth → handler."""
+    key = f"{method} {template}"
+
+    def view(**kwargs: Any) -> Any:
+        gate = sb.gate("zendesk", key, buckets)
+        if gate.kind is not None:
+            status, body, headers = _fault(sb, gate)
+        else:
+            with sb.lock:
+                actor = _authenticate(sb)
+                try:
+                    status, body, headers = handler(sb, actor, **kwargs) if actor else (
+                        401, UNAUTHORIZED, {"WWW-Authenticate": 'Basic realm="Web Password"'})
+                except ZendeskError as e:
+                    status, body, headers = e.status, e.body, {}
+            if gate.bucket is not None:
+                headers = {**headers, "X-Rate-Limit": str(gate.limit),
+                           "X-Rate-Limit-Remaining": str(max(gate.remaining, 0))}
+        return jsonify(body), status, headers
+
+    rule = template.replace("{id}", "<int:obj_id>")
+    endpoint = f"{method.lower()}_{rule}".replace("/", "_").replace("<int:obj_id>", "id")
+    bp.add_url_rule(rule, endpoint, view, methods=[method])
+    bp.add_url_rule(rule + ".json", endpoint + "_json", view, methods=[method])
+
+
+def _payload(root: str) -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not isinstance(data.get(root), dict):
+        raise ZendeskError(400, {"error": "InvalidParameter",
+                                 "description": f"expected a JSON object with '{root}'"})
+    return data
+
+
+def _int_arg(name: str, default: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ZendeskError(400, {"error": "InvalidValue",
+                                 "description": f"{name} must be an integer"}) from None
+
+
+# --- handlers (called under sb.lock) ------------------------------------------------------
+def create_ticket(sb: Any, actor: User) -> Answer:
+    """Idempotency-Key: miss → create and remember; hit → replay; other body → 400 [doc]."""
+    data, state = _payload("ticket"), sb.zendesk
+    key = request.headers.get("Idempotency-Key")
+    if key:
+        replay = state.idempotent_replay(key, data)
+        if replay is not None:
+            status, body, headers = replay
+            return status, body, {**headers, "x-idempotency-lookup": "hit"}
+    ticket, events = state.create_ticket(data["ticket"], actor, "api")
+    answer: Answer = (201, {"ticket": ticket.as_json(request.host_url)},
+                      {"Location": f"{request.host_url}api/v2/tickets/{ticket.id}.json"})
+    if key:
+        state.remember(key, data, answer)
+        answer = (answer[0], answer[1], {**answer[2], "x-idempotency-lookup": "miss"})
+    publish(sb, events)
+    return answer
+
+
+def update_ticket(sb: Any, actor: User, obj_id: int) -> Answer:
+    data = _payload("ticket")
+    ticket, audit, events = sb.zendesk.update_ticket(obj_id, data["ticket"], actor, "api")
+    publish(sb, events)
+    return 200, {"ticket": ticket.as_json(request.host_url), "audit": audit}, {}
+
+
+def show_ticket(sb: Any, actor: User, obj_id: int) -> Answer:
+    """`?include=users,groups` sideloads the ticket's users and group [doc]."""
+    state, base = sb.zendesk, request.host_url
+    ticket = state.ticket(obj_id)
+    body: dict[str, Any] = {"ticket": ticket.as_json(base)}
+    include = {s.strip() for s in request.args.get("include", "").split(",") if s.strip()}
+    if "users" in include:
+        ids = dict.fromkeys(i for i in (ticket.requester_id, ticket.submitter_id,
+                                        ticket.assignee_id) if i in state.users)
+        body["users"] = [state.users[i].as_json(base) for i in ids]
+    if "groups" in include:
+        body["groups"] = [_group_json(ticket.group_id, state.groups[ticket.group_id], base)
+                          ] if ticket.group_id in state.groups else []
+    return 200, body, {}
+
+
+def list_tickets(sb: Any, actor: User) -> Answer:
+    external_id = request.args.get("external_id")
+    tickets = [t for t in sb.zendesk.tickets.values()
+               if external_id is None or t.external_id == external_id]
+    return 200, {"tickets": [t.as_json(request.host_url) for t in tickets],
+                 "next_page": None, "previous_page": None, "count": len(tickets)}, {}
+
+
+def list_comments(sb: Any, actor: User, obj_id: int) -> Answer:
+    comments = [c.as_json() for c in sb.zendesk.ticket(obj_id).comments]
+    return 200, {"comments": comments, "next_page": None, "previous_page": None,
+                 "count": len(comments)}, {}
+
+
+def create_or_update_user(sb: Any, actor: User) -> Answer:
+    user, created = sb.zendesk.create_or_update_user(_payload("user")["user"])
+    return (201 if created else 200), {"user": user.as_json(request.host_url)}, {
+        "Location": f"{request.host_url}api/v2/users/{user.id}.json"}
+
+
+def show_user(sb: Any, actor: User, obj_id: int) -> Answer:
+    return 200, {"user": sb.zendesk.user(obj_id).as_json(request.host_url)}, {}
+
+
+def show_me(sb: Any, actor: User) -> Answer:
+    return 200, {"user": {**actor.as_json(request.host_url),
+                          "authenticity_token": "sandbox-csrf-token"}}, {}
+
+
+def _group_json(group_id: int, name: str, base: str) -> dict[str, Any]:
+    return {"id": group_id, "url": f"{base}api/v2/groups/{group_id}.json", "name": name,
+            "description": "", "default": group_id == seed.GROUPS[0][0], "deleted": False,
+            "is_public": True, "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z"}
+
+
+def show_group(sb: Any, actor: User, obj_id: int) -> Answer:
+    if obj_id not in sb.zendesk.groups:
+        raise not_found()
+    return 200, {"group": _group_json(obj_id, sb.zendesk.groups[obj_id], request.host_url)}, {}
+
+
+def incremental_tickets(sb: Any, actor: User) -> Answer:
+    """Cursor-based incremental export; the last minute is never returned [doc]."""
+    cursor, start_time = request.args.get("cursor"), _int_arg("start_time")
+    per_page = min(max(_int_arg("per_page", 1000) or 1000, 1), 1000)
+    if cursor is None and start_time is None:
+        raise ZendeskError(400, {"error": "InvalidPaginationParameter",
+                                 "description": "start_time or cursor is required"})
+    page, after, end = sb.zendesk.export(start_time, cursor, per_page)
+    after_url = f"{request.host_url}api/v2/incremental/tickets/cursor.json?cursor={after}"
+    if "per_page" in request.args:
+        after_url += f"&per_page={per_page}"
+    return 200, {"tickets": [t.as_json(request.host_url) for t in page],
+                 "after_cursor": after, "before_cursor": None, "after_url": after_url,
+                 "before_url": None, "end_of_stream": end}, {}
+
+
+def make_blueprint(sb: Any) -> Blueprint:
+    """The API routes above plus the desk/admin routes of `zendesk_desk`."""
+    bp = Blueprint("zendesk", __name__)
+    z = ["zendesk"]
+    routes: list[tuple[str, str, list[str], Handler]] = [
+        ("POST", "/api/v2/tickets", z, create_ticket),
+        ("GET", "/api/v2/tickets", z, list_tickets),
+        ("GET", "/api/v2/tickets/{id}", z, show_ticket),
+        ("PUT", "/api/v2/tickets/{id}", z + ["zendesk:update_ticket"], update_ticket),
+        ("GET", "/api/v2/tickets/{id}/comments", z, list_comments),
+        ("POST", "/api/v2/users/create_or_update", z, create_or_update_user),
+        ("GET", "/api/v2/users/me", z, show_me),
+        ("GET", "/api/v2/users/{id}", z, show_user),
+        ("GET", "/api/v2/groups/{id}", z, show_group),
+        ("GET", "/api/v2/incremental/tickets/cursor", z + ["zendesk:incremental"],
+         incremental_tickets),
+    ]
+    for method, template, buckets, handler in routes:
+        _api(bp, sb, method, template, buckets, handler)
+
+    @bp.route("/api/v2/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    def unknown_endpoint(rest: str) -> Any:
+        return jsonify({"error": "InvalidEndpoint", "description": "Not found"}), 404
+
+    zendesk_desk.register(bp, sb)
+    return bp

@@ -1,0 +1,172 @@
+"""`/_sandbox/zendesk/...`: what agents and Zendesk itself do outside the API.
+
+The agent desk UI, tests and benchmarks use these routes to play the human side: an agent
+replies, a customer files a web-form ticket, Zendesk auto-closes a solved ticket (silently, as
+the real 28-day auto-close sends no status webhook we rely on). They change the same state as the
+API and fire the same webhooks, but pass no gate and need no auth (loopback test surface).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from sandbox import seed
+from sandbox.zendesk_model import Ticket, ZendeskError
+from sandbox.zendesk_webhooks import publish
+
+PREFIX = "/_sandbox/zendesk"
+DEFAULT_AGENT_ID = seed.AGENTS[0].id
+
+
+def _bad(message: str) -> Any:
+    return jsonify({"error": "bad_request", "description": message}), 400
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None and not request.get_data():
+        return {}
+    if not isinstance(data, dict):
+        raise ZendeskError(400, {"error": "bad_request",
+                                 "description": "body must be a JSON object"})
+    return data
+
+
+def _id(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ZendeskError(400, {"error": "bad_request",
+                                 "description": f"{value!r} is not an id"}) from None
+
+
+def ticket_with_comments(ticket: Ticket, base: str) -> dict[str, Any]:
+    return {**ticket.as_json(base), "comments": [c.as_json() for c in ticket.comments]}
+
+
+def _attachments(sb: Any, items: Any) -> list[dict[str, Any]]:
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(a, dict) and a.get("content_url")
+                                              for a in items):
+        raise ZendeskError(400, {"error": "bad_request",
+                                 "description": "attachments: list of {file_name, content_url}"})
+    out = []
+    for a in items:
+        name = str(a.get("file_name") or a["content_url"].rsplit("/", 1)[-1] or "file")
+        out.append({"id": sb.zendesk.new_id("event"), "file_name": name,
+                    "content_url": a["content_url"], "mapped_content_url": a["content_url"],
+                    "url": a["content_url"],
+                    "content_type": a.get("content_type") or mimetypes.guess_type(name)[0]
+                    or "application/octet-stream",
+                    "size": int(a.get("size") or 0), "inline": False, "deleted": False,
+                    "thumbnails": []})
+    return out
+
+
+def register(bp: Blueprint, sb: Any) -> None:
+    """Add the desk/admin routes (docs/sandbox-admin.md, Zendesk section) to `bp`."""
+    state = sb.zendesk
+
+    @bp.errorhandler(ZendeskError)
+    def zendesk_error(e: ZendeskError) -> Any:
+        return jsonify(e.body), e.status
+
+    @bp.get(f"{PREFIX}/tickets")
+    def desk_tickets() -> Any:
+        with sb.lock:
+            return jsonify({"tickets": [ticket_with_comments(t, request.host_url)
+                                        for t in state.tickets.values()]})
+
+    @bp.get(f"{PREFIX}/tickets/<int:ticket_id>")
+    def desk_ticket(ticket_id: int) -> Any:
+        with sb.lock:
+            return jsonify({"ticket": ticket_with_comments(state.ticket(ticket_id),
+                                                           request.host_url)})
+
+    @bp.get(f"{PREFIX}/users")
+    def desk_users() -> Any:
+        with sb.lock:
+            return jsonify({"users": [u.as_json(request.host_url)
+                                      for u in state.users.values()]})
+
+    @bp.post(f"{PREFIX}/tickets")
+    def desk_create_ticket() -> Any:
+        """A web-form ticket (author = requester) or an agent's ticket (`author_id`)."""
+        d = _body()
+        if not d.get("body"):
+            return _bad("body is required")
+        if not (d.get("requester_id") or d.get("requester_email")):
+            return _bad("requester_id or requester_email is required")
+        data: dict[str, Any] = {k: d[k] for k in ("subject", "assignee_id", "group_id", "tags",
+                                                  "status", "external_id", "brand_id")
+                                if k in d}
+        if d.get("requester_id"):
+            data["requester_id"] = d["requester_id"]
+        else:
+            data["requester"] = {"email": d["requester_email"], "name": d.get("requester_name")}
+        with sb.lock:
+            requester = state.user(_id(d["requester_id"])) if d.get("requester_id") else \
+                state.user_by_email(str(d["requester_email"]))
+            author = state.user(_id(d["author_id"])) if d.get("author_id") else requester
+            if author is None:  # a new customer filing the web form: create them first
+                author = state.new_user(str(d.get("requester_name")
+                                            or str(d["requester_email"]).split("@")[0]),
+                                        str(d["requester_email"]))
+                data.pop("requester")
+                data["requester_id"] = author.id
+            data["comment"] = {"body": d["body"], "html_body": d.get("html_body"),
+                               "public": d.get("public", True), "author_id": author.id}
+            ticket, events = state.create_ticket(data, author, str(d.get("channel") or "web"))
+            publish(sb, events)
+            return jsonify({"ticket": ticket_with_comments(ticket, request.host_url)}), 201
+
+    @bp.post(f"{PREFIX}/tickets/<int:ticket_id>/comments")
+    def desk_comment(ticket_id: int) -> Any:
+        """An agent's (or customer's) comment from the desk; optional `status` to submit as."""
+        d = _body()
+        if not (d.get("body") or d.get("html_body")):
+            return _bad("body or html_body is required")
+        with sb.lock:
+            author = state.user(_id(d.get("author_id") or DEFAULT_AGENT_ID))
+            data: dict[str, Any] = {"comment": {"body": d.get("body"),
+                                                "html_body": d.get("html_body"),
+                                                "public": d.get("public", True),
+                                                "author_id": author.id}}
+            if d.get("status"):
+                data["status"] = d["status"]
+            ticket, audit, events = state.update_ticket(
+                ticket_id, data, author, "web", attachments=_attachments(sb, d.get("attachments")))
+            publish(sb, events)
+            return jsonify({"ticket": ticket_with_comments(ticket, request.host_url),
+                            "audit": audit, "comment": ticket.comments[-1].as_json()}), 201
+
+    @bp.post(f"{PREFIX}/tickets/<int:ticket_id>/status")
+    def desk_status(ticket_id: int) -> Any:
+        """`silent: true` is Zendesk's own auto-close: state changes, no webhook."""
+        d = _body()
+        if not d.get("status"):
+            return _bad("status is required")
+        with sb.lock:
+            actor = state.user(_id(d.get("actor_id") or DEFAULT_AGENT_ID))
+            events = state.set_status(ticket_id, str(d["status"]), actor)
+            if not d.get("silent"):
+                publish(sb, events)
+            return jsonify({"ticket": ticket_with_comments(state.ticket(ticket_id),
+                                                           request.host_url)})
+
+    @bp.route(f"{PREFIX}/clock", methods=["GET", "POST"])
+    def desk_clock() -> Any:
+        """Shift Zendesk's "now" (timestamps, the export's last-minute cut-off, key expiry)."""
+        if request.method == "POST":
+            d = _body()
+            try:
+                offset = float(d["offset_seconds"])
+            except (KeyError, TypeError, ValueError):
+                return _bad("offset_seconds (number) is required")
+            with sb.lock:
+                state.clock_offset = offset
+        return jsonify({"offset_seconds": state.clock_offset, "now": state.now()})

@@ -1,0 +1,157 @@
+"""Zendesk's objects as the API shows them: users, tickets, comments, and the error type.
+
+Plain records with their JSON rendering (`as_json`), kept apart from the rules that change them
+(`zendesk_state.py`) so each file has one job. Shapes follow the Tickets / Ticket Comments /
+Users reference pages; `tests/sandbox/test_zendesk_conformance.py` checks them against the specs.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
+PRIORITIES = ("urgent", "high", "normal", "low")
+TYPES = ("problem", "incident", "question", "task")
+DEFAULT_BRAND_ID = 8001
+
+
+class ZendeskError(Exception):
+    """A refusal with Zendesk's status code and JSON body."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body.get("error"))
+        self.status, self.body = status, body
+
+
+def not_found() -> ZendeskError:
+    return ZendeskError(404, {"error": "RecordNotFound", "description": "Not found"})
+
+
+def record_invalid(field_name: str, description: str) -> ZendeskError:
+    return ZendeskError(422, {"error": "RecordInvalid", "description": "Record validation errors",
+                              "details": {field_name: [{"description": description}]}})
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def body_to_html(body: str) -> str:
+    """Zendesk renders a plain comment as escaped paragraphs."""
+    return "<p>" + html.escape(body).replace("\n", "<br>") + "</p>"
+
+
+def html_to_text(markup: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"<br\s*/?>", "\n", markup))).strip()
+
+
+@dataclass
+class User:
+    id: int
+    name: str
+    role: str                       # end-user / agent / admin
+    email: str | None = None
+    external_id: str | None = None
+    phone: str | None = None
+    extra_emails: list[str] = field(default_factory=list)  # further identities
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("agent", "admin")
+
+    def emails(self) -> list[str]:
+        return [e.lower() for e in [self.email, *self.extra_emails] if e]
+
+    def as_json(self, base: str) -> dict[str, Any]:
+        return {"id": self.id, "url": f"{base}api/v2/users/{self.id}.json", "name": self.name,
+                "email": self.email, "role": self.role, "role_type": None,
+                "external_id": self.external_id, "phone": self.phone,
+                "shared_phone_number": None, "active": True, "verified": bool(self.email),
+                "suspended": False, "time_zone": "UTC", "iana_time_zone": "Etc/UTC",
+                "locale": "en-US", "locale_id": 1, "organization_id": None, "tags": [],
+                "user_fields": {}, "details": "", "notes": "", "alias": "", "signature": None,
+                "photo": None, "moderator": self.is_staff, "restricted_agent": False,
+                "only_private_comments": False, "ticket_restriction": None,
+                "default_group_id": None, "custom_role_id": None, "report_csv": False,
+                "shared": False, "shared_agent": False, "two_factor_auth_enabled": None,
+                "last_login_at": None, "created_at": iso(self.created_at),
+                "updated_at": iso(self.updated_at)}
+
+
+@dataclass
+class Comment:
+    id: int
+    author_id: int
+    body: str
+    html_body: str
+    public: bool
+    channel: str                    # "api" or "web"
+    created_at: float
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    audit_id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "type": "Comment", "author_id": self.author_id, "body": self.body,
+                "html_body": self.html_body, "plain_body": self.body, "public": self.public,
+                "attachments": self.attachments, "audit_id": self.audit_id,
+                "via": {"channel": self.channel, "source": {"from": {}, "to": {}, "rel": None}},
+                "metadata": {"system": {}, "custom": {}}, "created_at": iso(self.created_at)}
+
+
+@dataclass
+class Ticket:
+    id: int
+    subject: str
+    description: str
+    status: str
+    requester_id: int
+    submitter_id: int
+    via: dict[str, Any]
+    created_at: float
+    updated_at: float
+    priority: str | None = None
+    type: str | None = None
+    assignee_id: int | None = None
+    group_id: int | None = None
+    brand_id: int = DEFAULT_BRAND_ID
+    external_id: str | None = None
+    tags: list[str] = field(default_factory=list)
+    custom_fields: list[dict[str, Any]] = field(default_factory=list)
+    followup_ids: list[int] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+
+    def as_json(self, base: str) -> dict[str, Any]:
+        return {"id": self.id, "url": f"{base}api/v2/tickets/{self.id}.json",
+                "external_id": self.external_id, "type": self.type, "subject": self.subject,
+                "raw_subject": self.subject, "description": self.description,
+                "priority": self.priority, "status": self.status, "recipient": None,
+                "requester_id": self.requester_id, "submitter_id": self.submitter_id,
+                "assignee_id": self.assignee_id, "organization_id": None,
+                "group_id": self.group_id, "collaborator_ids": [], "follower_ids": [],
+                "email_cc_ids": [], "forum_topic_id": None, "problem_id": None,
+                "has_incidents": False, "is_public": any(c.public for c in self.comments),
+                "due_at": None, "tags": list(self.tags), "custom_fields": self.custom_fields,
+                "fields": self.custom_fields, "satisfaction_rating": None,
+                "sharing_agreement_ids": [], "followup_ids": list(self.followup_ids),
+                "ticket_form_id": None, "brand_id": self.brand_id, "allow_channelback": False,
+                "allow_attachments": True, "from_messaging_channel": False,
+                "generated_timestamp": int(self.updated_at), "via": self.via,
+                "created_at": iso(self.created_at), "updated_at": iso(self.updated_at)}
+
+
+@dataclass(frozen=True)
+class TicketEvent:
+    """What an event subscription announces: ticket.created / comment_added / status_changed."""
+
+    kind: str
+    ticket_id: int
+    actor_id: int
+    comment_id: int | None = None
+    previous: str | None = None
+    current: str | None = None
