@@ -24,18 +24,15 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
+from tests.browser_support import chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 ZENDESK_SECRET = "ui-test-zendesk-secret"
 KLAVIYO_SECRET = "ui-test-klaviyo-secret"
 ZENDESK_AUTH = ("bridge@acme-shop.test/token", "sandbox-zendesk-token")
@@ -170,12 +167,10 @@ def env_once() -> Iterator[Env]:
                         klaviyo_webhook_secret=KLAVIYO_SECRET)
     server = make_server("127.0.0.1", 0, create_app(cfg), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         try:
             yield Env(f"http://127.0.0.1:{server.server_port}", capture, browser)
         finally:
-            browser.close()
             server.shutdown()
             capture.server.shutdown()
 

@@ -1,0 +1,33 @@
+"""A person texts from the sandbox phone and sees the ticket appear in the agent desk, with the
+whole system running (headless Chromium against the README's stack)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser_support import chromium
+from tests.e2e.harness import Bridge
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+def test_a_text_from_the_phone_shows_up_as_a_ticket_in_the_desk(bridge: Bridge) -> None:
+    with chromium() as browser:
+        page = browser.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(f"{bridge.sandbox}/phone")
+        page.get_by_test_id("profile-select").select_option(label="Alice Ames")
+        page.get_by_test_id("brand-select").select_option("+18005550100")
+        page.get_by_test_id("message-input").fill("My parcel never arrived")
+        page.get_by_test_id("send").click()
+        expect(page.get_by_test_id("thread")).to_contain_text("My parcel never arrived")
+
+        page.goto(f"{bridge.sandbox}/desk")
+        row = page.get_by_test_id("ticket-row").filter(has_text="SMS from")
+        expect(row).to_have_count(1)
+        row.click()
+        expect(page.get_by_test_id("comments")).to_contain_text("My parcel never arrived")
+        expect(page.get_by_test_id("ticket-detail")).to_contain_text("sms")
+    bridge.settle()
+    assert [t["subject"] for t in bridge.tickets()] == ["SMS from +1••••••0101"]
