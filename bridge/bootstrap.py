@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import redis
 
+from bridge.campaign import CampaignDeps
 from bridge.inbound import InboundDeps
 from bridge.klaviyo import KlaviyoClient
+from bridge.quota import Budget, Quota
+from bridge.replies import ReplyDeps
 from bridge.rules import Policy
 from bridge.settings import Settings
 from bridge.store import Store
@@ -52,5 +55,21 @@ def inbound_deps(settings: Settings, shared_store: Store | None = None) -> Inbou
                        max_attempts=settings.max_attempts)
 
 
+def reply_deps(settings: Settings, shared_store: Store | None = None) -> ReplyDeps:
+    st = shared_store or store(settings)
+    return ReplyDeps(store=st, zendesk=zendesk_client(settings),
+                     klaviyo=klaviyo_client(settings), quota=Quota(st.r),
+                     budget=Budget("klaviyo-conversation-messages",
+                                   settings.klaviyo_messages_per_minute),
+                     mode=settings.sms_reply_mode, max_attempts=settings.max_attempts)
+
+
 def ticket_event_deps(settings: Settings, shared_store: Store | None = None) -> TicketEventDeps:
-    return TicketEventDeps(store=shared_store or store(settings))
+    st = shared_store or store(settings)
+    return TicketEventDeps(store=st, replies=reply_deps(settings, st),
+                           max_attempts=settings.max_attempts)
+
+
+def campaign_deps(settings: Settings, shared_store: Store | None = None) -> CampaignDeps:
+    return CampaignDeps(store=shared_store or store(settings), zendesk=zendesk_client(settings),
+                        max_attempts=settings.max_attempts)

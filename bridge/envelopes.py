@@ -7,11 +7,13 @@ two vendors wrap events: Klaviyo batches up to 1000 under `data`, Zendesk sends 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 MAX_EVENTS_PER_DELIVERY = 1000
 MAX_ID_LENGTH = 200
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class EnvelopeError(ValueError):
@@ -33,11 +35,20 @@ class RawEvent:
 
 def _load(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        doc = json.loads(body)
     except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, int digit limit
         raise EnvelopeError(f"body is not valid JSON: {e}") from e
     except RecursionError as e:
         raise EnvelopeError("body is not valid JSON: nested too deeply") from e
+    # json.loads accepts "\ud800" escapes that are not text; such a string cannot become a Redis
+    # key or value later. Checked only when the body holds a surrogate escape at all.
+    if _SURROGATE_ESCAPE.search(body):
+        try:
+            json.dumps(doc, ensure_ascii=False).encode()
+        except UnicodeEncodeError as e:
+            raise EnvelopeError("body is not valid JSON: it holds an unpaired UTF-16 "
+                                "surrogate escape (\\ud800-\\udfff)") from e
+    return doc
 
 
 def _event_id(value: Any, where: str) -> str:

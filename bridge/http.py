@@ -20,11 +20,21 @@ class UpstreamError(Exception):
     def __init__(self, api: str, message: str, status: int | None = None,
                  body: Any = None) -> None:
         self.api, self.status, self.body = api, status, body
+        self._args = (api, message, status, body)
         super().__init__(f"{api}: {message}")
+
+    def __reduce__(self):  # noqa: ANN204 - Celery pickles exceptions into task results/logs
+        return (_rebuild, (type(self), self._args, self.__dict__))
 
 
 class Retryable(UpstreamError):
-    """Timeouts, connection errors, 5xx and 409: try again later with backoff."""
+    """Timeouts, connection errors, 5xx and 409: try again later with backoff.
+
+    `maybe_applied` is set when the request may have reached the vendor and been acted on
+    (the response never came back): a non-idempotent call must not simply be repeated.
+    """
+
+    maybe_applied = False
 
 
 class RateLimited(Retryable):
@@ -33,10 +43,17 @@ class RateLimited(Retryable):
     def __init__(self, api: str, retry_after: float, body: Any = None) -> None:
         self.retry_after = retry_after
         super().__init__(api, f"rate limited, retry after {retry_after:.0f}s", 429, body)
+        self._args = (api, retry_after, body)
 
 
 class Permanent(UpstreamError):
     """Any other 4xx: retrying cannot help; the job goes to failed jobs."""
+
+
+def _rebuild(cls: type, args: tuple, state: dict[str, Any]) -> UpstreamError:
+    err = cls(*args)
+    err.__dict__.update(state)
+    return err
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float:
@@ -80,9 +97,14 @@ class Funnel:
         try:
             resp = self.session.request(method, self.base_url + path, timeout=self.timeout,
                                         **kwargs)
+        except requests.ConnectTimeout as e:
+            self._seen(endpoint, None)
+            raise Retryable(self.api, f"{endpoint} could not connect in time") from e
         except requests.Timeout as e:
             self._seen(endpoint, None)
-            raise Retryable(self.api, f"{endpoint} timed out") from e
+            err = Retryable(self.api, f"{endpoint} sent, but no answer in time")
+            err.maybe_applied = True
+            raise err from e
         except requests.RequestException as e:
             self._seen(endpoint, None)
             raise Retryable(self.api, f"{endpoint} failed: {type(e).__name__}") from e

@@ -21,26 +21,15 @@ from typing import Any
 
 from bridge import rules
 from bridge.decisions import AddComment, CreateTicket, Drop
-from bridge.http import Permanent
 from bridge.klaviyo import KlaviyoClient
 from bridge.klaviyo_events import EventShapeError, parse_inbound_sms
 from bridge.model import Conversation, Profile, requester_external_id
-from bridge.observe import log_outcome
+from bridge.ordered import Done, Runner
 from bridge.phones import canonical_brand_number, mask
 from bridge.store import Store
 from bridge.zendesk import TicketClosed, TicketGone, ZendeskClient
 
 KIND = "inbound_sms"
-FINAL_STATES = ("done", "dropped", "failed")
-
-
-class ConversationBusy(Exception):
-    """Another worker holds this conversation; it will apply our event. The task retries
-    shortly in case that worker dies first."""
-
-
-class SetAside(Exception):
-    """The head event failed for good; it was recorded in failed jobs and skipped."""
 
 
 @dataclass
@@ -58,83 +47,25 @@ class InboundDeps:
     sleep: Callable[[float], None] = time.sleep
 
 
+def runner(deps: InboundDeps) -> Runner:
+    return Runner(store=deps.store, kind=KIND, source="klaviyo", task="bridge.inbound_sms",
+                  process=lambda ref, event: process_text(ref, event, deps),
+                  max_attempts=deps.max_attempts, settle_seconds=deps.settle_seconds,
+                  clock=deps.clock, sleep=deps.sleep)
+
+
 def handle_inbound(ref: str, deps: InboundDeps) -> str:
-    """Make sure this event (and everything before it in its conversation) is applied.
-    Returns the outcome for logs: 'done', 'already_done', 'dropped:<reason>'."""
-    event = deps.store.load_event(ref)
-    if event is None:
-        deps.store.count(KIND, "dropped", "event_missing")
-        log_outcome(ref, "klaviyo", "dropped", reason="event_missing")
-        return "dropped:event_missing"
-    if event.get("state") in FINAL_STATES:
-        return "already_done"
-    queue = event.get("queue")
-    if not queue:  # unroutable: only screening can happen, and it drops
-        prepared = _prepare(ref, event, deps)
-        reason = prepared.reason if isinstance(prepared, Drop) else "unroutable"
-        _drop(ref, reason, deps, event)
-        return f"dropped:{reason}"
-    drain(queue, deps)
-    return "done"
+    """Make sure this text, and every text before it in its conversation, is applied."""
+    return runner(deps).run_event(ref)
 
 
-def drain(queue: str, deps: InboundDeps) -> None:
-    """Apply the conversation's waiting texts in send order, under its lock.
-
-    Raises ConversationBusy if another worker holds the lock, and lets retryable upstream
-    errors out (the task retries with backoff). A head text that fails permanently or runs out
-    of attempts is set aside into failed jobs, so later texts are not blocked forever.
-    """
-    while True:
-        lock = deps.store.queue_lock(queue)
-        if not lock.acquire():
-            raise ConversationBusy(f"conversation queue busy ({len(queue)} chars)")
-        try:
-            while (member := deps.store.head(queue)) is not None:
-                _process_head(queue, member, deps)
-                lock.extend(120, replace_ttl=True)
-        finally:
-            try:
-                lock.release()
-            except Exception:  # noqa: BLE001 - expired lock: nothing to release
-                pass
-        if deps.store.head(queue) is None:
-            return
-
-
-def _process_head(queue: str, member: str, deps: InboundDeps) -> None:
-    ref = member.split("|", 1)[1]
-    event = deps.store.load_event(ref)
-    if event is None or event.get("state") in FINAL_STATES:
-        deps.store.remove_pending(queue, member)
-        return
-    waited = deps.clock() - float(event.get("received_at") or 0)
-    if waited < deps.settle_seconds:
-        # Give texts sent just before this one (in flight in other deliveries) time to land.
-        deps.sleep(deps.settle_seconds - waited)
-        if deps.store.head(queue) != member:
-            return
-    try:
-        prepared = event.get("prepared") or _prepare(ref, event, deps)
-        if isinstance(prepared, Drop):
-            _drop(ref, prepared.reason, deps, event)
-            deps.store.remove_pending(queue, member)
-            return
-        ticket_id = _apply(ref, prepared, prepared["phone"], prepared["brand"], deps)
-    except Permanent as e:
-        _set_aside(ref, queue, member, e, deps.store.bump_attempts(ref, str(e)), deps)
-        return
-    except Exception as e:
-        attempts = deps.store.bump_attempts(ref, str(e))
-        if attempts >= deps.max_attempts:
-            _set_aside(ref, queue, member, e, attempts, deps)
-            return
-        raise
-    deps.store.update_event(ref, state="done", ticket_id=ticket_id, done_at=deps.clock())
-    deps.store.remove_pending(queue, member)
-    deps.store.count(KIND, "processed")
-    log_outcome(ref, "klaviyo", "applied", ticket_id=ticket_id,
-                latency=deps.clock() - float(event.get("received_at") or deps.clock()))
+def process_text(ref: str, event: dict[str, Any], deps: InboundDeps) -> Done:
+    """Screen one text and apply it to Zendesk (called in conversation order)."""
+    prepared = event.get("prepared") or _prepare(ref, event, deps)
+    if isinstance(prepared, Drop):
+        return Done("dropped", prepared.reason)
+    ticket_id = _apply(ref, prepared, prepared["phone"], prepared["brand"], deps)
+    return Done("applied", fields={"ticket_id": ticket_id})
 
 
 def _prepare(ref: str, event: dict[str, Any], deps: InboundDeps) -> dict[str, Any] | Drop:
@@ -176,15 +107,6 @@ def _profile(profile_id: str | None, phone: str | None, deps: InboundDeps) -> Pr
     if profile is not None:
         deps.store.cache_profile(profile)
     return profile
-
-
-def _set_aside(ref: str, queue: str, member: str, error: Exception, attempts: int,
-               deps: InboundDeps) -> None:
-    deps.store.update_event(ref, state="failed")
-    deps.store.record_failure(ref, "bridge.inbound_sms", error, attempts, deps.clock())
-    deps.store.remove_pending(queue, member)
-    deps.store.count(KIND, "failed", type(error).__name__)
-    log_outcome(ref, "klaviyo", "failed", reason=type(error).__name__, attempts=attempts)
 
 
 def _apply(ref: str, prepared: dict[str, Any], phone: str, brand: str,
@@ -257,35 +179,37 @@ def _create_ticket(ref: str, prepared: dict[str, Any], conv: Conversation,
     if deps.brand_id:
         ticket["brand_id"] = deps.brand_id
     created = deps.zendesk.create_ticket(ticket, idempotency_key=f"zkb-{ref}-create")
+    deps.store.remember_posted(created.id, prepared["body"])
     return replace(conv, ticket_id=created.id, ticket_status=created.status,
                    requester_id=requester_id)
 
 
 def _add_comment(ref: str, prepared: dict[str, Any], conv: Conversation, decision: AddComment,
                  deps: InboundDeps) -> str | None:
-    """PUT comment (+status). Before writing, record the intent; if a previous run recorded it
-    for this ticket, look at the ticket's comments first: the write may already have landed."""
+    """PUT comment (+status), at most once per text.
+
+    Before writing, record the intent; after, record the new comment's id in the intent and the
+    ledger together. A re-run that finds an intent without a comment id looks at the ticket's
+    comments once: a matching comment that is not in the ledger is this text's write, landed
+    before the crash (earlier identical texts are in the ledger already).
+    """
+    after = rules.status_after_comment(decision, conv.ticket_status)
     intent = deps.store.get_intent(ref)
     if intent and intent.get("ticket_id") == decision.ticket_id:
+        if intent.get("comment_id"):
+            return after
         for c in deps.zendesk.comments(decision.ticket_id):
-            # A matching comment not yet in our ledger is this event's write that landed
-            # before the crash; earlier identical texts are in the ledger already.
             if c.author_id == conv.requester_id and c.body.strip() == prepared["body"].strip() \
                     and not deps.store.is_own_comment(c.id):
-                deps.store.remember_own_comment(c.id)
-                return rules.status_after_comment(decision, conv.ticket_status)
-    deps.store.set_intent(ref, {"ticket_id": decision.ticket_id, "at": deps.clock()})
+                deps.store.confirm_comment(ref, intent, c.id)
+                return after
+    intent = {"ticket_id": decision.ticket_id, "at": deps.clock()}
+    deps.store.set_intent(ref, intent)
+    deps.store.remember_posted(decision.ticket_id, prepared["body"])
     _, comment_id = deps.zendesk.update_ticket(
         decision.ticket_id,
         comment={"body": prepared["body"], "public": True, "author_id": conv.requester_id},
         status=decision.status)
     if comment_id is not None:
-        deps.store.remember_own_comment(comment_id)
-    return rules.status_after_comment(decision, conv.ticket_status)
-
-
-def _drop(ref: str, reason: str, deps: InboundDeps, event: dict[str, Any]) -> None:
-    deps.store.update_event(ref, state="dropped", reason=reason)
-    deps.store.count(KIND, "dropped", reason)
-    log_outcome(ref, "klaviyo", "dropped", reason=reason,
-                latency=deps.clock() - float(event.get("received_at") or deps.clock()))
+        deps.store.confirm_comment(ref, intent, comment_id)
+    return after

@@ -1,4 +1,4 @@
-"""Klaviyo API client: profiles with SMS consent, account check (replies and events follow).
+"""Klaviyo API client: profiles with SMS consent, conversations and replies, events, account.
 
 Every call carries `Authorization: Klaviyo-API-Key ...` and the pinned `revision` header.
 """
@@ -45,6 +45,37 @@ class KlaviyoClient:
                                          "additional-fields[profile]": "subscriptions"})
         data = resp.json().get("data") or []
         return profile_from_resource(data[0]) if data else None
+
+    def sms_conversation(self, profile_id: str) -> str | None:
+        """The id of the profile's SMS conversation (replies go out on its number)."""
+        resp = self.http.request("GET", f"/api/profiles/{profile_id}/conversations",
+                                 "GET profiles/{id}/conversations")
+        for conv in resp.json().get("data") or []:
+            if ((conv.get("attributes") or {}).get("channel") or "").lower() == "sms":
+                return str(conv["id"])
+        return None
+
+    def send_conversation_message(self, conversation_id: str, body: str) -> None:
+        """POST /api/conversation-messages (202). Not idempotent: callers guard (A6)."""
+        self.http.request("POST", "/api/conversation-messages", "POST conversation-messages",
+                          json={"data": {"type": "conversation-message",
+                                         "attributes": {"body": body},
+                                         "relationships": {"conversation": {"data": {
+                                             "type": "conversation", "id": conversation_id}}}}},
+                          headers={"Content-Type": "application/vnd.api+json"})
+
+    def create_event(self, *, metric: str, profile: dict[str, Any], properties: dict[str, Any],
+                     unique_id: str, time: str | None = None) -> None:
+        """POST /api/events (202). Klaviyo stores a unique_id once per profile and metric."""
+        attributes: dict[str, Any] = {
+            "properties": properties, "unique_id": unique_id,
+            "metric": {"data": {"type": "metric", "attributes": {"name": metric}}},
+            "profile": {"data": {"type": "profile", "attributes": profile}}}
+        if time:
+            attributes["time"] = time
+        self.http.request("POST", "/api/events", "POST events",
+                          json={"data": {"type": "event", "attributes": attributes}},
+                          headers={"Content-Type": "application/vnd.api+json"})
 
 
 def profile_from_resource(resource: dict[str, Any]) -> Profile:

@@ -7,6 +7,7 @@ so checking them against a live account is a one-line change.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,3 +98,30 @@ def conversation_route(item: dict[str, Any]) -> tuple[str, float] | None:
     if who is None:
         return None
     return f"{who}|{canonical_brand_number(sms.brand_number)}", sms.sent_at.timestamp()
+
+
+@dataclass(frozen=True)
+class DeliveredSms:
+    """Klaviyo's `received_sms`: an SMS from a brand number reached a customer (A7)."""
+
+    event_id: str
+    customer_phone: str | None
+    brand_number: str
+    body: str
+    campaign: str | None
+    flow: str | None
+
+
+def parse_delivered_sms(item: dict[str, Any]) -> DeliveredSms:
+    payload = item.get("payload") or {}
+    attributes = payload.get("attributes") or {}
+    props = attributes.get("event_properties") if isinstance(attributes, dict) else None
+    if not isinstance(props, dict):
+        raise EventShapeError("event_properties must be an object")
+    body = props.get(BODY)
+    if not isinstance(body, str):
+        raise EventShapeError(f"'{BODY}' must be text")
+    return DeliveredSms(event_id=str(payload.get("id")),
+                        customer_phone=normalize(str(props.get(TO) or "")),
+                        brand_number=str(props.get(FROM) or "").strip(), body=body,
+                        campaign=props.get(CAMPAIGN) or None, flow=props.get(FLOW) or None)

@@ -51,6 +51,8 @@ class Conversation:
     ticket_id: int | None = None
     ticket_status: str | None = None
     requester_id: int | None = None
+    profile_id: str | None = None              # Klaviyo profile
+    klaviyo_conversation_id: str | None = None
 
     @property
     def external_id(self) -> str:

@@ -50,6 +50,8 @@ class Settings:
     zendesk_brand_id: int | None
     allow_insecure_upstreams: bool
     port: int
+    sms_reply_mode: str = "conversations"
+    klaviyo_messages_per_minute: int = 60
     max_webhook_bytes: int = 5 * 1024 * 1024
     webhook_tolerance_seconds: int = 300
     inbound_settle_ms: int = 300
@@ -89,6 +91,10 @@ class Settings:
             if not re.fullmatch(r"[A-Z0-9]{3,20}", k):
                 p.problem(f"SMS_KEYWORDS entry {k!r} must be 3-20 letters or digits "
                           "(Klaviyo's rule for custom keywords)")
+        reply_mode = (p.text("SMS_REPLY_MODE") or "conversations").lower()
+        if reply_mode not in ("conversations", "flow_event"):
+            p.problem(f"SMS_REPLY_MODE must be 'conversations' or 'flow_event', got "
+                      f"{reply_mode!r}")
         tags = tuple(t.strip() for t in (p.text("SMS_TICKET_TAGS") or "").split(",") if t.strip())
         subject = p.text("SMS_SUBJECT_TEMPLATE") or "SMS from {masked_phone}"
         if "{" in subject and not set(re.findall(r"{(\w*)}", subject)) <= {"masked_phone",
@@ -117,6 +123,9 @@ class Settings:
             max_webhook_bytes=p.integer("MAX_WEBHOOK_BYTES") or 5 * 1024 * 1024,
             inbound_settle_ms=_default(p.integer("INBOUND_SETTLE_MS", minimum=0), 300),
             max_attempts=p.integer("MAX_ATTEMPTS", minimum=1) or 8,
+            sms_reply_mode=reply_mode,
+            klaviyo_messages_per_minute=p.integer("KLAVIYO_MESSAGES_PER_MINUTE", minimum=2)
+            or 60,
             visibility_timeout=p.integer("CELERY_VISIBILITY_TIMEOUT", minimum=30) or 600,
         )
         if not (settings.redis_url.startswith(("redis://", "rediss://", "unix://"))):

@@ -6,6 +6,10 @@
 - `zkb:lock:<customer>|<brand>`  lock: one worker applies a conversation's texts at a time (S7)
 - `zkb:intent:<ref>`        what a job was about to do upstream, so a crashed retry can check
 - `zkb:own:comment:<id>`    comments the bridge wrote (echo guard, A2)
+- `zkb:posted:<ticket>:<hash>` texts the bridge posted on a ticket (A2, first comments too)
+- `zkb:reply:<comment id>`  sending/sent state of an agent reply (at most one SMS, A6)
+- `zkb:sent:<phone>:<hash>` texts the bridge sent recently (recognise Klaviyo's echo, A7)
+- `zkb:quota:<budget>`      shared request budgets (E3, see quota.py)
 - `zkb:profile:<id>`        short-lived Klaviyo profile cache
 - `zkb:counters`            hash of outcome counters, `<kind>:<outcome>:<reason>`
 - `zkb:failed`              hash of failed jobs by event ref
@@ -13,6 +17,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -28,6 +33,9 @@ CONVERSATION_TTL = 90 * 24 * 3600
 OWN_COMMENT_TTL = 90 * 24 * 3600
 PROFILE_TTL = 60
 INTENT_TTL = 7 * 24 * 3600
+REPLY_TTL = 30 * 24 * 3600
+ECHO_TTL = 6 * 3600
+AGENT_TTL = 600
 
 
 class Store:
@@ -71,7 +79,12 @@ class Store:
         for e in old:
             pipe.hget(_ev(e.ref), "state")
         states = pipe.execute()
-        retry = [e for e, s in zip(old, states, strict=True) if s in (None, b"received")]
+        handed_back = {e.ref for e in new}   # an id repeated inside one delivery: once
+        retry = []
+        for e, s in zip(old, states, strict=True):
+            if s in (None, b"received") and e.ref not in handed_back:
+                handed_back.add(e.ref)
+                retry.append(e)
         return new, retry
 
     def mark_queued(self, refs: list[str]) -> None:
@@ -80,6 +93,16 @@ class Store:
         pipe = self.r.pipeline(transaction=False)
         for ref in refs:
             pipe.hset(_ev(ref), "state", "queued")
+        pipe.zrem("zkb:unqueued", *refs)
+        pipe.execute()
+
+    def mark_dropped(self, refs: list[str], reason: str) -> None:
+        """Kept but never to be queued (a kind the bridge does not use): final, not stranded."""
+        if not refs:
+            return
+        pipe = self.r.pipeline(transaction=False)
+        for ref in refs:
+            pipe.hset(_ev(ref), mapping={"state": "dropped", "reason": reason})
         pipe.zrem("zkb:unqueued", *refs)
         pipe.execute()
 
@@ -128,7 +151,9 @@ class Store:
         return Conversation(phone=phone, brand_number=brand,
                             ticket_id=int(d["ticket_id"]) if d.get("ticket_id") else None,
                             ticket_status=d.get("ticket_status") or None,
-                            requester_id=int(d["requester_id"]) if d.get("requester_id") else None)
+                            requester_id=int(d["requester_id"]) if d.get("requester_id") else None,
+                            profile_id=d.get("profile_id") or None,
+                            klaviyo_conversation_id=d.get("klaviyo_conversation_id") or None)
 
     def put_conversation(self, conv: Conversation) -> None:
         key = _conv("conv", conv.phone, conv.brand_number)
@@ -143,6 +168,16 @@ class Store:
         pipe.zadd("zkb:recent", {f"{conv.phone}:{conv.brand_number}": time.time()})
         pipe.zremrangebyrank("zkb:recent", 0, -201)
         pipe.execute()
+
+    def latest_conversation_of(self, phone: str) -> Conversation | None:
+        """The customer's most recently updated conversation, on any brand number."""
+        best, best_at = None, -1.0
+        for key in self.r.scan_iter(match=f"zkb:conv:{phone}:*", count=100):
+            brand = key.decode()[len(f"zkb:conv:{phone}:"):]
+            at = float(self.r.hget(key, "updated_at") or 0)
+            if at > best_at:
+                best, best_at = self.get_conversation(phone, brand), at
+        return best
 
     def set_ticket_status(self, ticket_id: int, phone: str, brand: str, status: str) -> bool:
         """Keep the cached status in step with Zendesk (from its webhooks); False if not cached."""
@@ -187,11 +222,73 @@ class Store:
     def set_intent(self, ref: str, intent: dict[str, Any]) -> None:
         self.r.set(f"zkb:intent:{ref}", json.dumps(intent), ex=INTENT_TTL)
 
+    def confirm_comment(self, ref: str, intent: dict[str, Any], comment_id: int) -> None:
+        """The write landed: its comment id goes into the intent and the ledger atomically."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.set(f"zkb:intent:{ref}", json.dumps({**intent, "comment_id": comment_id}),
+                 ex=INTENT_TTL)
+        pipe.set(f"zkb:own:comment:{comment_id}", 1, ex=OWN_COMMENT_TTL)
+        pipe.execute()
+
+    def remember_posted(self, ticket_id: int, text: str) -> None:
+        """A text the bridge is about to post on a ticket (recorded before the write, so even a
+        webhook that overtakes the write's answer is recognised as the bridge's own, A2)."""
+        self.r.set(f"zkb:posted:{ticket_id}:{_digest(_squash(text))}", 1, ex=OWN_COMMENT_TTL)
+
+    def was_posted(self, ticket_id: int, text: str) -> bool:
+        return bool(self.r.exists(f"zkb:posted:{ticket_id}:{_digest(_squash(text))}"))
+
     def remember_own_comment(self, comment_id: int) -> None:
         self.r.set(f"zkb:own:comment:{comment_id}", 1, ex=OWN_COMMENT_TTL)
 
     def is_own_comment(self, comment_id: int) -> bool:
         return bool(self.r.exists(f"zkb:own:comment:{comment_id}"))
+
+    # --- agent replies (A6) ---------------------------------------------------------------
+    def begin_reply(self, comment_id: int, now: float) -> bool:
+        """Record the intent to send comment `comment_id` as an SMS; False if already recorded."""
+        return bool(self.r.set(f"zkb:reply:{comment_id}", json.dumps({"state": "sending",
+                                                                      "at": now}),
+                               nx=True, ex=REPLY_TTL))
+
+    def reply_state(self, comment_id: int) -> dict[str, Any] | None:
+        raw = self.r.get(f"zkb:reply:{comment_id}")
+        return json.loads(raw) if raw else None
+
+    def finish_reply(self, comment_id: int, now: float) -> None:
+        self.r.set(f"zkb:reply:{comment_id}", json.dumps({"state": "sent", "at": now}),
+                   ex=REPLY_TTL)
+
+    def abandon_reply(self, comment_id: int) -> None:
+        """The send certainly did not happen (refused, throttled): allow a later attempt."""
+        self.r.delete(f"zkb:reply:{comment_id}")
+
+    def remember_sent_text(self, phone: str, text: str) -> None:
+        """So the bridge recognises its own reply when Klaviyo echoes it back (A7)."""
+        self.r.set(f"zkb:sent:{phone}:{_digest(text)}", 1, ex=ECHO_TTL)
+
+    def sent_text_recently(self, phone: str, text: str) -> bool:
+        return bool(self.r.exists(f"zkb:sent:{phone}:{_digest(text)}"))
+
+    def note_done(self, key: str) -> bool:
+        return bool(self.r.exists(f"zkb:note:{key}"))
+
+    def mark_note_done(self, key: str) -> None:
+        self.r.set(f"zkb:note:{key}", 1, ex=REPLY_TTL)
+
+    def agent_email(self, user_id: int) -> str | None:
+        raw = self.r.get(f"zkb:agent:{user_id}")
+        return raw.decode() if raw is not None else None
+
+    def cache_agent_email(self, user_id: int, email: str) -> None:
+        self.r.set(f"zkb:agent:{user_id}", email, ex=AGENT_TTL)
+
+    def ticket_conversation(self, ticket_id: int) -> tuple[str, str] | None:
+        raw = self.r.get(f"zkb:ticketconv:{ticket_id}")
+        if not raw:
+            return None
+        phone, _, brand = raw.decode().partition(":")
+        return phone, brand
 
     # --- profile cache ----------------------------------------------------------------------
     def cached_profile(self, profile_id: str) -> Profile | None:
@@ -225,6 +322,14 @@ class Store:
 
 def _ev(ref: str) -> str:
     return f"zkb:ev:{ref}"
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.strip().encode()).hexdigest()[:32]
 
 
 def _queue(queue: str) -> str:

@@ -1,17 +1,27 @@
-"""Zendesk event-subscription events (ticket.created / comment_added / status_changed).
+"""Zendesk event-subscription events: which handler each goes to.
 
-For now the bridge uses them to keep its conversation cache's ticket status in step with what
-agents do in Zendesk (so a text to a ticket on hold does not take it off hold). Replies (A1-A7)
-and ticket metrics (M1-M4) build on this handler.
+- `ticket.comment_added` → agent replies (replies.py), in comment order per ticket;
+- `ticket.status_changed` → keep the conversation cache's ticket status in step with what
+  agents do (so a text to a ticket on hold does not take it off hold);
+- `ticket.created` → recorded (ticket metrics build on it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from bridge.model import parse_external_id
-from bridge.observe import log_outcome
+from bridge import replies
+from bridge.ordered import Done, Runner
 from bridge.store import Store
+from bridge.zendesk_events import (
+    COMMENT_ADDED,
+    STATUS_CHANGED,
+    conversation_of,
+    event_type,
+    new_status,
+    ticket_id,
+)
 
 KIND = "zendesk_event"
 
@@ -19,29 +29,26 @@ KIND = "zendesk_event"
 @dataclass
 class TicketEventDeps:
     store: Store
+    replies: replies.ReplyDeps
+    max_attempts: int = 8
 
 
 def handle_ticket_event(ref: str, deps: TicketEventDeps) -> str:
     event = deps.store.load_event(ref)
-    if event is None:
-        deps.store.count(KIND, "dropped", "event_missing")
-        return "dropped:event_missing"
-    if event.get("state") in ("done", "dropped", "failed"):
-        return "already_done"
+    kind = event_type(event["data"]) if event else ""
+    if kind == COMMENT_ADDED:
+        return replies.runner(deps.replies).run_event(ref)
+    return Runner(store=deps.store, kind=KIND, source="zendesk", task="bridge.zendesk_event",
+                  process=lambda _ref, ev: process_ticket_change(ev, deps.store),
+                  max_attempts=deps.max_attempts).run_event(ref)
+
+
+def process_ticket_change(event: dict[str, Any], store: Store) -> Done:
     data = event["data"]
-    kind = str(data.get("type") or "").rsplit(":", 1)[-1]
-    detail = data.get("detail") or {}
-    outcome = "recorded"
-    conv = parse_external_id(detail.get("external_id"))
-    if kind == "ticket.status_changed" and conv is not None:
-        current = str(((data.get("event") or {}).get("current")) or detail.get("status") or "")
-        try:
-            ticket_id = int(detail.get("id"))
-        except (TypeError, ValueError):
-            ticket_id = -1
-        if current and deps.store.set_ticket_status(ticket_id, *conv, current.lower()):
-            outcome = "status_cached"
-    deps.store.update_event(ref, state="done", outcome=outcome)
-    deps.store.count(KIND, outcome, kind)
-    log_outcome(ref, "zendesk", outcome, type=kind)
-    return outcome
+    kind = event_type(data)
+    conv = conversation_of(data)
+    tid, status = ticket_id(data), new_status(data)
+    if kind == STATUS_CHANGED and conv is not None and tid is not None and status:
+        if store.set_ticket_status(tid, *conv, status):
+            return Done("applied", "status_cached", {"type": kind})
+    return Done("applied", "recorded", {"type": kind})

@@ -99,6 +99,15 @@ class ZendeskClient:
                 comment_id = int(event["id"])
         return _ticket(doc["ticket"]), comment_id
 
+    def add_note(self, ticket_id: int, body: str) -> int | None:
+        """An internal note by the API user; the status is left as it is. Returns its id."""
+        _, comment_id = self.update_ticket(ticket_id, comment={"body": body, "public": False})
+        return comment_id
+
+    def user(self, user_id: int) -> dict[str, Any]:
+        resp = self.http.request("GET", f"/api/v2/users/{user_id}", "GET users/{id}")
+        return resp.json()["user"]
+
     def tickets_by_external_id(self, external_id: str) -> list[Ticket]:
         resp = self.http.request("GET", "/api/v2/tickets", "GET tickets?external_id",
                                  params={"external_id": external_id})

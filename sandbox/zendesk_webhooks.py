@@ -66,8 +66,12 @@ def payload(state: ZendeskState, ev: TicketEvent) -> dict[str, Any]:
     if ev.kind == "ticket.comment_added":
         c = next(c for c in ticket.comments if c.id == ev.comment_id)
         author = state.users[c.author_id]
+        # `attachments` in the event is assumed (the bridge reads it in one place).
         event = {"comment": {"id": str(c.id), "body": c.body, "html_body": c.html_body,
                              "is_public": c.public,
+                             "attachments": [{"file_name": a.get("file_name"),
+                                              "content_url": a.get("content_url")}
+                                             for a in c.attachments],
                              "author": {"id": str(author.id), "is_staff": author.is_staff,
                                         "name": author.name}}}
     elif ev.kind == "ticket.status_changed":

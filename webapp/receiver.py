@@ -21,6 +21,7 @@ from bridge.klaviyo_events import SENT_SMS, conversation_route
 from bridge.settings import Settings
 from bridge.signatures import SignatureError, verify_klaviyo, verify_zendesk
 from bridge.store import Store
+from bridge.zendesk_events import reply_route
 from workers.publish import enqueue, task_for
 
 log = logging.getLogger("zkbridge.receiver")
@@ -55,16 +56,17 @@ def _receive(source: str, verify: Callable[[bytes], None],
         return _error(400, "malformed", str(e))
     try:
         new, unconfirmed = store.save_events(events, time.time(), route=_route)
-        queued = []
+        queued, unused = [], []
         for event in new + unconfirmed:
             task = task_for(event)
             if task is None:
-                store.update_event(event.ref, state="dropped", reason="topic_not_used")
+                unused.append(event.ref)
                 store.count(source, "dropped", f"topic:{event.kind}"[:80])
                 continue
             enqueue(celery, task, event.ref)
             queued.append(event.ref)
-        store.mark_queued([e.ref for e in new + unconfirmed])
+        store.mark_dropped(unused, "topic_not_used")
+        store.mark_queued(queued)
         store.count(source, "received", "", amount=len(events))
     except (redis.RedisError, OperationalError) as e:
         log.error("cannot store or queue events", extra={"fields": {"source": source,
@@ -77,9 +79,11 @@ def _receive(source: str, verify: Callable[[bytes], None],
 
 
 def _route(event: RawEvent) -> tuple[str, float] | None:
-    """Customer texts take their place in their conversation's queue at receipt (S7)."""
+    """Customer texts and agent replies take their place in their queue at receipt (S7, A6)."""
     if event.source == "klaviyo" and event.kind == SENT_SMS:
         return conversation_route(event.data)
+    if event.source == "zendesk":
+        return reply_route(event.data)
     return None
 
 

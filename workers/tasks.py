@@ -15,9 +15,11 @@ from functools import cache
 from celery import Task
 
 from bridge import bootstrap
+from bridge.campaign import runner as campaign_runner
 from bridge.http import RateLimited, Retryable
-from bridge.inbound import ConversationBusy, handle_inbound
+from bridge.inbound import handle_inbound
 from bridge.observe import setup_logging
+from bridge.ordered import Deferred, QueueBusy
 from bridge.settings import Settings
 from bridge.sweep import sweep as run_sweep
 from bridge.ticket_events import handle_ticket_event
@@ -46,9 +48,12 @@ def _backoff(retries: int) -> float:
 def _run(task: Task, fn: Callable[[], str]) -> str:
     try:
         return fn()
-    except ConversationBusy as e:
+    except QueueBusy as e:
         raise task.retry(countdown=random.uniform(0.5, 1.5), exc=e,
                          max_retries=MAX_TASK_RETRIES) from e
+    except Deferred as e:
+        raise task.retry(countdown=min(MAX_COUNTDOWN, e.retry_after + random.uniform(0, 0.2)),
+                         exc=e, max_retries=MAX_TASK_RETRIES) from e
     except RateLimited as e:
         raise task.retry(countdown=min(MAX_COUNTDOWN, e.retry_after + random.uniform(0, 1)),
                          exc=e, max_retries=MAX_TASK_RETRIES) from e
@@ -67,17 +72,15 @@ def inbound_sms(self: Task, ref: str) -> str:
 @app.task(name="bridge.zendesk_event", bind=True, acks_late=True)
 def zendesk_event(self: Task, ref: str) -> str:
     """A Zendesk ticket event (created / comment added / status changed)."""
-    deps = bootstrap.ticket_event_deps(_settings(), _store())
+    deps = _ticket_event_deps()
     return _run(self, lambda: handle_ticket_event(ref, deps))
 
 
 @app.task(name="bridge.received_sms", bind=True, acks_late=True)
 def received_sms(self: Task, ref: str) -> str:
-    """A campaign/flow SMS reached a customer (Klaviyo received_sms): kept, not yet used."""
-    store = _store()
-    store.update_event(ref, state="done", outcome="not_used_yet")
-    store.count("received_sms", "recorded", "not_used_yet")
-    return "recorded"
+    """An SMS reached a customer (Klaviyo received_sms): campaign/flow → note on the ticket."""
+    deps = _campaign_deps()
+    return _run(self, lambda: campaign_runner(deps).run_event(ref))
 
 
 @app.task(name="bridge.sweep", acks_late=True)
@@ -93,3 +96,13 @@ def sweep() -> dict[str, int]:
 @cache
 def _inbound_deps():  # noqa: ANN202
     return bootstrap.inbound_deps(_settings(), _store())
+
+
+@cache
+def _ticket_event_deps():  # noqa: ANN202
+    return bootstrap.ticket_event_deps(_settings(), _store())
+
+
+@cache
+def _campaign_deps():  # noqa: ANN202
+    return bootstrap.campaign_deps(_settings(), _store())

@@ -15,7 +15,9 @@ from scripts.devstack import Stack
 ALICE, BOB, CARLA, DANA, EMIL = ("+15005550101", "+15005550102", "+15005550103",
                                  "+15005550104", "+447700900105")
 TOLL_FREE, LONG_CODE, SHORT_CODE, BRANDED = "+18005550100", "+12125550100", "12345", "ACME"
-AGENT_ANA = 9001
+AGENT_ANA, AGENT_DANA = 9001, 9002
+PROFILE = {"alice": "01JSANDBOXALICE0000000000", "bob": "01JSANDBOXBOB000000000000",
+           "dana": "01JSANDBOXDANA00000000000"}
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
@@ -63,6 +65,32 @@ class Bridge:
                       json={"status": status, "actor_id": AGENT_ANA, "silent": silent},
                       timeout=10).raise_for_status()
 
+    def reply(self, ticket_id: int, body: str, *, public: bool = True, author_id: int = AGENT_ANA,
+              html_body: str | None = None, attachments: list[dict] | None = None) -> dict:
+        payload: dict[str, Any] = {"author_id": author_id, "body": body, "public": public}
+        if html_body is not None:
+            payload["html_body"] = html_body
+        if attachments:
+            payload["attachments"] = attachments
+        r = requests.post(f"{self.sandbox}/_sandbox/zendesk/tickets/{ticket_id}/comments",
+                          json=payload, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def set_consent(self, profile_id: str, marketing: str, transactional: str) -> None:
+        requests.post(f"{self.sandbox}/_sandbox/klaviyo/profiles/{profile_id}/consent",
+                      json={"sms_marketing": marketing, "sms_transactional": transactional},
+                      timeout=10).raise_for_status()
+
+    def campaign(self, phone: str, body: str, name: str, to_from: str = TOLL_FREE) -> None:
+        requests.post(f"{self.sandbox}/_sandbox/klaviyo/campaign",
+                      json={"to": phone, "from": to_from, "body": body, "campaign_name": name},
+                      timeout=10).raise_for_status()
+
+    def set_limit(self, bucket: str, windows: list[list[float]]) -> None:
+        requests.post(f"{self.sandbox}/_sandbox/limits",
+                      json={"bucket": bucket, "windows": windows}, timeout=10).raise_for_status()
+
     # --- inspection ---------------------------------------------------------------------
     def tickets(self) -> list[dict[str, Any]]:
         return requests.get(f"{self.sandbox}/_sandbox/zendesk/tickets", timeout=10).json()[
@@ -79,6 +107,18 @@ class Bridge:
 
     def users(self) -> list[dict[str, Any]]:
         return requests.get(f"{self.sandbox}/_sandbox/zendesk/users", timeout=10).json()["users"]
+
+    def sms_to(self, phone: str) -> list[dict[str, Any]]:
+        """SMS that reached the customer's phone from a brand number, oldest first."""
+        r = requests.get(f"{self.sandbox}/_sandbox/klaviyo/sms", params={"phone": phone},
+                         timeout=10)
+        return [m for m in r.json() if m["direction"] == "to_customer"]
+
+    def replies_to(self, phone: str) -> list[dict[str, Any]]:
+        return [m for m in self.sms_to(phone) if m["source"] == "conversation"]
+
+    def throttled(self) -> dict[str, int]:
+        return requests.get(f"{self.sandbox}/_sandbox/calls", timeout=10).json()["throttled"]
 
     def calls(self) -> dict[str, int]:
         return requests.get(f"{self.sandbox}/_sandbox/calls", timeout=10).json()["calls"]

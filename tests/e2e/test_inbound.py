@@ -92,7 +92,7 @@ def test_on_hold_ticket_gets_the_comment_and_keeps_its_status(bridge: Bridge) ->
     ticket = one_ticket(bridge, ALICE)
     bridge.set_status(ticket["id"], "hold")
     bridge.settle()
-    assert bridge.counters().get("zendesk_event:status_cached:ticket.status_changed")
+    assert bridge.counters().get("zendesk_event:processed:status_cached")
     bridge.text(ALICE, "any news?")
     wait_for(lambda: len(bridge.comments(ticket["id"])) == 2, what="the comment")
     bridge.settle()

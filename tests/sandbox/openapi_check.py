@@ -16,7 +16,8 @@ agree (`/api/v2/tickets/{id}` finds `/api/v2/tickets/{ticket_id}`). `spec` may a
 the name passed to `load_spec`.
 
 How the documents are read:
-- The specs directory is `<repo>/../shared/specs`, or `$ZKB_SPECS_DIR` if set.
+- The specs directory is `$ZKB_SPECS_DIR`, else `<repo>/../shared/specs`, else
+  `/work/shared/specs`.
 - `$ref`s to `#/components/...` are resolved with `referencing`; validation uses
   `Draft202012Validator` (OpenAPI 3.1 schemas are JSON Schema 2020-12).
 - `nullable: true` (OpenAPI 3.0; Klaviyo's file is 3.0.2 and Zendesk's files still use it) is
@@ -63,8 +64,16 @@ class Spec:
 
 
 def specs_dir() -> Path:
+    """$ZKB_SPECS_DIR, else `shared/specs` beside the checkout, else /work/shared/specs."""
     env = os.environ.get("ZKB_SPECS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "specs"
+    if env:
+        return Path(env)
+    for candidate in (Path(__file__).resolve().parents[2].parent / "shared" / "specs",
+                      Path("/work/shared/specs")):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("the vendors' OpenAPI files were not found: set ZKB_SPECS_DIR to "
+                            "the folder holding klaviyo/openapi-stable.json and zendesk/*.yml")
 
 
 def _read(path: Path) -> dict[str, Any]:
