@@ -24,7 +24,7 @@ from bridge.observe import log_outcome
 from bridge.store import Store
 
 FINAL_STATES = ("done", "dropped", "failed")
-LOCK_SECONDS = 120
+LOCK_SECONDS = 45   # held longer only by extending after each event; a dead holder blocks <= 45 s
 
 
 class QueueBusy(Exception):
@@ -69,6 +69,8 @@ class Runner:
 
     def run_event(self, ref: str) -> str:
         """Make sure this event, and every event before it in its queue, is processed."""
+        if not ref.startswith(self.source + ":"):
+            raise RuntimeError(f"{self.kind} runner given a {ref.split(':', 1)[0]} event")
         event = self.store.load_event(ref)
         if event is None:
             self.store.count(self.kind, "dropped", "event_missing")
@@ -101,6 +103,9 @@ class Runner:
 
     def _process_head(self, queue: str, member: str) -> None:
         ref = member.split("|", 1)[1]
+        if not ref.startswith(self.source + ":"):
+            # A queue holds one handler's events; never let another handler "drop" them.
+            raise RuntimeError(f"{self.kind} runner reached a {ref.split(':', 1)[0]} queue")
         event = self.store.load_event(ref)
         if event is None or event.get("state") in FINAL_STATES:
             self.store.remove_pending(queue, member)

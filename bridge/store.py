@@ -196,16 +196,16 @@ class Store:
     def remove_pending(self, queue: str, member: str) -> None:
         self.r.zrem(_queue(queue), member)
 
-    def waiting_heads(self) -> list[tuple[str, str, float]]:
-        """(queue, head member, received_at) of every queue with waiting events."""
+    def waiting_heads(self) -> list[tuple[str, str, float, str]]:
+        """(queue, head member, received_at, head kind) of every queue with waiting events."""
         out = []
         for key in self.r.scan_iter(match="zkb:convq:*", count=500):
             queue = key.decode()[len("zkb:convq:"):]
             head = self.head(queue)
             if head is None:
                 continue
-            received = self.r.hget(_ev(head.split("|", 1)[1]), "received_at")
-            out.append((queue, head, float(received or 0)))
+            received, kind = self.r.hmget(_ev(head.split("|", 1)[1]), "received_at", "kind")
+            out.append((queue, head, float(received or 0), (kind or b"").decode()))
         return out
 
     def queue_locked(self, queue: str) -> bool:

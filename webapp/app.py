@@ -30,10 +30,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> Response:
         """Every error is JSON naming the problem, including Flask's own 404/405/413."""
+        code = e.code or 500
         reason = {413: "too_large", 404: "not_found", 405: "method_not_allowed"}.get(
-            e.code or 500, "bad_request")
+            code, "bad_request" if code < 500 else "internal_error")
         resp = jsonify({"error": reason, "message": e.description})
-        resp.status_code = e.code or 500
+        resp.status_code = code
         return resp
 
     return app

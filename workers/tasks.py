@@ -49,8 +49,9 @@ def _run(task: Task, fn: Callable[[], str]) -> str:
     try:
         return fn()
     except QueueBusy as e:
-        raise task.retry(countdown=random.uniform(0.5, 1.5), exc=e,
-                         max_retries=MAX_TASK_RETRIES) from e
+        # The holder applies our event; we only check back in case it dies, less and less often.
+        countdown = min(30.0, 2.0 ** min(task.request.retries, 5)) * random.uniform(0.5, 1.0)
+        raise task.retry(countdown=countdown, exc=e, max_retries=MAX_TASK_RETRIES) from e
     except Deferred as e:
         raise task.retry(countdown=min(MAX_COUNTDOWN, e.retry_after + random.uniform(0, 0.2)),
                          exc=e, max_retries=MAX_TASK_RETRIES) from e

@@ -31,3 +31,32 @@ def test_a_text_from_the_phone_shows_up_as_a_ticket_in_the_desk(bridge: Bridge) 
         expect(page.get_by_test_id("ticket-detail")).to_contain_text("sms")
     bridge.settle()
     assert [t["subject"] for t in bridge.tickets()] == ["SMS from +1••••••0101"]
+
+
+def test_the_whole_loop_text_reply_and_the_reply_on_the_phone(bridge: Bridge) -> None:
+    """Text from the phone, answer in the desk as Ana, see the answer arrive on the phone."""
+    with chromium() as browser:
+        phone = browser.new_page()
+        phone.set_default_timeout(20_000)
+        phone.goto(f"{bridge.sandbox}/phone")
+        phone.get_by_test_id("profile-select").select_option(label="Alice Ames")
+        phone.get_by_test_id("brand-select").select_option("+12125550100")
+        phone.get_by_test_id("message-input").fill("Can I change my delivery address?")
+        phone.get_by_test_id("send").click()
+
+        desk = browser.new_page()
+        desk.set_default_timeout(20_000)
+        desk.goto(f"{bridge.sandbox}/desk")
+        desk.get_by_test_id("ticket-row").filter(has_text="SMS from").click()
+        expect(desk.get_by_test_id("comments")).to_contain_text("change my delivery address")
+        desk.get_by_test_id("agent-select").select_option("9001")
+        desk.get_by_test_id("reply-public").check()
+        desk.get_by_test_id("reply-body").fill("Sure, reply with the new address.")
+        desk.get_by_test_id("reply-submit").click()
+
+        incoming = phone.locator("[data-testid=sms].in")
+        expect(incoming).to_contain_text("Sure, reply with the new address.")
+        expect(incoming).to_contain_text("+12125550100")
+    bridge.settle()
+    assert [m["body"] for m in bridge.replies_to("+15005550101")] == [
+        "Sure, reply with the new address."]
