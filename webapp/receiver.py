@@ -60,14 +60,11 @@ def _receive(source: str, verify: Callable[[bytes], None],
         for event in new + unconfirmed:
             task = task_for(event)
             if task is None:
-                unused.append(event.ref)
-                store.count(source, "dropped", f"topic:{event.kind}"[:80])
+                unused.append(event)
                 continue
             enqueue(celery, task, event.ref)
             queued.append(event.ref)
-        store.mark_dropped(unused, "topic_not_used")
-        store.mark_queued(queued)
-        store.count(source, "received", "", amount=len(events))
+        store.settle_receipt(source, queued, unused, received=len(events))
     except (redis.RedisError, OperationalError) as e:
         log.error("cannot store or queue events", extra={"fields": {"source": source,
                                                                      "error": type(e).__name__}})

@@ -53,7 +53,9 @@ def make_celery(settings: Settings | None = None) -> Celery:
             "unacked_restore_interval": 10, "unacked_restore_throttle": 1,
         },
         broker_connection_retry_on_startup=True,
-        worker_send_task_events=True, task_send_sent_event=True,
+        # Flower sees received/started/succeeded from the workers; a task-sent event per publish
+        # would double the receiver's Redis writes.
+        worker_send_task_events=True, task_send_sent_event=False,
         worker_hijack_root_logger=False, worker_redirect_stdouts=False,
         beat_schedule={
             "sweep": {"task": "bridge.sweep", "schedule": 30.0,

@@ -31,6 +31,9 @@ def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "conditi
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last={last!r}")
 
 
+CONVERSATIONS = ((ALICE, TOLL_FREE), (BOB, TOLL_FREE), (EMIL, TOLL_FREE))
+
+
 class Bridge:
     """The system under test, seen from outside."""
 
@@ -156,3 +159,13 @@ class Bridge:
         self.settle()
         requests.post(f"{self.sandbox}/_sandbox/reset", timeout=10).raise_for_status()
         self.redis.flushdb()
+
+
+def open_tickets(bridge: Bridge, conversations: tuple[tuple[str, str], ...] = CONVERSATIONS,
+                 ) -> dict[tuple[str, str], int]:
+    """One ticket per (phone, brand number), opened by a first text."""
+    for phone, to in conversations:
+        bridge.text(phone, "hello", to=to)
+    wait_for(lambda: all(bridge.tickets_of(p, to) for p, to in conversations), what="tickets")
+    bridge.settle()
+    return {(p, to): bridge.tickets_of(p, to)[0]["id"] for p, to in conversations}
