@@ -8,6 +8,7 @@ import redis
 from bridge.campaign import CampaignDeps
 from bridge.inbound import InboundDeps
 from bridge.klaviyo import KlaviyoClient
+from bridge.metrics import MetricsDeps
 from bridge.quota import Budget, Quota
 from bridge.replies import ReplyDeps
 from bridge.rules import Policy
@@ -64,10 +65,18 @@ def reply_deps(settings: Settings, shared_store: Store | None = None) -> ReplyDe
                      mode=settings.sms_reply_mode, max_attempts=settings.max_attempts)
 
 
+def metrics_deps(settings: Settings, shared_store: Store | None = None) -> MetricsDeps:
+    st = shared_store or store(settings)
+    return MetricsDeps(store=st, zendesk=zendesk_client(settings),
+                       klaviyo=klaviyo_client(settings), quota=Quota(st.r),
+                       events_budget=Budget("klaviyo-events", settings.klaviyo_events_per_minute),
+                       zendesk_url=settings.zendesk_url)
+
+
 def ticket_event_deps(settings: Settings, shared_store: Store | None = None) -> TicketEventDeps:
     st = shared_store or store(settings)
     return TicketEventDeps(store=st, replies=reply_deps(settings, st),
-                           max_attempts=settings.max_attempts)
+                           metrics=metrics_deps(settings, st), max_attempts=settings.max_attempts)
 
 
 def campaign_deps(settings: Settings, shared_store: Store | None = None) -> CampaignDeps:

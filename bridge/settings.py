@@ -52,6 +52,8 @@ class Settings:
     port: int
     sms_reply_mode: str = "conversations"
     klaviyo_messages_per_minute: int = 60
+    klaviyo_events_per_minute: int = 3500
+    reconcile_interval_seconds: int = 300
     max_webhook_bytes: int = 5 * 1024 * 1024
     webhook_tolerance_seconds: int = 300
     inbound_settle_ms: int = 300
@@ -124,6 +126,9 @@ class Settings:
             inbound_settle_ms=_default(p.integer("INBOUND_SETTLE_MS", minimum=0), 300),
             max_attempts=p.integer("MAX_ATTEMPTS", minimum=1) or 8,
             sms_reply_mode=reply_mode,
+            klaviyo_events_per_minute=p.integer("KLAVIYO_EVENTS_PER_MINUTE", minimum=2) or 3500,
+            reconcile_interval_seconds=p.integer("RECONCILE_INTERVAL_SECONDS", minimum=10)
+            or 300,
             klaviyo_messages_per_minute=p.integer("KLAVIYO_MESSAGES_PER_MINUTE", minimum=2)
             or 60,
             visibility_timeout=p.integer("CELERY_VISIBILITY_TIMEOUT", minimum=30) or 600,

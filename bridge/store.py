@@ -10,6 +10,8 @@
 - `zkb:reply:<comment id>`  sending/sent state of an agent reply (at most one SMS, A6)
 - `zkb:sent:<phone>:<hash>` texts the bridge sent recently (recognise Klaviyo's echo, A7)
 - `zkb:quota:<budget>`      shared request budgets (E3, see quota.py)
+- `zkb:metric:<ticket>:<metric>` Opened/Resolved Ticket already recorded (M1)
+- `zkb:reconcile:*`, `zkb:backfill:*` export cursors of the catch-up sweep and the backfill
 - `zkb:profile:<id>`        short-lived Klaviyo profile cache
 - `zkb:counters`            hash of outcome counters, `<kind>:<outcome>:<reason>`
 - `zkb:failed`              hash of failed jobs by event ref
@@ -61,6 +63,7 @@ INTENT_TTL = 7 * 24 * 3600
 REPLY_TTL = 30 * 24 * 3600
 ECHO_TTL = 6 * 3600
 AGENT_TTL = 600
+METRIC_TTL = 400 * 24 * 3600   # longer than any ticket stays open
 
 
 class Store:
@@ -300,6 +303,35 @@ class Store:
 
     def cache_agent_email(self, user_id: int, email: str) -> None:
         self.r.set(f"zkb:agent:{user_id}", email, ex=AGENT_TTL)
+
+    def cache_users(self, users: dict[int, dict[str, Any]]) -> None:
+        """Users seen in sideloads: their emails serve the A3 check without another call."""
+        if not users:
+            return
+        pipe = self.r.pipeline(transaction=False)
+        for uid, user in users.items():
+            pipe.set(f"zkb:agent:{uid}", user.get("email") or "", ex=AGENT_TTL)
+        pipe.execute()
+
+    # --- ticket metrics (M1) -----------------------------------------------------------
+    def metric_done(self, ticket_id: int, metric: str) -> bool:
+        return bool(self.r.exists(f"zkb:metric:{ticket_id}:{metric}"))
+
+    def mark_metric_done(self, ticket_id: int, metric: str, how: str = "sent") -> None:
+        self.r.set(f"zkb:metric:{ticket_id}:{metric}", how, ex=METRIC_TTL)
+
+    def metrics_done(self, pairs: list[tuple[int, str]]) -> list[bool]:
+        pipe = self.r.pipeline(transaction=False)
+        for tid, metric in pairs:
+            pipe.exists(f"zkb:metric:{tid}:{metric}")
+        return [bool(x) for x in pipe.execute()]
+
+    def get_value(self, key: str) -> str | None:
+        raw = self.r.get(f"zkb:{key}")
+        return raw.decode() if raw is not None else None
+
+    def set_value(self, key: str, value: str) -> None:
+        self.r.set(f"zkb:{key}", value)
 
     def ticket_conversation(self, ticket_id: int) -> tuple[str, str] | None:
         raw = self.r.get(f"zkb:ticketconv:{ticket_id}")

@@ -1,9 +1,10 @@
 """Zendesk event-subscription events: which handler each goes to.
 
 - `ticket.comment_added` → agent replies (replies.py), in comment order per ticket;
+- `ticket.created` → `Opened Ticket` on the requester's Klaviyo profile (metrics.py);
 - `ticket.status_changed` → keep the conversation cache's ticket status in step with what
-  agents do (so a text to a ticket on hold does not take it off hold);
-- `ticket.created` → recorded (ticket metrics build on it).
+  agents do (so a text to a ticket on hold does not take it off hold), and to CLOSED →
+  `Resolved Ticket`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge import replies
+from bridge.metrics import MetricsDeps, record_metric
 from bridge.ordered import Done, Runner
 from bridge.store import Store
+from bridge.ticket_metrics import metric_for_change
 from bridge.zendesk_events import (
     COMMENT_ADDED,
+    CREATED,
     STATUS_CHANGED,
     conversation_of,
     event_type,
@@ -30,6 +34,7 @@ KIND = "zendesk_event"
 class TicketEventDeps:
     store: Store
     replies: replies.ReplyDeps
+    metrics: MetricsDeps
     max_attempts: int = 8
 
 
@@ -39,16 +44,23 @@ def handle_ticket_event(ref: str, deps: TicketEventDeps) -> str:
     if kind == COMMENT_ADDED:
         return replies.runner(deps.replies).run_event(ref)
     return Runner(store=deps.store, kind=KIND, source="zendesk", task="bridge.zendesk_event",
-                  process=lambda _ref, ev: process_ticket_change(ev, deps.store),
+                  process=lambda _ref, ev: process_ticket_change(ev, deps),
                   max_attempts=deps.max_attempts).run_event(ref)
 
 
-def process_ticket_change(event: dict[str, Any], store: Store) -> Done:
+def process_ticket_change(event: dict[str, Any], deps: TicketEventDeps) -> Done:
     data = event["data"]
     kind = event_type(data)
-    conv = conversation_of(data)
     tid, status = ticket_id(data), new_status(data)
-    if kind == STATUS_CHANGED and conv is not None and tid is not None and status:
-        if store.set_ticket_status(tid, *conv, status):
-            return Done("applied", "status_cached", {"type": kind})
-    return Done("applied", "recorded", {"type": kind})
+    if tid is None:
+        return Done("dropped", "malformed_event", {"type": kind})
+    conv = conversation_of(data)
+    if kind == STATUS_CHANGED and conv is not None and status:
+        deps.store.set_ticket_status(tid, *conv, status)
+    metric = metric_for_change(kind, status)
+    if metric is None:
+        return Done("applied", "recorded", {"type": kind})
+    detail = data.get("detail") or {}
+    when = (detail.get("created_at") if kind == CREATED else None) or data.get("time") or ""
+    return record_metric(tid, metric, str(when), deps.metrics,
+                         status=status if kind == STATUS_CHANGED else None)

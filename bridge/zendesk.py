@@ -108,6 +108,33 @@ class ZendeskClient:
         resp = self.http.request("GET", f"/api/v2/users/{user_id}", "GET users/{id}")
         return resp.json()["user"]
 
+    def ticket_with_people(self, ticket_id: int) -> tuple[dict[str, Any], dict[int, dict],
+                                                          dict[int, dict]]:
+        """GET tickets/{id}?include=users,groups: the ticket, its users and groups by id."""
+        try:
+            resp = self.http.request("GET", f"/api/v2/tickets/{ticket_id}", "GET tickets/{id}",
+                                     params={"include": "users,groups"})
+        except Permanent as e:
+            if e.status == 404:
+                raise TicketGone("zendesk", f"ticket {ticket_id} not found", 404) from e
+            raise
+        doc = resp.json()
+        return (doc["ticket"], {int(u["id"]): u for u in doc.get("users") or []},
+                {int(g["id"]): g for g in doc.get("groups") or []})
+
+    def export_page(self, *, start_time: int | None = None, cursor: str | None = None,
+                    include: str | None = None, per_page: int = 1000) -> dict[str, Any]:
+        """One page of the cursor-based incremental ticket export (10 requests/minute)."""
+        params: dict[str, Any] = {"per_page": per_page}
+        if cursor:
+            params["cursor"] = cursor
+        else:
+            params["start_time"] = start_time or 0
+        if include:
+            params["include"] = include
+        return self.http.request("GET", "/api/v2/incremental/tickets/cursor.json",
+                                 "GET incremental/tickets/cursor", params=params).json()
+
     def tickets_by_external_id(self, external_id: str) -> list[Ticket]:
         resp = self.http.request("GET", "/api/v2/tickets", "GET tickets?external_id",
                                  params={"external_id": external_id})

@@ -30,6 +30,8 @@ def make_celery(settings: Settings | None = None) -> Celery:
                                                                  "redis://127.0.0.1:6379/0")
     visibility = settings.visibility_timeout if settings else int(
         os.environ.get("CELERY_VISIBILITY_TIMEOUT") or 600)
+    reconcile_every = settings.reconcile_interval_seconds if settings else int(
+        os.environ.get("RECONCILE_INTERVAL_SECONDS") or 300)
     app = Celery("zkbridge", broker=broker, include=["workers.tasks"])
     default = Exchange("", type="direct")
     app.conf.update(
@@ -45,7 +47,9 @@ def make_celery(settings: Settings | None = None) -> Celery:
             "bridge.inbound_sms": {"queue": KLAVIYO_QUEUE, "routing_key": KLAVIYO_QUEUE},
             "bridge.received_sms": {"queue": KLAVIYO_QUEUE, "routing_key": KLAVIYO_QUEUE},
             "bridge.zendesk_event": {"queue": ZENDESK_QUEUE, "routing_key": ZENDESK_QUEUE},
+            "bridge.ticket_metric": {"queue": ZENDESK_QUEUE, "routing_key": ZENDESK_QUEUE},
             "bridge.sweep": {"queue": MAINTENANCE_QUEUE, "routing_key": MAINTENANCE_QUEUE},
+            "bridge.reconcile": {"queue": MAINTENANCE_QUEUE, "routing_key": MAINTENANCE_QUEUE},
         },
         broker_transport_options={
             "visibility_timeout": visibility,
@@ -60,6 +64,8 @@ def make_celery(settings: Settings | None = None) -> Celery:
         beat_schedule={
             "sweep": {"task": "bridge.sweep", "schedule": 30.0,
                       "options": {"expires": 25}},
+            "reconcile": {"task": "bridge.reconcile", "schedule": float(reconcile_every),
+                          "options": {"expires": max(10, reconcile_every - 5)}},
         },
     )
     return app

@@ -18,8 +18,11 @@ from bridge import bootstrap
 from bridge.campaign import runner as campaign_runner
 from bridge.http import RateLimited, Retryable
 from bridge.inbound import handle_inbound
+from bridge.metrics import record_metric
 from bridge.observe import setup_logging
-from bridge.ordered import Deferred, QueueBusy
+from bridge.ordered import Deferred, Done, QueueBusy
+from bridge.reconcile import ReconcileDeps
+from bridge.reconcile import reconcile as run_reconcile
 from bridge.settings import Settings
 from bridge.sweep import sweep as run_sweep
 from bridge.ticket_events import handle_ticket_event
@@ -82,6 +85,32 @@ def received_sms(self: Task, ref: str) -> str:
     """An SMS reached a customer (Klaviyo received_sms): campaign/flow → note on the ticket."""
     deps = _campaign_deps()
     return _run(self, lambda: campaign_runner(deps).run_event(ref))
+
+
+@app.task(name="bridge.ticket_metric", bind=True, acks_late=True)
+def ticket_metric(self: Task, ticket_id: int, metric: str, when: str) -> str:
+    """Record one Opened/Resolved Ticket the catch-up sweep found missing (M4)."""
+    deps = _ticket_event_deps().metrics
+    return _run(self, lambda: _outcome(record_metric(ticket_id, metric, when, deps)))
+
+
+@app.task(name="bridge.reconcile", acks_late=True)
+def reconcile() -> dict[str, int]:
+    """Page Zendesk's incremental export for creations/closures webhooks missed (beat)."""
+    def ask(ticket_id: int, metric: str, when: str) -> None:
+        app.send_task("bridge.ticket_metric", args=[ticket_id, metric, when])
+
+    deps = ReconcileDeps(store=_store(), zendesk=_ticket_event_deps().metrics.zendesk,
+                         quota=_ticket_event_deps().metrics.quota, enqueue_metric=ask)
+    return run_reconcile(deps, time.time())
+
+
+def _outcome(done: Done) -> str:
+    if done.outcome == "applied":
+        _store().count("ticket_metric", "processed", "sweep")
+    else:
+        _store().count("ticket_metric", "dropped", done.reason)
+    return f"{done.outcome}:{done.reason}"
 
 
 @app.task(name="bridge.sweep", acks_late=True)

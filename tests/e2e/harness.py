@@ -155,6 +155,32 @@ class Bridge:
     def comments(self, ticket_id: int) -> list[dict[str, Any]]:
         return self.ticket(ticket_id)["comments"]
 
+    def run_task(self, name: str, *args: object) -> None:
+        """Publish a task the way beat would (e.g. the catch-up sweep), on the stack's Redis."""
+        from bridge.settings import Settings  # noqa: PLC0415 - only tests that need it
+        from workers.celery_app import make_celery  # noqa: PLC0415
+
+        celery = make_celery(Settings.from_env(self.stack.env()))
+        celery.send_task(name, args=list(args))
+
+    def klaviyo_events(self, metric: str) -> list[dict[str, Any]]:
+        return requests.get(f"{self.sandbox}/_sandbox/klaviyo/events", params={"metric": metric},
+                            timeout=10).json()
+
+    def desk_ticket(self, **fields: Any) -> dict[str, Any]:
+        """A ticket made in the agent desk / web form (fires ticket.created)."""
+        r = requests.post(f"{self.sandbox}/_sandbox/zendesk/tickets", json=fields, timeout=10)
+        r.raise_for_status()
+        return r.json()["ticket"]
+
+    def set_config(self, **values: str) -> None:
+        requests.post(f"{self.sandbox}/_sandbox/config", json=values,
+                      timeout=10).raise_for_status()
+
+    def shift_zendesk_clock(self, seconds: float) -> None:
+        requests.post(f"{self.sandbox}/_sandbox/zendesk/clock", json={"offset_seconds": seconds},
+                      timeout=10).raise_for_status()
+
     def reset(self) -> None:
         self.settle()
         requests.post(f"{self.sandbox}/_sandbox/reset", timeout=10).raise_for_status()
