@@ -77,6 +77,33 @@ class KlaviyoClient:
                           json={"data": {"type": "event", "attributes": attributes}},
                           headers={"Content-Type": "application/vnd.api+json"})
 
+    def bulk_create_events(self, groups: list[tuple[dict[str, Any], list[dict[str, Any]]]],
+                           backfill: bool = False) -> None:
+        """POST /api/event-bulk-create-jobs: up to 1000 events, grouped by profile, one call.
+
+        `groups`: (profile attributes, [event attributes: metric name, properties, time,
+        unique_id]) pairs. With `backfill`, Klaviyo records without triggering flows.
+        """
+        data = []
+        for profile, events in groups:
+            data.append({"type": "event-bulk-create", "attributes": {
+                "profile": {"data": {"type": "profile", "attributes": profile}},
+                "events": {"data": [{"type": "event", "attributes": _event_attributes(
+                    e, backfill)} for e in events]}}})
+        self.http.request("POST", "/api/event-bulk-create-jobs", "POST event-bulk-create-jobs",
+                          json={"data": {"type": "event-bulk-create-job", "attributes": {
+                              "events-bulk-create": {"data": data}}}},
+                          headers={"Content-Type": "application/vnd.api+json"})
+
+
+def _event_attributes(event: dict[str, Any], backfill: bool) -> dict[str, Any]:
+    attributes = {"properties": event["properties"], "unique_id": event["unique_id"],
+                  "time": event["time"],
+                  "metric": {"data": {"type": "metric", "attributes": {"name": event["metric"]}}}}
+    if backfill:
+        attributes["backfill"] = True
+    return attributes
+
 
 def profile_from_resource(resource: dict[str, Any]) -> Profile:
     """JSON:API profile -> Profile; SMS consent is marketing OR transactional (rule S1)."""

@@ -27,7 +27,9 @@ from bridge.zendesk import ZendeskClient
 
 CURSOR_KEY = "reconcile:cursor"
 START_KEY = "reconcile:start"
-EXPORT_BUDGET = Budget("zendesk-incremental-export", 10)
+# Zendesk allows 10 export requests a minute: 5 at once, then one every 12 s, never more than
+# 10 in any minute (see quota.py).
+EXPORT_BUDGET = Budget("zendesk-incremental-export", 10, burst=5)
 FIRST_LOOKBACK_SECONDS = 3600
 
 
