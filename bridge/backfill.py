@@ -22,7 +22,7 @@ from datetime import datetime
 from bridge.http import RateLimited
 from bridge.klaviyo import KlaviyoClient
 from bridge.quota import Budget, Quota
-from bridge.reconcile import EXPORT_BUDGET
+from bridge.reconcile import export_budget
 from bridge.store import Store
 from bridge.ticket_metrics import OPENED, RESOLVED, MetricEvent, build_event
 from bridge.zendesk import ZendeskClient
@@ -38,6 +38,8 @@ class BackfillDeps:
     klaviyo: KlaviyoClient
     quota: Quota
     zendesk_url: str
+    export_budget: Budget = field(default_factory=export_budget)
+    page_size: int = 1000
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -76,9 +78,9 @@ def backfill(since: datetime, until: datetime | None, deps: BackfillDeps, *,
 def _pages(since: datetime, cursor: str | None, deps: BackfillDeps,
            report: BackfillReport) -> Iterator[dict]:
     while True:
-        _wait_for(EXPORT_BUDGET, deps)
+        _wait_for(deps.export_budget, deps)
         page = deps.zendesk.export_page(start_time=int(since.timestamp()), cursor=cursor,
-                                        include="users,groups")
+                                        include="users,groups", per_page=deps.page_size)
         report.export_calls += 1
         yield page
         cursor = page.get("after_cursor") or cursor

@@ -17,7 +17,7 @@ them cost repeated Klaviyo calls, not duplicate events (unique_id).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bridge.quota import Budget, Quota
@@ -27,9 +27,12 @@ from bridge.zendesk import ZendeskClient
 
 CURSOR_KEY = "reconcile:cursor"
 START_KEY = "reconcile:start"
-# Zendesk allows 10 export requests a minute: 5 at once, then one every 12 s, never more than
-# 10 in any minute (see quota.py).
-EXPORT_BUDGET = Budget("zendesk-incremental-export", 10, burst=5)
+
+
+def export_budget(per_minute: int = 10) -> Budget:
+    """Zendesk allows 10 export requests a minute: half at once, then evenly spaced, never
+    more than the limit in any minute (see quota.py). Shared by the sweep and the backfill."""
+    return Budget("zendesk-incremental-export", per_minute, burst=max(1, per_minute // 2))
 FIRST_LOOKBACK_SECONDS = 3600
 
 
@@ -39,6 +42,7 @@ class ReconcileDeps:
     zendesk: ZendeskClient
     quota: Quota
     enqueue_metric: Callable[[int, str, str], None]   # (ticket id, metric, time)
+    budget: Budget = field(default_factory=export_budget)
     max_pages: int = 10
 
 
@@ -51,7 +55,7 @@ def reconcile(deps: ReconcileDeps, now: float) -> dict[str, int]:
     cursor = deps.store.get_value(CURSOR_KEY)
     pages = asked = 0
     while pages < deps.max_pages:
-        if deps.quota.take(EXPORT_BUDGET) > 0:
+        if deps.quota.take(deps.budget) > 0:
             break
         page = deps.zendesk.export_page(cursor=cursor, start_time=int(start))
         pages += 1

@@ -54,6 +54,7 @@ class Settings:
     klaviyo_messages_per_minute: int = 60
     klaviyo_events_per_minute: int = 3500
     reconcile_interval_seconds: int = 300
+    zendesk_exports_per_minute: int = 10
     max_webhook_bytes: int = 5 * 1024 * 1024
     webhook_tolerance_seconds: int = 300
     inbound_settle_ms: int = 300
@@ -129,6 +130,7 @@ class Settings:
             klaviyo_events_per_minute=p.integer("KLAVIYO_EVENTS_PER_MINUTE", minimum=2) or 3500,
             reconcile_interval_seconds=p.integer("RECONCILE_INTERVAL_SECONDS", minimum=10)
             or 300,
+            zendesk_exports_per_minute=p.integer("ZENDESK_EXPORTS_PER_MINUTE", minimum=2) or 10,
             klaviyo_messages_per_minute=p.integer("KLAVIYO_MESSAGES_PER_MINUTE", minimum=2)
             or 60,
             visibility_timeout=p.integer("CELERY_VISIBILITY_TIMEOUT", minimum=30) or 600,

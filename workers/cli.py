@@ -12,6 +12,7 @@ from tqdm import tqdm
 from bridge import bootstrap
 from bridge.backfill import BackfillDeps, BackfillReport, backfill
 from bridge.quota import Quota
+from bridge.reconcile import export_budget
 from bridge.settings import ConfigError, Settings
 
 
@@ -27,7 +28,9 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     store = bootstrap.store(settings)
     deps = BackfillDeps(store=store, zendesk=bootstrap.zendesk_client(settings),
                         klaviyo=bootstrap.klaviyo_client(settings), quota=Quota(store.r),
-                        zendesk_url=settings.zendesk_url)
+                        zendesk_url=settings.zendesk_url,
+                        export_budget=export_budget(settings.zendesk_exports_per_minute),
+                        page_size=args.page_size)
     bar = tqdm(unit=" tickets", desc="backfill" + (" (dry run)" if args.dry_run else ""),
                file=sys.stderr, disable=args.quiet)
 
@@ -58,6 +61,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--until", type=_date, help="day after the last (default: now)")
     b.add_argument("--dry-run", action="store_true", help="count, send nothing")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--page-size", type=int, default=1000, help=argparse.SUPPRESS)
     b.set_defaults(run=cmd_backfill)
     return p
 

@@ -21,7 +21,7 @@ from bridge.inbound import handle_inbound
 from bridge.metrics import record_metric
 from bridge.observe import setup_logging
 from bridge.ordered import Deferred, Done, QueueBusy
-from bridge.reconcile import ReconcileDeps
+from bridge.reconcile import ReconcileDeps, export_budget
 from bridge.reconcile import reconcile as run_reconcile
 from bridge.settings import Settings
 from bridge.sweep import sweep as run_sweep
@@ -101,7 +101,8 @@ def reconcile() -> dict[str, int]:
         app.send_task("bridge.ticket_metric", args=[ticket_id, metric, when])
 
     deps = ReconcileDeps(store=_store(), zendesk=_ticket_event_deps().metrics.zendesk,
-                         quota=_ticket_event_deps().metrics.quota, enqueue_metric=ask)
+                         quota=_ticket_event_deps().metrics.quota, enqueue_metric=ask,
+                         budget=export_budget(_settings().zendesk_exports_per_minute))
     return run_reconcile(deps, time.time())
 
 
