@@ -136,6 +136,8 @@ class Runner:
         state = "done" if done.outcome == "applied" else "dropped"
         self.store.update_event(ref, state=state, outcome=done.outcome, reason=done.reason,
                                 done_at=self.clock())
+        if event.get("attempts"):
+            self.store.clear_failure(ref)
         if member is not None and queue is not None:
             self.store.remove_pending(queue, member)
         self.store.count(self.kind, "processed" if state == "done" else "dropped", done.reason)

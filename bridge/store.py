@@ -43,7 +43,7 @@ for i = 1, n do
     local seq = redis.call('INCR', 'zkb:seq')
     redis.call('HSET', KEYS[i], 'kind', kind, 'received_at', now, 'seq', seq, 'state', 'received')
     if queue ~= '' then
-      redis.call('HSET', KEYS[i], 'queue', queue)
+      redis.call('HSET', KEYS[i], 'queue', queue, 'score', score)
       redis.call('ZADD', 'zkb:convq:' .. queue, score, string.format('%015d|%s', seq, ref))
     end
     redis.call('EXPIRE', KEYS[i], ttl)
@@ -365,6 +365,10 @@ class Store:
             "ref": ref, "source": source, "task": task, "error": type(error).__name__,
             "message": str(error)[:500], "attempts": attempts, "first_failure": first,
             "last_failure": now}))
+
+    def clear_failure(self, ref: str) -> None:
+        """The job succeeded (e.g. after a replay): it leaves the failed-jobs list."""
+        self.r.hdel("zkb:failed", ref)
 
     def failed(self) -> dict[str, dict[str, Any]]:
         return {k.decode(): json.loads(v) for k, v in self.r.hgetall("zkb:failed").items()}
