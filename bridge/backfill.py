@@ -28,7 +28,7 @@ from bridge.ticket_metrics import OPENED, RESOLVED, MetricEvent, build_event
 from bridge.zendesk import ZendeskClient
 
 BULK_MAX = 1000
-BULK_BUDGET = Budget("klaviyo-bulk-events", 150)
+BULK_BUDGET = Budget.per_minute("klaviyo-bulk-events", 150, per_second=10)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import redis
 
+from bridge import budgets
 from bridge.campaign import CampaignDeps
 from bridge.inbound import InboundDeps
 from bridge.klaviyo import KlaviyoClient
@@ -27,17 +28,22 @@ def store(settings: Settings) -> Store:
     return Store(redis_client(settings), event_ttl=settings.event_ttl_seconds)
 
 
-def zendesk_client(settings: Settings) -> ZendeskClient:
+def zendesk_client(settings: Settings, quota: Quota | None = None) -> ZendeskClient:
+    """With `quota`, every call first takes its share of the shared budgets (E3)."""
     return ZendeskClient(settings.zendesk_url, email=settings.zendesk_email,
                          api_token=settings.zendesk_api_token,
                          oauth_token=settings.zendesk_oauth_token,
-                         timeout=settings.http_timeout_seconds)
+                         timeout=settings.http_timeout_seconds,
+                         gate=budgets.gate(quota, budgets.zendesk_budgets(settings))
+                         if quota else None)
 
 
-def klaviyo_client(settings: Settings) -> KlaviyoClient:
+def klaviyo_client(settings: Settings, quota: Quota | None = None) -> KlaviyoClient:
     return KlaviyoClient(settings.klaviyo_base_url, api_key=settings.klaviyo_api_key,
                          revision=settings.klaviyo_revision,
-                         timeout=settings.http_timeout_seconds)
+                         timeout=settings.http_timeout_seconds,
+                         gate=budgets.gate(quota, budgets.klaviyo_budgets(settings))
+                         if quota else None)
 
 
 def policy(settings: Settings) -> Policy:
@@ -48,8 +54,10 @@ def policy(settings: Settings) -> Policy:
 
 
 def inbound_deps(settings: Settings, shared_store: Store | None = None) -> InboundDeps:
-    return InboundDeps(store=shared_store or store(settings), zendesk=zendesk_client(settings),
-                       klaviyo=klaviyo_client(settings), policy=policy(settings),
+    st = shared_store or store(settings)
+    quota = Quota(st.r)
+    return InboundDeps(store=st, zendesk=zendesk_client(settings, quota),
+                       klaviyo=klaviyo_client(settings, quota), policy=policy(settings),
                        tags=settings.sms_ticket_tags, group_id=settings.zendesk_group_id,
                        brand_id=settings.zendesk_brand_id,
                        settle_seconds=settings.inbound_settle_ms / 1000,
@@ -58,18 +66,23 @@ def inbound_deps(settings: Settings, shared_store: Store | None = None) -> Inbou
 
 def reply_deps(settings: Settings, shared_store: Store | None = None) -> ReplyDeps:
     st = shared_store or store(settings)
-    return ReplyDeps(store=st, zendesk=zendesk_client(settings),
-                     klaviyo=klaviyo_client(settings), quota=Quota(st.r),
-                     budget=Budget("klaviyo-conversation-messages",
-                                   settings.klaviyo_messages_per_minute),
+    quota = Quota(st.r)
+    return ReplyDeps(store=st, zendesk=zendesk_client(settings, quota),
+                     klaviyo=klaviyo_client(settings, quota), quota=quota,
+                     budget=Budget.per_minute("klaviyo-conversation-messages",
+                                              settings.klaviyo_messages_per_minute,
+                                              per_second=3),
                      mode=settings.sms_reply_mode, max_attempts=settings.max_attempts)
 
 
 def metrics_deps(settings: Settings, shared_store: Store | None = None) -> MetricsDeps:
     st = shared_store or store(settings)
-    return MetricsDeps(store=st, zendesk=zendesk_client(settings),
-                       klaviyo=klaviyo_client(settings), quota=Quota(st.r),
-                       events_budget=Budget("klaviyo-events", settings.klaviyo_events_per_minute),
+    quota = Quota(st.r)
+    return MetricsDeps(store=st, zendesk=zendesk_client(settings, quota),
+                       klaviyo=klaviyo_client(settings, quota), quota=quota,
+                       events_budget=Budget.per_minute("klaviyo-events",
+                                                       settings.klaviyo_events_per_minute,
+                                                       per_second=350),
                        zendesk_url=settings.zendesk_url)
 
 
@@ -80,5 +93,6 @@ def ticket_event_deps(settings: Settings, shared_store: Store | None = None) -> 
 
 
 def campaign_deps(settings: Settings, shared_store: Store | None = None) -> CampaignDeps:
-    return CampaignDeps(store=shared_store or store(settings), zendesk=zendesk_client(settings),
+    st = shared_store or store(settings)
+    return CampaignDeps(store=st, zendesk=zendesk_client(settings, Quota(st.r)),
                         max_attempts=settings.max_attempts)

@@ -38,12 +38,16 @@ class Retryable(UpstreamError):
 
 
 class RateLimited(Retryable):
-    """429: try again after `retry_after` seconds (from the Retry-After header)."""
+    """429 (try again after the Retry-After header's seconds), or our own shared budget for
+    this API is spent for now (`local`: no request was made)."""
 
-    def __init__(self, api: str, retry_after: float, body: Any = None) -> None:
+    def __init__(self, api: str, retry_after: float, body: Any = None,
+                 local: bool = False) -> None:
         self.retry_after = retry_after
-        super().__init__(api, f"rate limited, retry after {retry_after:.0f}s", 429, body)
-        self._args = (api, retry_after, body)
+        self.local = local
+        why = "budget spent" if local else "rate limited"
+        super().__init__(api, f"{why}, retry after {retry_after:.0f}s", 429, body)
+        self._args = (api, retry_after, body, local)
 
 
 class Permanent(UpstreamError):
@@ -79,6 +83,7 @@ def _body(resp: requests.Response) -> Any:
 
 
 Observer = Callable[[str, str, int | None], None]
+Gate = Callable[[str], float]   # endpoint -> seconds to wait before calling (0: go)
 
 
 class Funnel:
@@ -89,11 +94,16 @@ class Funnel:
     """
 
     def __init__(self, api: str, base_url: str, session: requests.Session, timeout: float,
-                 observe: Observer | None = None) -> None:
+                 observe: Observer | None = None, gate: Gate | None = None) -> None:
         self.api, self.base_url, self.session, self.timeout = api, base_url, session, timeout
         self.observe = observe
+        self.gate = gate
 
     def request(self, method: str, path: str, endpoint: str, **kwargs: Any) -> requests.Response:
+        if self.gate is not None:
+            wait = self.gate(endpoint)
+            if wait > 0:
+                raise RateLimited(self.api, wait, local=True)
         try:
             resp = self.session.request(method, self.base_url + path, timeout=self.timeout,
                                         **kwargs)

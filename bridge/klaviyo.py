@@ -9,21 +9,22 @@ from typing import Any
 
 import requests
 
-from bridge.http import Funnel, Observer, Permanent
+from bridge.http import Funnel, Gate, Observer, Permanent
 from bridge.model import Profile
 from bridge.phones import normalize
 
 
 class KlaviyoClient:
     def __init__(self, base_url: str, *, api_key: str, revision: str, timeout: float = 10.0,
-                 session: requests.Session | None = None, observe: Observer | None = None) -> None:
+                 session: requests.Session | None = None, observe: Observer | None = None,
+                 gate: Gate | None = None) -> None:
         self.session = session or requests.Session()
         self.session.headers.update({
             "Authorization": f"Klaviyo-API-Key {api_key}",
             "revision": revision,
             "Accept": "application/vnd.api+json",
         })
-        self.http = Funnel("klaviyo", base_url.rstrip("/"), self.session, timeout, observe)
+        self.http = Funnel("klaviyo", base_url.rstrip("/"), self.session, timeout, observe, gate)
 
     def account(self) -> dict[str, Any]:
         data = self.http.request("GET", "/api/accounts", "GET accounts").json()["data"]

@@ -1,12 +1,16 @@
-"""A request budget shared by every worker process, kept in Redis (E3).
+"""Request budgets shared by every worker process, kept in Redis (E3).
 
-Vendors limit calls per account in fixed windows (Klaviyo: 1 s and 60 s). Celery's own
-`rate_limit` is per worker, so it cannot keep a fleet under an account limit. This is a GCRA
-("generic cell rate") limiter: one Redis key per budget holding the theoretical arrival time,
-updated atomically by a Lua script using Redis's clock, so all hosts agree.
+Vendors limit calls per account in windows (Zendesk: per minute by plan; Klaviyo: per second
+and per minute). Celery's own `rate_limit` is per worker, so it cannot keep a fleet under an
+account limit. This is a sliding-window log: one Redis sorted set per budget window holding the
+times of the calls granted in the last window, checked and updated atomically by a Lua script
+using Redis's clock, so all hosts agree. A call may need several budgets at once (Zendesk's
+account limit and its ticket-update limit); they are taken together or not at all.
 
-With a burst of 1 and one call every 60/(N-1) seconds, no 60-second span, hence no fixed
-window, ever sees more than N calls, while the steady rate is (N-1)/N of the quota (98% at 60).
+No span of a window's length ever holds more grants than its limit, so no vendor window (fixed
+or sliding) can see more, while a backlog still drains at the full rate. The per-minute
+windows keep one call in hand: a grant and the request it allows reach the vendor a few
+milliseconds apart, and that must not tip a fixed window over.
 """
 
 from __future__ import annotations
@@ -15,37 +19,57 @@ from dataclasses import dataclass
 
 import redis
 
-_GCRA = """
+_SLIDING = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local new_tat = tat + interval
-local wait = new_tat - now - burst * interval
-if wait > 0.001 then return tostring(wait) end  -- tolerance for float rounding
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local limit, span = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - span)
+  if redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local w = tonumber(oldest[2]) + span - now
+    if w > wait then wait = w end
+  end
+end
+if wait > 0 then return tostring(wait + 0.001) end
+local id = redis.call('INCR', 'zkb:quota:seq')
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, tostring(id))
+  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2 * i]) * 1000) + 1000)
+end
 return '0'
 """
 
 
 @dataclass(frozen=True)
 class Budget:
-    name: str
-    per_minute: int
-    burst: int = 1
+    """A named budget: at most `limit` calls in any `seconds`, for each (limit, seconds)."""
 
-    @property
-    def interval(self) -> float:
-        return 60.0 / max(1, self.per_minute - self.burst)
+    name: str
+    windows: tuple[tuple[int, float], ...]
+
+    @classmethod
+    def per_minute(cls, name: str, per_minute: int, per_second: int | None = None) -> Budget:
+        """A vendor's published limits, one call kept in hand on the minute window."""
+        windows: list[tuple[int, float]] = [(max(1, per_minute - 1), 60.0)]
+        if per_second:
+            windows.insert(0, (per_second, 1.0))
+        return cls(name, tuple(windows))
 
 
 class Quota:
     def __init__(self, client: redis.Redis) -> None:
-        self._script = client.register_script(_GCRA)
+        self._script = client.register_script(_SLIDING)
 
-    def take(self, budget: Budget) -> float:
-        """Take one call from the budget: 0.0 if granted, else seconds to wait (not taken)."""
-        return float(self._script(keys=[f"zkb:quota:{budget.name}"],
-                                  args=[budget.interval, budget.burst]))
+    def take(self, *budgets: Budget) -> float:
+        """Take one call from every budget: 0.0 if granted, else seconds to wait (none taken)."""
+        keys: list[str] = []
+        args: list[float] = []
+        for b in budgets:
+            for limit, seconds in b.windows:
+                keys.append(f"zkb:quota:{b.name}:{seconds:g}")
+                args += [limit, seconds]
+        if not keys:
+            return 0.0
+        return float(self._script(keys=keys, args=args))

@@ -30,9 +30,8 @@ START_KEY = "reconcile:start"
 
 
 def export_budget(per_minute: int = 10) -> Budget:
-    """Zendesk allows 10 export requests a minute: half at once, then evenly spaced, never
-    more than the limit in any minute (see quota.py). Shared by the sweep and the backfill."""
-    return Budget("zendesk-incremental-export", per_minute, burst=max(1, per_minute // 2))
+    """Zendesk allows 10 export requests a minute; shared by the sweep and the backfill."""
+    return Budget.per_minute("zendesk-incremental-export", per_minute)
 FIRST_LOOKBACK_SECONDS = 3600
 
 

@@ -74,7 +74,7 @@ def process_comment(ref: str, event: dict[str, Any], deps: ReplyDeps) -> Done:
     phone, brand = where
     previous = deps.store.reply_state(comment.comment_id)
     if previous is not None:
-        return _after_previous_attempt(previous, deps)
+        return _after_previous_attempt(comment, previous, deps)
     conv = deps.store.get_conversation(phone, brand) or Conversation(phone, brand)
     if deps.mode == "conversations":
         # Take the send's token first: a reply waiting for the budget then costs no API call
@@ -111,8 +111,13 @@ def _written_by_bridge(comment: reply_rules.AgentComment, deps: ReplyDeps) -> bo
         and deps.store.was_posted(comment.ticket_id, comment.body)
 
 
-def _after_previous_attempt(previous: dict[str, Any], deps: ReplyDeps) -> Done:
+def _after_previous_attempt(comment: reply_rules.AgentComment, previous: dict[str, Any],
+                            deps: ReplyDeps) -> Done:
     if previous.get("state") == "sent":
+        if comment.attachment_count and comment.text.strip():
+            # The attempt that sent it may have stopped before leaving its note.
+            _note_once(comment.ticket_id, f"{comment.comment_id}:attachments",
+                       reply_rules.attachments_note(comment.attachment_count), deps)
         return Done("dropped", "already_sent")
     if deps.clock() - float(previous.get("at") or 0) < PEER_GRACE_SECONDS:
         raise Deferred(5, "another attempt may still be sending this reply")

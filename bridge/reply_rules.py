@@ -88,11 +88,12 @@ def decide_reply(c: AgentComment, *, agent_email: str | None,
         return NoteInstead("attachment_only", NOTE_PREFIX + (
             f"This reply was not sent as an SMS: it has only {_files(c.attachment_count)}, "
             "and attachments cannot be sent by SMS (rule A4). Add text to reply by SMS."))
-    note = None
-    if c.attachment_count:
-        note = NOTE_PREFIX + (f"The text of this reply was sent as an SMS; its "
-                              f"{_files(c.attachment_count)} could not be sent (no MMS).")
-    return SendReply(c.text, note)
+    return SendReply(c.text, attachments_note(c.attachment_count) if c.attachment_count else None)
+
+
+def attachments_note(count: int) -> str:
+    return NOTE_PREFIX + (f"The text of this reply was sent as an SMS; its {_files(count)} "
+                          "could not be sent (no MMS).")
 
 
 def campaign_note(campaign: str | None, flow: str | None, text: str) -> str | None:

@@ -55,6 +55,9 @@ class Settings:
     klaviyo_events_per_minute: int = 3500
     reconcile_interval_seconds: int = 300
     zendesk_exports_per_minute: int = 10
+    zendesk_requests_per_minute: int = 200
+    zendesk_updates_per_minute: int = 100
+    klaviyo_profiles_per_minute: int = 750
     max_webhook_bytes: int = 5 * 1024 * 1024
     webhook_tolerance_seconds: int = 300
     inbound_settle_ms: int = 300
@@ -131,6 +134,11 @@ class Settings:
             reconcile_interval_seconds=p.integer("RECONCILE_INTERVAL_SECONDS", minimum=10)
             or 300,
             zendesk_exports_per_minute=p.integer("ZENDESK_EXPORTS_PER_MINUTE", minimum=2) or 10,
+            zendesk_requests_per_minute=p.integer("ZENDESK_REQUESTS_PER_MINUTE", minimum=2)
+            or 200,
+            zendesk_updates_per_minute=p.integer("ZENDESK_UPDATES_PER_MINUTE", minimum=2) or 100,
+            klaviyo_profiles_per_minute=p.integer("KLAVIYO_PROFILES_PER_MINUTE", minimum=2)
+            or 750,
             klaviyo_messages_per_minute=p.integer("KLAVIYO_MESSAGES_PER_MINUTE", minimum=2)
             or 60,
             visibility_timeout=p.integer("CELERY_VISIBILITY_TIMEOUT", minimum=30) or 600,

@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from bridge.http import Funnel, Observer, Permanent
+from bridge.http import Funnel, Gate, Observer, Permanent
 
 CLOSED_PHRASE = "closed prevents ticket update"
 
@@ -43,14 +43,15 @@ class Comment:
 class ZendeskClient:
     def __init__(self, base_url: str, *, email: str | None = None, api_token: str | None = None,
                  oauth_token: str | None = None, timeout: float = 10.0,
-                 session: requests.Session | None = None, observe: Observer | None = None) -> None:
+                 session: requests.Session | None = None, observe: Observer | None = None,
+                 gate: Gate | None = None) -> None:
         self.session = session or requests.Session()
         if oauth_token:
             self.session.headers["Authorization"] = f"Bearer {oauth_token}"
         else:
             self.session.auth = (f"{email}/token", api_token or "")
         self.session.headers.setdefault("Accept", "application/json")
-        self.http = Funnel("zendesk", base_url.rstrip("/"), self.session, timeout, observe)
+        self.http = Funnel("zendesk", base_url.rstrip("/"), self.session, timeout, observe, gate)
 
     def me(self) -> dict[str, Any]:
         return self.http.request("GET", "/api/v2/users/me", "GET users/me").json()["user"]

@@ -26,8 +26,9 @@ def _date(value: str) -> datetime:
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     store = bootstrap.store(settings)
-    deps = BackfillDeps(store=store, zendesk=bootstrap.zendesk_client(settings),
-                        klaviyo=bootstrap.klaviyo_client(settings), quota=Quota(store.r),
+    quota = Quota(store.r)
+    deps = BackfillDeps(store=store, zendesk=bootstrap.zendesk_client(settings, quota),
+                        klaviyo=bootstrap.klaviyo_client(settings, quota), quota=quota,
                         zendesk_url=settings.zendesk_url,
                         export_budget=export_budget(settings.zendesk_exports_per_minute),
                         page_size=args.page_size)

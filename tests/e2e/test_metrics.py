@@ -44,7 +44,7 @@ def test_a_desk_ticket_records_opened_ticket_with_all_14_properties(bridge: Brid
     assert props["Description"] == "The zipper broke on day one."
     assert sorted(props["Tags"]) == ["returns", "vip"]
     assert props["Priority"] == "high" and props["Type"] == "problem"
-    assert props["Fields"] == {"360001": "A-1001"}
+    assert props["Fields"]["360001"] == "A-1001"
     assert props["Ticket_id"] == ticket["id"]
     assert props["Channel"] == "web"
     assert props["Via"]
