@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, url_for
 
 from sandbox import seed
 
@@ -41,5 +41,13 @@ def make_blueprint(sb: Any) -> Blueprint:
     @bp.get("/desk")
     def desk() -> str:
         return page("desk.html")
+
+    @bp.get("/agent/tickets/<int:ticket_id>")
+    def agent_ticket(ticket_id: int) -> str:
+        """Where Zendesk shows agents a ticket (`<base>/agent/tickets/<id>`, the link the bridge
+        puts in events): here, a tiny page that opens the desk on that ticket. Like Zendesk's
+        agent app it answers for any id (the desk then simply selects nothing)."""
+        return render_template("agent_ticket.html", ticket_id=ticket_id,
+                               desk_url=f"{url_for('ui.desk')}#ticket-{ticket_id}")
 
     return bp

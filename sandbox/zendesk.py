@@ -3,7 +3,8 @@
 Each route goes through the same funnel: `sb.gate` (count, injected faults, rate limits), then
 authentication, then one handler that changes `ZendeskState` under `sb.lock` and publishes the
 resulting webhooks. Zendesk's rules live in `zendesk_state.py`, its webhooks in
-`zendesk_webhooks.py`, and the desk/admin routes under `/_sandbox/zendesk` in `zendesk_desk.py`.
+`zendesk_webhooks.py`, the Webhooks API in `zendesk_webhook_api.py`, views and automations in
+`zendesk_rules.py`, and the desk/admin routes under `/_sandbox/zendesk` in `zendesk_desk.py`.
 """
 
 from __future__ import annotations
@@ -12,18 +13,26 @@ import hmac
 import math
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, request
 
-from sandbox import seed, zendesk_desk
+from sandbox import seed, zendesk_desk, zendesk_rules, zendesk_webhook_api
 from sandbox.common import RateLimiter, Window
-from sandbox.zendesk_model import User, ZendeskError, not_found
+from sandbox.zendesk_model import (
+    CUSTOM_FIELDS,
+    SYSTEM_FIELDS,
+    Ticket,
+    User,
+    ZendeskError,
+    not_found,
+)
 from sandbox.zendesk_state import ZendeskState
 from sandbox.zendesk_webhooks import publish
 
 __all__ = ["ZendeskState", "install_default_limits", "make_blueprint"]
 
-Answer = tuple[int, dict[str, Any], dict[str, str]]
+Answer = tuple[int, dict[str, Any] | None, dict[str, str]]   # body None: 204, no content
 Handler = Callable[..., Answer]
 
 UNAUTHORIZED = {"error": "Couldn't authenticate you"}
@@ -75,8 +84,9 @@ def _fault(sb: Any, gate: Any) -> Answer:
 
 
 def _api(bp: Blueprint, sb: Any, method: str, template: str, buckets: list[str],
-         handler: Handler) -> None:
-    """Serve `template` (and `template.json`) through gate → auth → handler."""
+         handler: Handler, string_id: bool = False) -> None:
+    """Serve `template` through gate → auth → handler. Ticketing paths also answer with a
+    `.json` suffix; the Webhooks API (`string_id`: ULID-like ids) does not [seen]."""
     key = f"{method} {template}"
 
     def view(**kwargs: Any) -> Any:
@@ -94,12 +104,13 @@ def _api(bp: Blueprint, sb: Any, method: str, template: str, buckets: list[str],
             if gate.bucket is not None:
                 headers = {**headers, "X-Rate-Limit": str(gate.limit),
                            "X-Rate-Limit-Remaining": str(max(gate.remaining, 0))}
-        return jsonify(body), status, headers
+        return (jsonify(body) if body is not None else ""), status, headers
 
-    rule = template.replace("{id}", "<int:obj_id>")
-    endpoint = f"{method.lower()}_{rule}".replace("/", "_").replace("<int:obj_id>", "id")
+    rule = template.replace("{id}", "<obj_id>" if string_id else "<int:obj_id>")
+    endpoint = f"{method.lower()}_{template}".replace("/", "_").replace("{id}", "id")
     bp.add_url_rule(rule, endpoint, view, methods=[method])
-    bp.add_url_rule(rule + ".json", endpoint + "_json", view, methods=[method])
+    if not string_id:
+        bp.add_url_rule(rule + ".json", endpoint + "_json", view, methods=[method])
 
 
 def _payload(root: str) -> dict[str, Any]:
@@ -148,20 +159,30 @@ def update_ticket(sb: Any, actor: User, obj_id: int) -> Answer:
     return 200, {"ticket": ticket.as_json(request.host_url), "audit": audit}, {}
 
 
+def _include() -> set[str]:
+    return {s.strip() for s in request.args.get("include", "").split(",") if s.strip()}
+
+
+def _sideloads(state: ZendeskState, tickets: list[Ticket], base: str) -> dict[str, Any]:
+    """`include=users,groups` [doc]: each ticket's requester, submitter and assignee, and its
+    group, once each in first-seen order. Other sideloads are ignored [assumed]."""
+    include = _include()
+    out: dict[str, Any] = {}
+    if "users" in include:
+        ids = dict.fromkeys(i for t in tickets for i in (t.requester_id, t.submitter_id,
+                                                          t.assignee_id) if i in state.users)
+        out["users"] = [state.users[i].as_json(base) for i in ids]
+    if "groups" in include:
+        gids = dict.fromkeys(t.group_id for t in tickets if t.group_id in state.groups)
+        out["groups"] = [_group_json(g, state.groups[g], base) for g in gids if g is not None]
+    return out
+
+
 def show_ticket(sb: Any, actor: User, obj_id: int) -> Answer:
     """`?include=users,groups` sideloads the ticket's users and group [doc]."""
-    state, base = sb.zendesk, request.host_url
-    ticket = state.ticket(obj_id)
-    body: dict[str, Any] = {"ticket": ticket.as_json(base)}
-    include = {s.strip() for s in request.args.get("include", "").split(",") if s.strip()}
-    if "users" in include:
-        ids = dict.fromkeys(i for i in (ticket.requester_id, ticket.submitter_id,
-                                        ticket.assignee_id) if i in state.users)
-        body["users"] = [state.users[i].as_json(base) for i in ids]
-    if "groups" in include:
-        body["groups"] = [_group_json(ticket.group_id, state.groups[ticket.group_id], base)
-                          ] if ticket.group_id in state.groups else []
-    return 200, body, {}
+    ticket = sb.zendesk.ticket(obj_id)
+    return 200, {"ticket": ticket.as_json(request.host_url),
+                 **_sideloads(sb.zendesk, [ticket], request.host_url)}, {}
 
 
 def list_tickets(sb: Any, actor: User) -> Answer:
@@ -207,19 +228,38 @@ def show_group(sb: Any, actor: User, obj_id: int) -> Answer:
 
 
 def incremental_tickets(sb: Any, actor: User) -> Answer:
-    """Cursor-based incremental export; the last minute is never returned [doc]."""
+    """Cursor-based incremental export; the last minute is never returned [doc]. `per_page`
+    counts tickets only; sideloads cover the page's tickets. `after_url` keeps `per_page` and
+    `include` so following it pages the same way [assumed]."""
     cursor, start_time = request.args.get("cursor"), _int_arg("start_time")
     per_page = min(max(_int_arg("per_page", 1000) or 1000, 1), 1000)
     if cursor is None and start_time is None:
         raise ZendeskError(400, {"error": "InvalidPaginationParameter",
                                  "description": "start_time or cursor is required"})
     page, after, end = sb.zendesk.export(start_time, cursor, per_page)
-    after_url = f"{request.host_url}api/v2/incremental/tickets/cursor.json?cursor={after}"
+    query = {"cursor": after}
     if "per_page" in request.args:
-        after_url += f"&per_page={per_page}"
+        query["per_page"] = str(per_page)
+    if "include" in request.args:
+        query["include"] = request.args["include"]
+    after_url = f"{request.host_url}api/v2/incremental/tickets/cursor.json?{urlencode(query)}"
     return 200, {"tickets": [t.as_json(request.host_url) for t in page],
+                 **_sideloads(sb.zendesk, page, request.host_url),
                  "after_cursor": after, "before_cursor": None, "after_url": after_url,
                  "before_url": None, "end_of_stream": end}, {}
+
+
+def list_ticket_fields(sb: Any, actor: User) -> Answer:
+    fields = [f.as_json(request.host_url) for f in SYSTEM_FIELDS + CUSTOM_FIELDS]
+    return 200, {"ticket_fields": fields, "next_page": None, "previous_page": None,
+                 "count": len(fields)}, {}
+
+
+def show_ticket_field(sb: Any, actor: User, obj_id: int) -> Answer:
+    found = next((f for f in SYSTEM_FIELDS + CUSTOM_FIELDS if f.id == obj_id), None)
+    if found is None:
+        raise not_found()
+    return 200, {"ticket_field": found.as_json(request.host_url)}, {}
 
 
 def make_blueprint(sb: Any) -> Blueprint:
@@ -238,9 +278,13 @@ def make_blueprint(sb: Any) -> Blueprint:
         ("GET", "/api/v2/groups/{id}", z, show_group),
         ("GET", "/api/v2/incremental/tickets/cursor", z + ["zendesk:incremental"],
          incremental_tickets),
-    ]
+        ("GET", "/api/v2/ticket_fields", z, list_ticket_fields),
+        ("GET", "/api/v2/ticket_fields/{id}", z, show_ticket_field),
+    ] + [(method, template, z, handler) for method, template, handler in zendesk_rules.ROUTES]
     for method, template, buckets, handler in routes:
         _api(bp, sb, method, template, buckets, handler)
+    for method, template, handler in zendesk_webhook_api.ROUTES:
+        _api(bp, sb, method, template, z, handler, string_id=True)
 
     @bp.route("/api/v2/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     def unknown_endpoint(rest: str) -> Any:

@@ -3,7 +3,9 @@
 The agent desk UI, tests and benchmarks use these routes to play the human side: an agent
 replies, a customer files a web-form ticket, Zendesk auto-closes a solved ticket (silently, as
 the real 28-day auto-close sends no status webhook we rely on). They change the same state as the
-API and fire the same webhooks, but pass no gate and need no auth (loopback test surface).
+API and fire the same webhooks, but pass no gate and need no auth (loopback test surface). The
+exceptions are bulk seeding (history: no webhooks) and the read-only lists of what the bridge
+provisioned (webhooks with their secrets, views, automations).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from sandbox import seed
+from sandbox import seed, zendesk_bulk, zendesk_webhook_api
 from sandbox.zendesk_model import Ticket, ZendeskError
 from sandbox.zendesk_webhooks import publish
 
@@ -102,7 +104,8 @@ def register(bp: Blueprint, sb: Any) -> None:
         if not (d.get("requester_id") or d.get("requester_email")):
             return _bad("requester_id or requester_email is required")
         data: dict[str, Any] = {k: d[k] for k in ("subject", "assignee_id", "group_id", "tags",
-                                                  "status", "external_id", "brand_id")
+                                                  "status", "external_id", "brand_id",
+                                                  "priority", "type", "custom_fields")
                                 if k in d}
         if d.get("requester_id"):
             data["requester_id"] = d["requester_id"]
@@ -123,6 +126,33 @@ def register(bp: Blueprint, sb: Any) -> None:
             ticket, events = state.create_ticket(data, author, str(d.get("channel") or "web"))
             publish(sb, events)
             return jsonify({"ticket": ticket_with_comments(ticket, request.host_url)}), 201
+
+    @bp.post(f"{PREFIX}/tickets/bulk")
+    def desk_bulk() -> Any:
+        """Many past tickets at once, without webhooks (benchmarks, backfill tests)."""
+        with sb.lock:
+            try:
+                spec = zendesk_bulk.parse_spec(_body(), state.now())
+            except ValueError as e:
+                return _bad(str(e))
+            return jsonify(zendesk_bulk.bulk_create(state, spec)), 201
+
+    @bp.get(f"{PREFIX}/webhooks")
+    def desk_webhooks() -> Any:
+        """Webhooks made through the API, with their secrets and credentials."""
+        with sb.lock:
+            return jsonify({"webhooks": [zendesk_webhook_api.admin_json(h)
+                                         for h in state.webhooks.values()]})
+
+    @bp.get(f"{PREFIX}/views")
+    def desk_views() -> Any:
+        with sb.lock:
+            return jsonify({"views": list(state.views.values())})
+
+    @bp.get(f"{PREFIX}/automations")
+    def desk_automations() -> Any:
+        with sb.lock:
+            return jsonify({"automations": list(state.automations.values())})
 
     @bp.post(f"{PREFIX}/tickets/<int:ticket_id>/comments")
     def desk_comment(ticket_id: int) -> Any:

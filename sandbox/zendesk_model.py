@@ -1,4 +1,4 @@
-"""Zendesk's objects as the API shows them: users, tickets, comments, and the error type.
+"""Zendesk's objects as the API shows them: users, tickets, comments, ticket fields, errors.
 
 Plain records with their JSON rendering (`as_json`), kept apart from the rules that change them
 (`zendesk_state.py`) so each file has one job. Shapes follow the Tickets / Ticket Comments /
@@ -19,6 +19,50 @@ TYPES = ("problem", "incident", "question", "task")
 DEFAULT_BRAND_ID = 8001
 
 
+@dataclass(frozen=True)
+class TicketField:
+    """A ticket field definition. Custom fields are what `ticket.custom_fields` lists."""
+
+    id: int
+    type: str                       # text / tagger (drop-down) / checkbox; or a system type
+    title: str
+    options: tuple[str, ...] = ()   # tagger values
+    system: bool = False
+
+    def as_json(self, base: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "url": f"{base}api/v2/ticket_fields/{self.id}.json",
+                               "type": self.type, "title": self.title, "raw_title": self.title,
+                               "description": "", "raw_description": "", "position": 0,
+                               "active": True, "required": False, "collapsed_for_agents": False,
+                               "regexp_for_validation": None, "title_in_portal": self.title,
+                               "raw_title_in_portal": self.title, "visible_in_portal": False,
+                               "editable_in_portal": False, "required_in_portal": False,
+                               "tag": None, "removable": not self.system,
+                               "agent_description": None, "created_at": "2026-01-01T00:00:00Z",
+                               "updated_at": "2026-01-01T00:00:00Z"}
+        if self.options:  # drop-downs list their options [doc]
+            out["custom_field_options"] = [
+                {"id": self.id * 10 + i, "name": o.replace("_", " ").capitalize(),
+                 "raw_name": o.replace("_", " ").capitalize(), "value": o, "default": False}
+                for i, o in enumerate(self.options, 1)]
+        return out
+
+
+# The account's ticket fields [assumed ids]: system fields first, then the custom ones that
+# tickets carry in `custom_fields` (every custom field is listed, unset ones with their default).
+SYSTEM_FIELDS = tuple(TicketField(20000 + i, kind, title, system=True) for i, (kind, title) in
+                      enumerate((("subject", "Subject"), ("description", "Description"),
+                                 ("status", "Status"), ("tickettype", "Type"),
+                                 ("priority", "Priority"), ("group", "Group"),
+                                 ("assignee", "Assignee")), 1))
+CUSTOM_FIELDS = (
+    TicketField(360001, "text", "Order number"),
+    TicketField(360002, "tagger", "Return reason", ("damaged", "wrong_item", "changed_mind")),
+    TicketField(360003, "checkbox", "Gift order"),
+)
+CUSTOM_FIELD_IDS = {f.id: f for f in CUSTOM_FIELDS}
+
+
 class ZendeskError(Exception):
     """A refusal with Zendesk's status code and JSON body."""
 
@@ -34,6 +78,35 @@ def not_found() -> ZendeskError:
 def record_invalid(field_name: str, description: str) -> ZendeskError:
     return ZendeskError(422, {"error": "RecordInvalid", "description": "Record validation errors",
                               "details": {field_name: [{"description": description}]}})
+
+
+def merge_custom_fields(raw: Any, current: dict[int, Any]) -> dict[int, Any]:
+    """`[{"id", "value"}]` merged by id into the current values (fields not sent keep theirs).
+
+    Unknown ids are ignored and null/"" clears a value [assumed]; a drop-down takes only its
+    option values (else 422), a checkbox any truthy value, a text field a string.
+    """
+    if not isinstance(raw, list) or not all(
+            isinstance(f, dict) and isinstance(f.get("id"), int | str) for f in raw):
+        raise ZendeskError(400, {"error": "InvalidValue",
+                                 "description": "custom_fields must be a list of {id, value}"})
+    out = dict(current)
+    for item in raw:
+        definition = CUSTOM_FIELD_IDS.get(int(item["id"])) if str(item["id"]).isdigit() \
+            else None
+        if definition is None:
+            continue
+        value = item.get("value")
+        if value is None or value == "":
+            out.pop(definition.id, None)
+        elif definition.type == "checkbox":
+            out[definition.id] = value is True or str(value).lower() in ("true", "1", "yes")
+        elif definition.type == "tagger" and value not in definition.options:
+            raise record_invalid(str(definition.id),
+                                 f"{definition.title}: {value} is not a valid option")
+        else:
+            out[definition.id] = str(value)
+    return out
 
 
 def iso(ts: float) -> str:
@@ -122,11 +195,17 @@ class Ticket:
     brand_id: int = DEFAULT_BRAND_ID
     external_id: str | None = None
     tags: list[str] = field(default_factory=list)
-    custom_fields: list[dict[str, Any]] = field(default_factory=list)
+    custom_fields: dict[int, Any] = field(default_factory=dict)   # custom field id -> value
     followup_ids: list[int] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
 
+    def fields_json(self) -> list[dict[str, Any]]:
+        """Every custom field; an unset checkbox reads false, anything else unset null."""
+        return [{"id": f.id, "value": self.custom_fields.get(
+            f.id, False if f.type == "checkbox" else None)} for f in CUSTOM_FIELDS]
+
     def as_json(self, base: str) -> dict[str, Any]:
+        fields = self.fields_json()
         return {"id": self.id, "url": f"{base}api/v2/tickets/{self.id}.json",
                 "external_id": self.external_id, "type": self.type, "subject": self.subject,
                 "raw_subject": self.subject, "description": self.description,
@@ -136,8 +215,8 @@ class Ticket:
                 "group_id": self.group_id, "collaborator_ids": [], "follower_ids": [],
                 "email_cc_ids": [], "forum_topic_id": None, "problem_id": None,
                 "has_incidents": False, "is_public": any(c.public for c in self.comments),
-                "due_at": None, "tags": list(self.tags), "custom_fields": self.custom_fields,
-                "fields": self.custom_fields, "satisfaction_rating": None,
+                "due_at": None, "tags": list(self.tags), "custom_fields": fields,
+                "fields": fields, "satisfaction_rating": None,
                 "sharing_agreement_ids": [], "followup_ids": list(self.followup_ids),
                 "ticket_form_id": None, "brand_id": self.brand_id, "allow_channelback": False,
                 "allow_attachments": True, "from_messaging_channel": False,

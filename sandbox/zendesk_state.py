@@ -13,7 +13,7 @@ import base64
 import hashlib
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox import seed
 from sandbox.zendesk_model import (
@@ -29,9 +29,13 @@ from sandbox.zendesk_model import (
     body_to_html,
     html_to_text,
     iso,
+    merge_custom_fields,
     not_found,
     record_invalid,
 )
+
+if TYPE_CHECKING:
+    from sandbox.zendesk_webhook_api import Webhook
 
 IDEMPOTENCY_TTL = 2 * 3600
 FIRST_TICKET_ID, FIRST_USER_ID, FIRST_EVENT_ID = 101, 10001, 50001
@@ -55,8 +59,13 @@ class ZendeskState:
         self.groups: dict[int, str] = dict(seed.GROUPS)
         self.tickets: dict[int, Ticket] = {}
         self.idempotency: dict[str, tuple[float, str, Any]] = {}
+        # Provisioned through the API: zendesk_webhook_api.py and zendesk_rules.py own them.
+        self.webhooks: dict[str, Webhook] = {}
+        self.views: dict[int, dict[str, Any]] = {}
+        self.automations: dict[int, dict[str, Any]] = {}
         self.clock_offset = 0.0
-        self._next = {"ticket": FIRST_TICKET_ID, "user": FIRST_USER_ID, "event": FIRST_EVENT_ID}
+        self._next = {"ticket": FIRST_TICKET_ID, "user": FIRST_USER_ID, "event": FIRST_EVENT_ID,
+                      "webhook": 1, "view": 360100001, "automation": 360200001}
 
     def now(self) -> float:
         """Zendesk's clock: real time shifted by the admin clock offset."""
@@ -166,7 +175,7 @@ class ZendeskState:
                               "from": {"ticket_id": source.id, "subject": source.subject}}}
         status = _valid_status(data.get("status") or "new")
         author = self.user(_int(comment["author_id"])) if comment.get("author_id") else actor
-        changes = self._field_changes(data, list(source.tags) if source else [])
+        changes = self._field_changes(data, list(source.tags) if source else [], {})
         submitter_id = _int(data.get("submitter_id") or actor.id)
         brand_id = _int(data.get("brand_id") or DEFAULT_BRAND_ID)
         requester = self._requester(data, actor, source)  # may create the user: last check
@@ -210,7 +219,7 @@ class ZendeskState:
         if new_status is None and author is not None and not author.is_staff \
                 and ticket.status in ("pending", "solved") and channel == "web":
             new_status = "open"  # an end user's own reply reopens the ticket in the desk
-        changes = self._field_changes(data, ticket.tags)
+        changes = self._field_changes(data, ticket.tags, ticket.custom_fields)
         t = self.now()
         audit_id = self.new_id("event")
         events_json: list[dict[str, Any]] = []
@@ -228,7 +237,7 @@ class ZendeskState:
             events.append(TicketEvent("ticket.comment_added", ticket.id, actor.id, c.id))
         before = {k: getattr(ticket, k) for k in ("assignee_id", "group_id", "priority", "type",
                                                   "subject", "external_id")}
-        before_tags = list(ticket.tags)
+        before_tags, before_fields = list(ticket.tags), dict(ticket.custom_fields)
         for name, value in changes.items():
             setattr(ticket, name, value)
         previous = ticket.status
@@ -241,6 +250,9 @@ class ZendeskState:
                  if getattr(ticket, k) != v]
         if ticket.tags != before_tags:
             diffs.append(("tags", before_tags, list(ticket.tags)))
+        diffs += [(str(f), before_fields.get(f), ticket.custom_fields.get(f))  # by field id
+                  for f in sorted(set(before_fields) | set(ticket.custom_fields))
+                  if before_fields.get(f) != ticket.custom_fields.get(f)]
         if ticket.status != previous:
             diffs.insert(0, ("status", previous, ticket.status))
             events.append(TicketEvent("ticket.status_changed", ticket.id, actor.id,
@@ -285,7 +297,8 @@ class ZendeskState:
             return self.users[source.requester_id]
         return actor
 
-    def _field_changes(self, data: dict[str, Any], tags: list[str]) -> dict[str, Any]:
+    def _field_changes(self, data: dict[str, Any], tags: list[str],
+                       fields: dict[int, Any]) -> dict[str, Any]:
         """Validate the fields shared by create and update and answer the new values, so a
         refused request changes nothing. Tags sent REPLACE the list [doc]."""
         out: dict[str, Any] = {}
@@ -312,8 +325,10 @@ class ZendeskState:
         new_tags += [t for t in _tags(data.get("additional_tags")) if t not in new_tags]
         removed = set(_tags(data.get("remove_tags")))
         out["tags"] = [t for t in new_tags if t not in removed]
-        if isinstance(data.get("custom_fields"), list):
-            out["custom_fields"] = data["custom_fields"]
+        for key in ("custom_fields", "fields"):  # Zendesk takes either name [doc]
+            if key in data:
+                out["custom_fields"] = merge_custom_fields(data[key],
+                                                           out.get("custom_fields", fields))
         return out
 
     # --- incremental export --------------------------------------------------------------

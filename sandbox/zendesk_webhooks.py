@@ -2,7 +2,9 @@
 
 Written from Zendesk's documentation (see docs/API-NOTES.md), never shared with `bridge/`: the
 bridge's verifier must be checked against an independent signer. One event per delivery; the
-signature is recomputed on every attempt because Zendesk signs at send time.
+signature is recomputed on every attempt because Zendesk signs at send time. Events go to the
+webhooks created through the Webhooks API (`zendesk_webhook_api.py`) when there are any, else to
+the admin-configured URL (`targets`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +23,7 @@ import requests
 
 from sandbox.zendesk_model import Ticket, TicketEvent, iso
 from sandbox.zendesk_state import ZendeskState
+from sandbox.zendesk_webhook_api import Webhook
 
 ACCOUNT_ID = 22129848
 EVENT_VERSION = "2022-11-06"
@@ -88,14 +93,40 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return base64.b64encode(mac.digest()).decode()
 
 
-def make_signer(sb: Any) -> Any:
-    """A per-attempt signer reading the secret configured at send time."""
+def make_signer(secret: Callable[[], str]) -> Callable[[bytes], dict[str, str]]:
+    """A per-attempt signer; `secret()` is read at send time (rotations apply to retries)."""
     def sign(body: bytes) -> dict[str, str]:
         ts = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {"X-Zendesk-Webhook-Signature-Timestamp": ts,
-                "X-Zendesk-Webhook-Signature": signature(sb.config.zendesk_webhook_secret,
-                                                         ts, body)}
+                "X-Zendesk-Webhook-Signature": signature(secret(), ts, body)}
     return sign
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one event goes: URL, webhook id header, secret reader and extra headers."""
+
+    url: str
+    webhook_id: str
+    secret: Callable[[], str]
+    headers: dict[str, str]
+
+
+def targets(sb: Any, kind: str) -> list[Target]:
+    """Active webhooks created through the Webhooks API with event subscriptions take over
+    from the configured URL: each gets the events it subscribes to, signed with its own
+    secret. With none, everything goes to `zendesk_webhook_url` as before [sandbox choice]."""
+    hooks = [h for h in sb.zendesk.webhooks.values() if h.status == "active" and h.event_types()]
+    if not hooks:
+        url = sb.config.zendesk_webhook_url
+        return [Target(url, WEBHOOK_ID, lambda: sb.config.zendesk_webhook_secret, {})] \
+            if url else []
+
+    def reader(hook: Webhook) -> Callable[[], str]:
+        return lambda: (sb.zendesk.webhooks.get(hook.id) or hook).secret
+
+    return [Target(h.endpoint, h.id, reader(h), h.delivery_headers())
+            for h in hooks if kind in h.event_types()]
 
 
 def retry_policy(resp: requests.Response | None, exc: BaseException | None,
@@ -118,14 +149,16 @@ def retry_policy(resp: requests.Response | None, exc: BaseException | None,
 
 
 def publish(sb: Any, events: list[TicketEvent]) -> None:
-    """Queue one delivery per event (never blocks the API call). No URL configured: no-op."""
-    url = sb.config.zendesk_webhook_url
-    if not url:
-        return
-    sign = make_signer(sb)
+    """Queue one delivery per event and target (never blocks the API call). The same event
+    (same `id`) goes to every webhook subscribed to it. No target: no-op."""
     for ev in events:
+        found = targets(sb, ev.kind)
+        if not found:
+            continue
         body = json.dumps(payload(sb.zendesk, ev)).encode()
-        headers = {"Content-Type": "application/json", "User-Agent": "Zendesk Webhook",
-                   "X-Zendesk-Webhook-Id": WEBHOOK_ID,
-                   "X-Zendesk-Webhook-Invocation-Id": str(uuid.uuid4().int >> 80)}
-        sb.outbox.send("zendesk", url, headers, body, retry_policy, sign=sign)
+        for target in found:
+            headers = {"Content-Type": "application/json", "User-Agent": "Zendesk Webhook",
+                       **target.headers, "X-Zendesk-Webhook-Id": target.webhook_id,
+                       "X-Zendesk-Webhook-Invocation-Id": str(uuid.uuid4().int >> 80)}
+            sb.outbox.send("zendesk", target.url, headers, body, retry_policy,
+                           sign=make_signer(target.secret))

@@ -222,3 +222,70 @@ def test_a_refused_update_changes_nothing(stack):
     assert r.status_code == 422 and r.json()["details"]["assignee"]
     assert len(stack.get(f"/api/v2/tickets/{t['id']}/comments").json()["comments"]) == 1
     assert stack.get(f"/api/v2/tickets/{t['id']}").json()["ticket"]["status"] == "new"
+
+
+def test_desk_ticket_with_every_field_reads_back_with_its_people_sideloaded(stack):
+    r = stack.admin("POST", "/zendesk/tickets", json={
+        "requester_email": "carla@example.com", "requester_name": "Carla Cruz",
+        "author_id": ANA_ID, "subject": "Return", "body": "Label sent", "assignee_id": DANA_ID,
+        "group_id": 7001, "tags": ["Returns", "sms"], "priority": "high", "type": "task",
+        "custom_fields": [{"id": 360001, "value": "A123"}, {"id": 360002, "value": "damaged"}]})
+    assert r.status_code == 201, r.text
+    tid = r.json()["ticket"]["id"]
+    body = stack.get(f"/api/v2/tickets/{tid}", params={"include": "users,groups"}).json()
+    t = body["ticket"]
+    assert (t["assignee_id"], t["group_id"], t["priority"], t["type"]) == (DANA_ID, 7001,
+                                                                           "high", "task")
+    assert t["tags"] == ["returns", "sms"]
+    assert t["custom_fields"] == t["fields"] == [{"id": 360001, "value": "A123"},
+                                                 {"id": 360002, "value": "damaged"},
+                                                 {"id": 360003, "value": False}]
+    users = {u["id"]: u for u in body["users"]}
+    assert set(users) == {t["requester_id"], ANA_ID, DANA_ID}  # requester, submitter, assignee
+    assert users[t["requester_id"]]["email"] == "carla@example.com"
+    assert users[DANA_ID]["email"] == "dana@acme-shop.test"
+    assert [(g["id"], g["name"]) for g in body["groups"]] == [(7001, "Support")]
+    assert t["url"] == f"{stack.base}/api/v2/tickets/{tid}.json"
+
+
+def test_api_tickets_take_priority_type_and_custom_fields(stack):
+    t = stack.new_ticket(priority="urgent", type="incident", custom_fields=[
+        {"id": 360001, "value": 42}, {"id": 999, "value": "ignored"}])
+    assert (t["priority"], t["type"]) == ("urgent", "incident")
+    assert t["custom_fields"][0] == {"id": 360001, "value": "42"}
+    assert 999 not in [f["id"] for f in t["custom_fields"]]
+    r = stack.put(f"/api/v2/tickets/{t['id']}", {"ticket": {
+        "fields": [{"id": 360003, "value": True}, {"id": 360001, "value": "A9"}]}})
+    assert r.status_code == 200
+    assert r.json()["ticket"]["custom_fields"] == [{"id": 360001, "value": "A9"},
+                                                   {"id": 360002, "value": None},
+                                                   {"id": 360003, "value": True}]
+    changes = {e["field_name"]: (e["previous_value"], e["value"])
+               for e in r.json()["audit"]["events"]}
+    assert changes == {"360001": ("42", "A9"), "360003": (None, True)}
+    for bad, status in (({"priority": "asap"}, 422), ({"type": "bug"}, 422),
+                        ({"custom_fields": [{"id": 360002, "value": "lost"}]}, 422),
+                        ({"custom_fields": {"360001": "x"}}, 400)):
+        r = stack.put(f"/api/v2/tickets/{t['id']}", {"ticket": bad})
+        assert r.status_code == status, bad
+    assert stack.get(f"/api/v2/tickets/{t['id']}").json()["ticket"]["custom_fields"][0][
+        "value"] == "A9"
+
+
+def test_ticket_fields_list_the_custom_field_definitions(stack):
+    body = stack.get("/api/v2/ticket_fields.json").json()
+    custom = {f["id"]: f for f in body["ticket_fields"] if f["removable"]}
+    assert custom[360001]["title"] == "Order number" and custom[360001]["type"] == "text"
+    assert [o["value"] for o in custom[360002]["custom_field_options"]] == [
+        "damaged", "wrong_item", "changed_mind"]
+    assert body["count"] == len(body["ticket_fields"]) > len(custom)
+    assert stack.get("/api/v2/ticket_fields/360003").json()["ticket_field"]["type"] == "checkbox"
+    assert stack.get("/api/v2/ticket_fields/1").status_code == 404
+
+
+def test_agent_ticket_page_links_to_the_desk(stack):
+    t = stack.new_ticket()
+    r = requests.get(f"{stack.base}/agent/tickets/{t['id']}", timeout=5)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    assert f'href="/desk#ticket-{t["id"]}"' in r.text
+    assert requests.get(f"{stack.base}/agent/tickets/x", timeout=5).status_code == 404

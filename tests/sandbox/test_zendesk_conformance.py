@@ -100,6 +100,19 @@ def test_incremental_export_conforms(stack, spec):
     assert page["tickets"] and page["end_of_stream"] is True
 
 
+@pytest.mark.parametrize("spec", [INCREMENTAL, TICKETS])
+def test_bulk_tickets_and_sideloads_in_the_export_conform(stack, spec):
+    stack.admin("POST", "/zendesk/tickets/bulk", json={
+        "count": 30, "closed_every": 4, "phone_only_every": 3}).raise_for_status()
+    page = fetched(stack, "/api/v2/incremental/tickets/cursor",
+                   "/api/v2/incremental/tickets/cursor.json", spec, start_time=0, per_page=20,
+                   include="users,groups")
+    assert len(page["tickets"]) == 20 and page["users"] and page["groups"]
+    tid = page["tickets"][0]["id"]
+    fetched(stack, "/api/v2/tickets/{ticket_id}", f"/api/v2/tickets/{tid}.json",
+            include="users,groups")
+
+
 def test_the_checker_is_not_vacuous():
     with pytest.raises(SpecViolation):
         validate_request(TICKETS, "POST", "/api/v2/tickets", {"ticket": {"subject": "no body"}})

@@ -45,6 +45,7 @@ class Hook:
     headers: Message
     body: bytes
     at: float
+    path: str = ""
 
     @property
     def json(self) -> Any:
@@ -108,7 +109,7 @@ def _capture_server(capture: Capture) -> ThreadingHTTPServer:
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with capture.lock:
-                capture.hooks.append(Hook(self.headers, body, time.time()))
+                capture.hooks.append(Hook(self.headers, body, time.time(), self.path))
                 status, headers = capture.pop_answer(body)
             self.send_response(status)
             for k, v in headers.items():
@@ -142,6 +143,12 @@ class Stack:
 
     def put(self, path: str, body: Any, **kw: Any) -> requests.Response:
         return self.api.put(f"{self.base}{path}", json=body, timeout=10, **kw)
+
+    def patch(self, path: str, body: Any, **kw: Any) -> requests.Response:
+        return self.api.patch(f"{self.base}{path}", json=body, timeout=10, **kw)
+
+    def delete(self, path: str, **kw: Any) -> requests.Response:
+        return self.api.delete(f"{self.base}{path}", timeout=10, **kw)
 
     def new_ticket(self, **fields: Any) -> dict[str, Any]:
         ticket = {"subject": "Order late", "comment": {"body": "Where is my order?"},
