@@ -21,14 +21,12 @@ from datetime import datetime
 
 from bridge.http import RateLimited
 from bridge.klaviyo import KlaviyoClient
+from bridge.metrics_bulk import BULK_BUDGET, BULK_MAX
 from bridge.quota import Budget, Quota
 from bridge.reconcile import export_budget
 from bridge.store import Store
 from bridge.ticket_metrics import OPENED, RESOLVED, MetricEvent, build_event
 from bridge.zendesk import ZendeskClient
-
-BULK_MAX = 1000
-BULK_BUDGET = Budget.per_minute("klaviyo-bulk-events", 150, per_second=10)
 
 
 @dataclass
@@ -117,16 +115,10 @@ def _not_done(events: list[MetricEvent], deps: BackfillDeps,
 
 
 def _send_bulk(events: list[MetricEvent], deps: BackfillDeps, report: BackfillReport) -> None:
-    groups: dict[tuple[tuple[str, str], ...], list[dict]] = {}
-    for e in events:
-        groups.setdefault(tuple(sorted(e.profile.items())), []).append(
-            {"metric": e.metric, "properties": e.properties, "time": e.time,
-             "unique_id": e.unique_id})
     while True:
         _wait_for(BULK_BUDGET, deps)
         try:
-            deps.klaviyo.bulk_create_events([(dict(k), v) for k, v in groups.items()],
-                                            backfill=True)
+            deps.klaviyo.bulk_create_events(events, backfill=True)
             break
         except RateLimited as e:
             deps.sleep(e.retry_after)

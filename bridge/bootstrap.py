@@ -7,8 +7,10 @@ import redis
 
 from bridge import budgets
 from bridge.campaign import CampaignDeps
+from bridge.http import Observer
 from bridge.inbound import InboundDeps
 from bridge.klaviyo import KlaviyoClient
+from bridge.meters import upstream_observer
 from bridge.metrics import MetricsDeps
 from bridge.quota import Budget, Quota
 from bridge.replies import ReplyDeps
@@ -28,22 +30,30 @@ def store(settings: Settings) -> Store:
     return Store(redis_client(settings), event_ttl=settings.event_ttl_seconds)
 
 
-def zendesk_client(settings: Settings, quota: Quota | None = None) -> ZendeskClient:
-    """With `quota`, every call first takes its share of the shared budgets (E3)."""
+def zendesk_client(settings: Settings, quota: Quota | None = None,
+                   observe: Observer | None = None) -> ZendeskClient:
+    """With `quota`, every call first takes its share of the shared budgets (E3); `observe`
+    sees every attempt (see `counted`)."""
     return ZendeskClient(settings.zendesk_url, email=settings.zendesk_email,
                          api_token=settings.zendesk_api_token,
                          oauth_token=settings.zendesk_oauth_token,
-                         timeout=settings.http_timeout_seconds,
+                         timeout=settings.http_timeout_seconds, observe=observe,
                          gate=budgets.gate(quota, budgets.zendesk_budgets(settings))
                          if quota else None)
 
 
-def klaviyo_client(settings: Settings, quota: Quota | None = None) -> KlaviyoClient:
+def klaviyo_client(settings: Settings, quota: Quota | None = None,
+                   observe: Observer | None = None) -> KlaviyoClient:
     return KlaviyoClient(settings.klaviyo_base_url, api_key=settings.klaviyo_api_key,
                          revision=settings.klaviyo_revision,
-                         timeout=settings.http_timeout_seconds,
+                         timeout=settings.http_timeout_seconds, observe=observe,
                          gate=budgets.gate(quota, budgets.klaviyo_budgets(settings))
                          if quota else None)
+
+
+def counted(st: Store) -> Observer:
+    """Every upstream attempt counted in Redis by API, endpoint and status, for /metrics."""
+    return upstream_observer(st.r)
 
 
 def policy(settings: Settings) -> Policy:
@@ -56,8 +66,9 @@ def policy(settings: Settings) -> Policy:
 def inbound_deps(settings: Settings, shared_store: Store | None = None) -> InboundDeps:
     st = shared_store or store(settings)
     quota = Quota(st.r)
-    return InboundDeps(store=st, zendesk=zendesk_client(settings, quota),
-                       klaviyo=klaviyo_client(settings, quota), policy=policy(settings),
+    return InboundDeps(store=st, zendesk=zendesk_client(settings, quota, counted(st)),
+                       klaviyo=klaviyo_client(settings, quota, counted(st)),
+                       policy=policy(settings),
                        tags=settings.sms_ticket_tags, group_id=settings.zendesk_group_id,
                        brand_id=settings.zendesk_brand_id,
                        settle_seconds=settings.inbound_settle_ms / 1000,
@@ -67,8 +78,8 @@ def inbound_deps(settings: Settings, shared_store: Store | None = None) -> Inbou
 def reply_deps(settings: Settings, shared_store: Store | None = None) -> ReplyDeps:
     st = shared_store or store(settings)
     quota = Quota(st.r)
-    return ReplyDeps(store=st, zendesk=zendesk_client(settings, quota),
-                     klaviyo=klaviyo_client(settings, quota), quota=quota,
+    return ReplyDeps(store=st, zendesk=zendesk_client(settings, quota, counted(st)),
+                     klaviyo=klaviyo_client(settings, quota, counted(st)), quota=quota,
                      budget=Budget.per_minute("klaviyo-conversation-messages",
                                               settings.klaviyo_messages_per_minute,
                                               per_second=3),
@@ -78,8 +89,8 @@ def reply_deps(settings: Settings, shared_store: Store | None = None) -> ReplyDe
 def metrics_deps(settings: Settings, shared_store: Store | None = None) -> MetricsDeps:
     st = shared_store or store(settings)
     quota = Quota(st.r)
-    return MetricsDeps(store=st, zendesk=zendesk_client(settings, quota),
-                       klaviyo=klaviyo_client(settings, quota), quota=quota,
+    return MetricsDeps(store=st, zendesk=zendesk_client(settings, quota, counted(st)),
+                       klaviyo=klaviyo_client(settings, quota, counted(st)), quota=quota,
                        events_budget=Budget.per_minute("klaviyo-events",
                                                        settings.klaviyo_events_per_minute,
                                                        per_second=350),
@@ -94,5 +105,5 @@ def ticket_event_deps(settings: Settings, shared_store: Store | None = None) -> 
 
 def campaign_deps(settings: Settings, shared_store: Store | None = None) -> CampaignDeps:
     st = shared_store or store(settings)
-    return CampaignDeps(store=st, zendesk=zendesk_client(settings, Quota(st.r)),
+    return CampaignDeps(store=st, zendesk=zendesk_client(settings, Quota(st.r), counted(st)),
                         max_attempts=settings.max_attempts)

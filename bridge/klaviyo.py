@@ -12,6 +12,7 @@ import requests
 from bridge.http import Funnel, Gate, Observer, Permanent
 from bridge.model import Profile
 from bridge.phones import normalize
+from bridge.ticket_metrics import MetricEvent
 
 
 class KlaviyoClient:
@@ -78,29 +79,26 @@ class KlaviyoClient:
                           json={"data": {"type": "event", "attributes": attributes}},
                           headers={"Content-Type": "application/vnd.api+json"})
 
-    def bulk_create_events(self, groups: list[tuple[dict[str, Any], list[dict[str, Any]]]],
-                           backfill: bool = False) -> None:
-        """POST /api/event-bulk-create-jobs: up to 1000 events, grouped by profile, one call.
-
-        `groups`: (profile attributes, [event attributes: metric name, properties, time,
-        unique_id]) pairs. With `backfill`, Klaviyo records without triggering flows.
-        """
-        data = []
-        for profile, events in groups:
-            data.append({"type": "event-bulk-create", "attributes": {
-                "profile": {"data": {"type": "profile", "attributes": profile}},
-                "events": {"data": [{"type": "event", "attributes": _event_attributes(
-                    e, backfill)} for e in events]}}})
+    def bulk_create_events(self, events: list[MetricEvent], backfill: bool = False) -> None:
+        """POST /api/event-bulk-create-jobs: up to 1000 events in one call, grouped by profile.
+        With `backfill`, Klaviyo records them without triggering flows."""
+        groups: dict[tuple[tuple[str, str], ...], list[MetricEvent]] = {}
+        for e in events:
+            groups.setdefault(tuple(sorted(e.profile.items())), []).append(e)
+        data = [{"type": "event-bulk-create", "attributes": {
+            "profile": {"data": {"type": "profile", "attributes": dict(profile)}},
+            "events": {"data": [{"type": "event", "attributes": _event_attributes(e, backfill)}
+                                for e in group]}}} for profile, group in groups.items()]
         self.http.request("POST", "/api/event-bulk-create-jobs", "POST event-bulk-create-jobs",
                           json={"data": {"type": "event-bulk-create-job", "attributes": {
                               "events-bulk-create": {"data": data}}}},
                           headers={"Content-Type": "application/vnd.api+json"})
 
 
-def _event_attributes(event: dict[str, Any], backfill: bool) -> dict[str, Any]:
-    attributes = {"properties": event["properties"], "unique_id": event["unique_id"],
-                  "time": event["time"],
-                  "metric": {"data": {"type": "metric", "attributes": {"name": event["metric"]}}}}
+def _event_attributes(event: MetricEvent, backfill: bool) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "properties": event.properties, "unique_id": event.unique_id, "time": event.time,
+        "metric": {"data": {"type": "metric", "attributes": {"name": event.metric}}}}
     if backfill:
         attributes["backfill"] = True
     return attributes

@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bridge import metrics_bulk
 from bridge.klaviyo import KlaviyoClient
-from bridge.ordered import Deferred, Done
+from bridge.ordered import Done
 from bridge.quota import Budget, Quota
 from bridge.store import Store
 from bridge.ticket_metrics import build_event
@@ -47,9 +48,10 @@ def record_metric(ticket_id: int, metric: str, when: str, deps: MetricsDeps,
     if event is None:
         deps.store.mark_metric_done(ticket_id, metric, "no_profile_identity")
         return Done("dropped", "no_profile_identity", {"ticket_id": ticket_id})
-    wait = deps.quota.take(deps.events_budget)
-    if wait > 0:
-        raise Deferred(wait, "Klaviyo events budget spent for now")
+    if deps.quota.take(deps.events_budget) > 0:
+        # A burst: rather than wait or exceed the limit, the event joins the next bulk call.
+        metrics_bulk.buffer(deps.store, event)
+        return Done("applied", "bulk", {"ticket_id": ticket_id, "metric": metric})
     deps.klaviyo.create_event(metric=event.metric, profile=event.profile,
                               properties=event.properties, unique_id=event.unique_id,
                               time=event.time)

@@ -9,7 +9,9 @@ bookkeeping that must be the same everywhere:
 - an event is marked done or dropped only after `process` returns (crash = run again);
 - `Deferred` (our own quota, a peer still sending) and upstream 429s wait without using up the
   event's attempts; other errors count, and an event that fails permanently or `max_attempts`
-  times is set aside in failed jobs so the events behind it are not blocked forever.
+  times is set aside in failed jobs so the events behind it are not blocked forever;
+- every outcome is counted, and an applied event's time since receipt is observed in its
+  kind's latency histogram (meters.py, shared by all processes for /metrics).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.http import Permanent, RateLimited
+from bridge.meters import record_outcome
 from bridge.observe import log_outcome
 from bridge.store import Store
 
@@ -140,8 +143,9 @@ class Runner:
             self.store.clear_failure(ref)
         if member is not None and queue is not None:
             self.store.remove_pending(queue, member)
-        self.store.count(self.kind, "processed" if state == "done" else "dropped", done.reason)
         latency = self.clock() - float(event.get("received_at") or self.clock())
+        record_outcome(self.store.r, self.kind, "processed" if state == "done" else "dropped",
+                       done.reason, latency if state == "done" else None)
         log_outcome(ref, self.source, done.outcome, reason=done.reason or None,
                     latency=latency, **done.fields)
         return f"{done.outcome}:{done.reason}" if done.reason else done.outcome

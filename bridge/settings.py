@@ -18,6 +18,7 @@ ZENDESK_HOST_SUFFIX = ".zendesk.com"
 KLAVIYO_HOST = "a.klaviyo.com"
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
+MIN_OPS_TOKEN = 16
 
 
 class ConfigError(Exception):
@@ -65,6 +66,9 @@ class Settings:
     max_attempts: int = 8
     visibility_timeout: int = 600
     http_timeout_seconds: float = 10.0
+    public_url: str | None = None   # where Zendesk reaches this bridge; only `provision` needs it
+    ops_token: str | None = None       # the /ops page's password (user `ops`); unset: page off
+    metrics_require_auth: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -78,6 +82,11 @@ class Settings:
         if not insecure:
             p.secure_host("ZENDESK_URL", zendesk_url, lambda h: h.endswith(ZENDESK_HOST_SUFFIX))
             p.secure_host("KLAVIYO_BASE_URL", klaviyo_base, lambda h: h == KLAVIYO_HOST)
+        public_url = p.url("PUBLIC_URL")
+        if public_url and not insecure and urlparse(public_url).scheme != "https":
+            p.problem(f"PUBLIC_URL={public_url!r} must start with https:// (Zendesk delivers "
+                      "webhooks to https endpoints only); ALLOW_INSECURE_UPSTREAMS=true allows "
+                      "http for the sandbox or tests")
         email = p.text("ZENDESK_EMAIL")
         token = p.text("ZENDESK_API_TOKEN")
         oauth = p.text("ZENDESK_OAUTH_TOKEN")
@@ -106,6 +115,14 @@ class Settings:
         if "{" in subject and not set(re.findall(r"{(\w*)}", subject)) <= {"masked_phone",
                                                                            "brand_number"}:
             p.problem("SMS_SUBJECT_TEMPLATE may only use {masked_phone} and {brand_number}")
+        ops_token = p.text("OPS_TOKEN")
+        if ops_token and len(ops_token) < MIN_OPS_TOKEN:
+            p.problem(f"OPS_TOKEN must be at least {MIN_OPS_TOKEN} characters (it guards replay "
+                      "and purge); make one with: python -c 'import secrets; "
+                      "print(secrets.token_urlsafe(24))'")
+        metrics_auth = p.boolean("METRICS_REQUIRE_AUTH", False)
+        if metrics_auth and not ops_token:
+            p.problem("METRICS_REQUIRE_AUTH=true needs OPS_TOKEN (the scraper's bearer token)")
         settings = cls(
             redis_url=p.text("REDIS_URL") or "redis://127.0.0.1:6379/0",
             zendesk_url=zendesk_url.rstrip("/"),
@@ -142,6 +159,9 @@ class Settings:
             klaviyo_messages_per_minute=p.integer("KLAVIYO_MESSAGES_PER_MINUTE", minimum=2)
             or 60,
             visibility_timeout=p.integer("CELERY_VISIBILITY_TIMEOUT", minimum=30) or 600,
+            ops_token=ops_token,
+            metrics_require_auth=metrics_auth,
+            public_url=public_url.rstrip("/") or None,
         )
         if not (settings.redis_url.startswith(("redis://", "rediss://", "unix://"))):
             p.problem("REDIS_URL must start with redis://, rediss:// or unix://")

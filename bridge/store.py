@@ -373,6 +373,46 @@ class Store:
     def failed(self) -> dict[str, dict[str, Any]]:
         return {k.decode(): json.loads(v) for k, v in self.r.hgetall("zkb:failed").items()}
 
+    def failed_entry(self, ref: str) -> dict[str, Any] | None:
+        raw = self.r.hget("zkb:failed", ref)
+        return json.loads(raw) if raw else None
+
+    def forget_failures(self, refs: list[str] | None = None) -> int:
+        """Remove failed-job entries (all when `refs` is None); their events stay as they are."""
+        if refs is None:
+            count = self.r.hlen("zkb:failed")
+            self.r.delete("zkb:failed")
+            return int(count)
+        return int(self.r.hdel("zkb:failed", *refs)) if refs else 0
+
+    def event_fields(self, refs: list[str], *names: str) -> list[dict[str, str]]:
+        """Some fields of several events in one round trip ({} for an event not stored)."""
+        pipe = self.r.pipeline(transaction=False)
+        for ref in refs:
+            pipe.hmget(_ev(ref), *names)
+        return [{n: v.decode() for n, v in zip(names, values, strict=True) if v is not None}
+                for values in pipe.execute()]
+
+    def reopen_event(self, ref: str, now: float) -> bool:
+        """Replay: make a set-aside event runnable again, atomically. Its state becomes queued and
+        its attempts 0; it takes back its place in its ordered queue (same receipt number and
+        score, so it sorts where it was); its stored life starts again; and it joins the
+        "enqueue not yet confirmed" set, so the sweep publishes it if the caller's publish
+        fails. False if the event is no longer stored."""
+        key = _ev(ref)
+        seq, queue, score = self.r.hmget(key, "seq", "queue", "score")
+        if not self.r.exists(key):
+            return False
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(key, mapping={"state": "queued", "attempts": 0, "replayed_at": now})
+        if queue and seq is not None:
+            member = f"{int(seq):015d}|{ref}"
+            pipe.zadd(_queue(queue.decode()), {member: float(score or 0)})
+        pipe.expire(key, self.event_ttl)
+        pipe.zadd("zkb:unqueued", {ref: now})
+        pipe.execute()
+        return True
+
 
 def _ev(ref: str) -> str:
     return f"zkb:ev:{ref}"

@@ -14,8 +14,10 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger
 from kombu import Exchange, Queue
 
+from bridge.observe import guard_handlers, secret_values
 from bridge.settings import Settings
 
 KLAVIYO_QUEUE = "zkb.klaviyo"
@@ -50,6 +52,8 @@ def make_celery(settings: Settings | None = None) -> Celery:
             "bridge.ticket_metric": {"queue": ZENDESK_QUEUE, "routing_key": ZENDESK_QUEUE},
             "bridge.sweep": {"queue": MAINTENANCE_QUEUE, "routing_key": MAINTENANCE_QUEUE},
             "bridge.reconcile": {"queue": MAINTENANCE_QUEUE, "routing_key": MAINTENANCE_QUEUE},
+            "bridge.flush_metrics": {"queue": MAINTENANCE_QUEUE,
+                                     "routing_key": MAINTENANCE_QUEUE},
         },
         broker_transport_options={
             "visibility_timeout": visibility,
@@ -64,11 +68,21 @@ def make_celery(settings: Settings | None = None) -> Celery:
         beat_schedule={
             "sweep": {"task": "bridge.sweep", "schedule": 30.0,
                       "options": {"expires": 25}},
+            "flush-metrics": {"task": "bridge.flush_metrics", "schedule": 5.0,
+                              "options": {"expires": 4}},
             "reconcile": {"task": "bridge.reconcile", "schedule": float(reconcile_every),
                           "options": {"expires": max(10, reconcile_every - 5)}},
         },
     )
     return app
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _guard_celery_logs(logger, **_: object) -> None:  # noqa: ANN001 - Celery's signal signature
+    """Celery's own lines (task retried/failed, with the exception's message, tracebacks) pass
+    through the PII and secret guard too (E5); our JSON lines are masked as they are written."""
+    guard_handlers(logger, secret_values(os.environ))
 
 
 app = make_celery()

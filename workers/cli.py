@@ -1,5 +1,6 @@
 """`zkbridge` command line: the operator's tools. Subcommands build what they need from the same
-environment as the services (see the README's configuration table)."""
+environment as the services (see the README's configuration table). `failed`, `check` and
+`provision` live in cli_ops.py (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bridge.backfill import BackfillDeps, BackfillReport, backfill
 from bridge.quota import Quota
 from bridge.reconcile import export_budget
 from bridge.settings import ConfigError, Settings
+from workers.cli_ops import add_commands
 
 
 def _date(value: str) -> datetime:
@@ -64,6 +66,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.add_argument("--page-size", type=int, default=1000, help=argparse.SUPPRESS)
     b.set_defaults(run=cmd_backfill)
+    add_commands(sub, _date)
     return p
 
 

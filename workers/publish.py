@@ -24,6 +24,11 @@ def task_for(event: RawEvent) -> str | None:
     return TASK_BY_KIND.get(event.kind)
 
 
+def task_for_kind(source: str, kind: str) -> str | None:
+    """The same choice from a stored event's source and kind (sweep, replay)."""
+    return ZENDESK_TASK if source == "zendesk" else TASK_BY_KIND.get(kind)
+
+
 def enqueue(app: Celery, task: str, ref: str) -> None:
     """Publish one task carrying only the event ref (no PII in Flower, E5).
 
@@ -37,4 +42,4 @@ def enqueue(app: Celery, task: str, ref: str) -> None:
         app.send_task(task, args=[ref])
 
 
-__all__ = ["OperationalError", "enqueue", "task_for"]
+__all__ = ["OperationalError", "enqueue", "task_for", "task_for_kind"]

@@ -14,10 +14,11 @@ from functools import cache
 
 from celery import Task
 
-from bridge import bootstrap
+from bridge import bootstrap, metrics_bulk
 from bridge.campaign import runner as campaign_runner
 from bridge.http import RateLimited, Retryable
 from bridge.inbound import handle_inbound
+from bridge.meters import count_retry
 from bridge.metrics import record_metric
 from bridge.observe import setup_logging
 from bridge.ordered import Deferred, Done, QueueBusy
@@ -27,7 +28,7 @@ from bridge.settings import Settings
 from bridge.sweep import sweep as run_sweep
 from bridge.ticket_events import handle_ticket_event
 from workers.celery_app import MAX_COUNTDOWN, app
-from workers.publish import TASK_BY_KIND, ZENDESK_TASK, enqueue
+from workers.publish import enqueue, task_for_kind
 
 MAX_TASK_RETRIES = 200   # a backstop; handlers bound each event's own attempts (MAX_ATTEMPTS)
 
@@ -54,16 +55,21 @@ def _run(task: Task, fn: Callable[[], str]) -> str:
     except QueueBusy as e:
         # The holder applies our event; we only check back in case it dies, less and less often.
         countdown = min(30.0, 2.0 ** min(task.request.retries, 5)) * random.uniform(0.5, 1.0)
-        raise task.retry(countdown=countdown, exc=e, max_retries=MAX_TASK_RETRIES) from e
+        raise _retry(task, "queue_busy", countdown, e) from e
     except Deferred as e:
-        raise task.retry(countdown=min(MAX_COUNTDOWN, e.retry_after + random.uniform(0, 0.2)),
-                         exc=e, max_retries=MAX_TASK_RETRIES) from e
+        raise _retry(task, "deferred", e.retry_after + random.uniform(0, 0.2), e) from e
     except RateLimited as e:
-        raise task.retry(countdown=min(MAX_COUNTDOWN, e.retry_after + random.uniform(0, 1)),
-                         exc=e, max_retries=MAX_TASK_RETRIES) from e
+        why = "budget" if getattr(e, "local", False) else "rate_limited"
+        raise _retry(task, why, e.retry_after + random.uniform(0, 1), e) from e
     except Retryable as e:
-        raise task.retry(countdown=_backoff(task.request.retries), exc=e,
-                         max_retries=MAX_TASK_RETRIES) from e
+        raise _retry(task, "retryable", _backoff(task.request.retries), e) from e
+
+
+def _retry(task: Task, why: str, countdown: float, exc: Exception) -> Exception:
+    """Count the retry by task and cause (for /metrics), then ask Celery for it."""
+    count_retry(_store().r, task.name, why)
+    return task.retry(countdown=min(MAX_COUNTDOWN, countdown), exc=exc,
+                      max_retries=MAX_TASK_RETRIES)
 
 
 @app.task(name="bridge.inbound_sms", bind=True, acks_late=True)
@@ -114,12 +120,16 @@ def _outcome(done: Done) -> str:
     return f"{done.outcome}:{done.reason}"
 
 
+@app.task(name="bridge.flush_metrics", acks_late=True)
+def flush_metrics() -> int:
+    """Send metric events parked during a burst through the bulk endpoint (beat, every 5 s)."""
+    deps = _ticket_event_deps().metrics
+    return metrics_bulk.flush(deps.store, deps.klaviyo, deps.quota)
+
+
 @app.task(name="bridge.sweep", acks_late=True)
 def sweep() -> dict[str, int]:
     """Re-queue stranded events and conversations (beat, every 30 s)."""
-    def task_for_kind(source: str, kind: str) -> str | None:
-        return ZENDESK_TASK if source == "zendesk" else TASK_BY_KIND.get(kind)
-
     return run_sweep(_store(), lambda task, ref: enqueue(app, task, ref), time.time(),
                      task_for_kind)
 
