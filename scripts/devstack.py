@@ -123,6 +123,7 @@ class Stack:
     procs: dict[str, Proc] = field(default_factory=dict)
     redis_port: int | None = None
     flower_auth: str = field(default_factory=lambda: f"ops:{secrets.token_urlsafe(9)}")
+    ops_token: str = field(default_factory=lambda: secrets.token_urlsafe(18))
 
     @property
     def web_url(self) -> str:
@@ -150,6 +151,7 @@ class Stack:
             "SYNC_SMS_CONVERSATIONS": "true",
             "ALLOW_INSECURE_UPSTREAMS": "true",
             "FLOWER_BASIC_AUTH": self.flower_auth,
+            "OPS_TOKEN": self.ops_token,
             "FLOWER_PORT": str(self.flower_port),
             "BEAT_SCHEDULE_FILE": str(self.workdir / "celerybeat-schedule"),
             "SANDBOX_PORT": str(self.sandbox_port),
@@ -230,17 +232,36 @@ def _wait(check, what: str, timeout: float = 60, stack: Stack | None = None) -> 
     raise RuntimeError(f"{what} did not become ready in {timeout:.0f}s{logs}")
 
 
+DEV_DB = 15
+BRIDGE_KEY_PATTERNS = ("zkb:*", "zkb.*", "unacked*", "_kombu.binding.*")
+
+
+def _clear_bridge_keys(redis_url: str) -> None:
+    import redis  # noqa: PLC0415
+
+    client = redis.Redis.from_url(redis_url)
+    for pattern in BRIDGE_KEY_PATTERNS:
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+
+
 def up() -> None:
     """`./dev up`: the whole system against the sandbox, until Ctrl-C."""
     workdir = ROOT / ".run"
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url and port_answers(6379):
-        redis_url = "redis://127.0.0.1:6379/0"
+        # The sandbox starts empty every time, so the bridge's state must too: a conversation
+        # cached from an earlier run would point at a ticket id the new sandbox gave to
+        # someone else. Use a database of our own and clear only the bridge's keys in it.
+        redis_url = f"redis://127.0.0.1:6379/{DEV_DB}"
+        _clear_bridge_keys(redis_url)
     stack = Stack(workdir=workdir, web_port=int(os.environ.get("PORT", 8000)),
                   sandbox_port=int(os.environ.get("SANDBOX_PORT", 8025)),
                   flower_port=int(os.environ.get("FLOWER_PORT", 5555)), redis_url=redis_url,
                   processes=("sandbox", "web", "worker", "beat", "flower"),
-                  flower_auth=os.environ.get("FLOWER_BASIC_AUTH") or "ops:zkbridge")
+                  flower_auth=os.environ.get("FLOWER_BASIC_AUTH") or "ops:zkbridge",
+                  ops_token=os.environ.get("OPS_TOKEN") or secrets.token_urlsafe(18))
     for port, what in ((stack.web_port, "PORT"), (stack.sandbox_port, "SANDBOX_PORT"),
                        (stack.flower_port, "FLOWER_PORT")):
         if port_answers(port):
@@ -257,6 +278,8 @@ zkbridge is running against the local sandbox.
   Phone and agent desk : {stack.sandbox_url}/   (text from /phone, answer in /desk)
   Receiver             : {stack.web_url}/webhooks/klaviyo  /webhooks/zendesk  /readyz
   Flower (queues)      : http://127.0.0.1:{stack.flower_port}/  (user {user}, password {password})
+  Ops page             : {stack.web_url}/ops  (user ops, password {stack.ops_token})
+  Metrics (Prometheus) : {stack.web_url}/metrics
   Redis                : {stack.redis_url}
 Ctrl-C stops everything.""", flush=True)
     try:
