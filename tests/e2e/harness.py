@@ -155,6 +155,26 @@ class Bridge:
     def comments(self, ticket_id: int) -> list[dict[str, Any]]:
         return self.ticket(ticket_id)["comments"]
 
+    def make_customers(self, count: int) -> list[str]:
+        """`count` new consenting Klaviyo profiles (+1500555xxxx). A text from an unknown number
+        creates a NEVER_SUBSCRIBED profile; the webhook URL is off meanwhile so the bridge never
+        sees those texts; then each gets SMS consent."""
+        url = f"{self.sandbox}/_sandbox/config"
+        hook = requests.get(url, timeout=10).json()["klaviyo_webhook_url"]
+        requests.post(url, json={"klaviyo_webhook_url": None}, timeout=10).raise_for_status()
+        try:
+            phones = [f"+1500555{4000 + i:04d}" for i in range(count)]
+            for i in range(0, count, 100):
+                self.text_batch([{"from": p, "to": TOLL_FREE, "body": "hello"}
+                                 for p in phones[i:i + 100]])
+            wanted = set(phones)
+            for p in requests.get(f"{self.sandbox}/_sandbox/klaviyo/profiles", timeout=30).json():
+                if p["phone_number"] in wanted:
+                    self.set_consent(p["id"], "SUBSCRIBED", "SUBSCRIBED")
+        finally:
+            requests.post(url, json={"klaviyo_webhook_url": hook}, timeout=10).raise_for_status()
+        return phones
+
     def run_task(self, name: str, *args: object) -> None:
         """Publish a task the way beat would (e.g. the catch-up sweep), on the stack's Redis."""
         from bridge.settings import Settings  # noqa: PLC0415 - only tests that need it
