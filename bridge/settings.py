@@ -147,6 +147,7 @@ class Settings:
             inbound_settle_ms=_default(p.integer("INBOUND_SETTLE_MS", minimum=0), 300),
             max_attempts=p.integer("MAX_ATTEMPTS", minimum=1) or 8,
             sms_reply_mode=reply_mode,
+            http_timeout_seconds=float(p.integer("HTTP_TIMEOUT_SECONDS", minimum=1) or 10),
             klaviyo_events_per_minute=p.integer("KLAVIYO_EVENTS_PER_MINUTE", minimum=2) or 3500,
             reconcile_interval_seconds=p.integer("RECONCILE_INTERVAL_SECONDS", minimum=10)
             or 300,
