@@ -110,7 +110,11 @@ def replay(store: Store, ref: str, enqueue: Enqueue, task_for_kind: TaskForKind,
                f"published again"
     if not store.reopen_event(ref, now()):
         return f"{ref}: not replayed; the event expired just now"
-    enqueue(task, ref)
+    try:
+        enqueue(task, ref)
+    except Exception as e:  # noqa: BLE001 - the broker's errors vary; the sweep covers them
+        return (f"{ref}: made runnable again, but publishing its task failed "
+                f"({type(e).__name__}); the sweep publishes it within a minute")
     store.mark_queued([ref])
     where = " and back in its conversation's queue" if event.get("queue") else ""
     return (f"{ref}: replayed: attempts reset to 0{where}, task {task} published; it leaves "

@@ -43,7 +43,7 @@ def _sent_at(attributes: dict[str, Any]) -> datetime:
 
 def parse_inbound_sms(item: dict[str, Any]) -> InboundSms:
     """A `sent_sms` item of a delivery -> InboundSms (customer phone may still be None)."""
-    payload = item.get("payload") or {}
+    payload = _obj(item.get("payload"))
     attributes = payload.get("attributes") or {}
     if not isinstance(attributes, dict):
         raise EventShapeError("payload.attributes must be an object")
@@ -59,16 +59,21 @@ def parse_inbound_sms(item: dict[str, Any]) -> InboundSms:
     media = props.get(MEDIA) or []
     if not isinstance(media, list):
         media = [media]
-    profile = (((payload.get("relationships") or {}).get("profile") or {}).get("data") or {})
+    profile_id = _obj(_obj(_obj(payload.get("relationships")).get("profile")).get("data")).get("id")
     return InboundSms(
         event_id=str(payload.get("id")),
-        profile_id=profile.get("id") if isinstance(profile, dict) else None,
+        profile_id=profile_id if isinstance(profile_id, str) and profile_id else None,
         customer_phone=normalize(str(props.get(FROM) or "")),
         brand_number=str(to_number).strip(),
         body=body,
         media_count=len(media),
         sent_at=_sent_at(attributes),
     )
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """A nested object of the event; a signed but malformed delivery may hold anything there."""
+    return value if isinstance(value, dict) else {}
 
 
 def order_score(item: dict[str, Any]) -> float:

@@ -139,7 +139,7 @@ class Runner:
         state = "done" if done.outcome == "applied" else "dropped"
         self.store.update_event(ref, state=state, outcome=done.outcome, reason=done.reason,
                                 done_at=self.clock())
-        if event.get("attempts"):
+        if "attempts" in event:   # it failed before (or was replayed): off the failed list
             self.store.clear_failure(ref)
         if member is not None and queue is not None:
             self.store.remove_pending(queue, member)

@@ -7,6 +7,7 @@ as arguments (`Policy` carries the brand's settings), so the rules are tested in
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from bridge.decisions import AddComment, CreateTicket, Drop, InboundDecision
@@ -21,7 +22,6 @@ HELP_WORDS = frozenset({"HELP", "INFO"})
 ALWAYS_CONTAINS = frozenset({"STOP"})
 RECEIVING_KINDS = frozenset({"toll_free", "long_code", "short_code"})
 _WORD = re.compile(r"[A-Za-z0-9]+")
-_TRAILING = re.compile(r"[\s!?.,;:'\"()\-]+$")
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def keyword_kind(body: str, policy: Policy) -> str | None:
     Case, surrounding spaces and trailing punctuation are ignored. Opt-out words match as a
     whole word anywhere in "contains" mode (Klaviyo's default), otherwise the whole text.
     """
-    text = _TRAILING.sub("", body.strip()).strip().upper()
+    text = _without_trailing_punctuation(body.strip()).upper()
     if not text:
         return None
     if text in HELP_WORDS:
@@ -54,6 +54,15 @@ def keyword_kind(body: str, policy: Policy) -> str | None:
     if text in policy.custom_keywords:
         return "custom"
     return None
+
+
+def _without_trailing_punctuation(text: str) -> str:
+    """Drop trailing spaces and Unicode punctuation (category P*: also the "…", "”", "’" and
+    "。" that phone keyboards put in on their own)."""
+    end = len(text)
+    while end and (text[end - 1].isspace() or unicodedata.category(text[end - 1])[0] == "P"):
+        end -= 1
+    return text[:end]
 
 
 def screen(sms: InboundSms, policy: Policy) -> Drop | None:

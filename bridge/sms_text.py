@@ -5,13 +5,13 @@ Pure functions: no I/O. HTML parsing uses the standard library's tolerant parser
 
 from __future__ import annotations
 
-import math
 import re
 from html import unescape
 from html.parser import HTMLParser
 
 BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
-          "ul", "ol", "table"}
+          "ul", "ol", "table", "hr", "dl", "dt", "dd"}
+CELLS = {"td", "th"}    # cells of one row: side by side, so a space apart
 SKIP = {"script", "style", "head", "title"}
 
 # GSM 03.38 basic set (1 septet each) and extension set (2 septets: escape + char).
@@ -35,12 +35,16 @@ class _Text(HTMLParser):
             self.parts.append("\n- ")
         elif tag in BLOCKS:
             self.parts.append("\n\n")
+        elif tag in CELLS:
+            self.parts.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in SKIP:
             self.skipping = max(0, self.skipping - 1)
         elif tag in BLOCKS and tag != "br":
             self.parts.append("\n\n")
+        elif tag in CELLS:
+            self.parts.append(" ")
 
     def handle_data(self, data: str) -> None:
         if not self.skipping:
@@ -54,7 +58,7 @@ def html_to_text(html: str) -> str:
     parser.feed(html)
     parser.close()
     text = "".join(parser.parts)
-    lines = [line.strip() for line in text.split("\n")]
+    lines = [re.sub(r" {2,}", " ", line).strip() for line in text.split("\n")]
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
@@ -67,9 +71,25 @@ def comment_text(body: str | None, html_body: str | None) -> str:
 
 
 def segments(text: str) -> tuple[str, int]:
-    """('GSM-7' or 'UCS-2', number of billed segments) for a concatenated SMS."""
+    """('GSM-7' or 'UCS-2', number of billed segments) for a concatenated SMS.
+
+    One segment holds 160 septets (GSM-7) or 70 UTF-16 units (UCS-2); a longer text goes in
+    parts of 153 septets or 67 units, and a part never splits an escaped GSM character (€, [ ...:
+    2 septets) or an emoji's surrogate pair (2 units), so a part may end one short.
+    """
     if all(c in GSM_BASIC or c in GSM_EXTENDED for c in text):
-        septets = sum(2 if c in GSM_EXTENDED else 1 for c in text)
-        return "GSM-7", 1 if septets <= 160 else math.ceil(septets / 153)
-    units = len(text.encode("utf-16-le")) // 2
-    return "UCS-2", 1 if units <= 70 else math.ceil(units / 67)
+        sizes = [2 if c in GSM_EXTENDED else 1 for c in text]
+        return "GSM-7", _parts(sizes, single=160, part=153)
+    sizes = [2 if ord(c) > 0xFFFF else 1 for c in text]
+    return "UCS-2", _parts(sizes, single=70, part=67)
+
+
+def _parts(sizes: list[int], single: int, part: int) -> int:
+    if sum(sizes) <= single:
+        return 1
+    parts, used = 1, 0
+    for size in sizes:
+        if used + size > part:
+            parts, used = parts + 1, 0
+        used += size
+    return parts

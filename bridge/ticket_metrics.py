@@ -59,9 +59,9 @@ def ticket_properties(ticket: dict[str, Any], users: dict[int, dict[str, Any]],
     """M2: exactly PROPERTY_KEYS; absent values are None, never a crash."""
     assignee = users.get(_int(ticket.get("assignee_id")) or -1) or {}
     group = groups.get(_int(ticket.get("group_id")) or -1) or {}
-    via = ticket.get("via") or {}
-    source = via.get("source") or {}
-    fields = {str(f.get("id")): f.get("value") for f in ticket.get("custom_fields") or []
+    via = _obj(ticket.get("via"))
+    source = _obj(via.get("source"))
+    fields = {str(f.get("id")): f.get("value") for f in _list(ticket.get("custom_fields"))
               if isinstance(f, dict) and f.get("value") is not None}
     tid = _int(ticket.get("id"))
     props = {
@@ -73,7 +73,7 @@ def ticket_properties(ticket: dict[str, Any], users: dict[int, dict[str, Any]],
         "Group_name": group.get("name"),
         "Priority": ticket.get("priority"),
         "Subject": ticket.get("subject"),
-        "Tags": list(ticket.get("tags") or []),
+        "Tags": list(_list(ticket.get("tags"))),
         "Ticket_id": tid,
         "Type": ticket.get("type"),
         "Via": source.get("rel") or via.get("channel"),
@@ -100,5 +100,13 @@ def build_event(metric: str, ticket: dict[str, Any], users: dict[int, dict[str, 
 def _int(value: Any) -> int | None:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):   # OverflowError: inf
         return None
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

@@ -122,6 +122,9 @@ class Stack:
     processes: tuple[str, ...] = ("sandbox", "web", "worker", "beat")
     procs: dict[str, Proc] = field(default_factory=dict)
     redis_port: int | None = None
+    # Our own redis-server only: AOF on (`appendfsync everysec`, the README's production
+    # setting), so a restart keeps what was acknowledged; off, a restart comes back empty.
+    redis_aof: bool = False
     flower_auth: str = field(default_factory=lambda: f"ops:{secrets.token_urlsafe(9)}")
     ops_token: str = field(default_factory=lambda: secrets.token_urlsafe(18))
 
@@ -167,8 +170,10 @@ class Stack:
         if name == "sandbox":
             return [sys.executable, "-m", "sandbox"]
         if name == "redis":
+            persistence = (["--appendonly", "yes", "--appendfsync", "everysec"]
+                           if self.redis_aof else ["--appendonly", "no"])
             return [redis_server_binary(), "--port", str(self.redis_port), "--bind", "127.0.0.1",
-                    "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
+                    "--save", "", *persistence, "--dir", str(self.workdir),
                     "--maxmemory-policy", "noeviction"]
         return ["sh", "-c", "exec " + procfile()[name]]
 
@@ -178,7 +183,7 @@ class Stack:
             self.redis_port = free_port()
             self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
             self.start_process("redis")
-            _wait(lambda: port_answers(self.redis_port), "redis")
+            _wait(self._redis_ready, "redis")
         for name in self.processes:
             self.start_process(name)
         self.wait_ready()
@@ -207,6 +212,29 @@ class Stack:
     def restart(self, name: str) -> None:
         self.procs[name].stop()
         self.start_process(name)
+
+    def restart_redis(self) -> float:
+        """Our own redis-server, stopped gracefully (SIGTERM: with AOF it writes and fsyncs the
+        file before exiting) and started again on the same port and dir. Without AOF it comes
+        back empty. Returns how long it was down (seconds)."""
+        if "redis" not in self.procs:
+            raise RuntimeError("restart_redis needs the stack's own redis-server")
+        began = time.time()
+        self.procs["redis"].stop()
+        self.start_process("redis")
+        _wait(self._redis_ready, "redis", 30, self)
+        return time.time() - began
+
+    def _redis_ready(self) -> bool:
+        """Answers PING (not just the port: with AOF it answers LOADING until the file is read)."""
+        if self.redis_port is None or not port_answers(self.redis_port):
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", self.redis_port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
 
     def stop(self) -> None:
         for name in reversed(list(self.procs)):

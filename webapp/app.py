@@ -1,15 +1,20 @@
-"""Flask app factory for the receiver (and, later, the ops page)."""
+"""Flask app factory: the receiver, the /ops page and /metrics, in one process type."""
 
 from __future__ import annotations
+
+import logging
+import os
 
 from celery import Celery
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from bridge import bootstrap
-from bridge.observe import setup_logging
+from bridge.observe import ScrubFilter, guard_handlers, secret_values, setup_logging
 from bridge.settings import Settings
 from bridge.store import Store
+from webapp import ops
+from webapp.prometheus import bp as metrics_bp
 from webapp.receiver import bp as receiver_bp
 
 
@@ -26,6 +31,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
     app.extensions["zkb.store"] = store or bootstrap.store(settings)
     app.extensions["zkb.celery"] = celery
     app.register_blueprint(receiver_bp)
+    app.register_blueprint(metrics_bp)
+    ops.install(app, settings, app.extensions["zkb.store"], celery)
+    _guard_logs(app, settings)
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> Response:
@@ -38,3 +46,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
         return resp
 
     return app
+
+
+def _guard_logs(app: Flask, settings: Settings) -> None:
+    """Tracebacks and messages logged by Flask and gunicorn pass the PII and secret guard too
+    (E5); our own JSON lines are masked as they are written."""
+    found = [*secret_values(os.environ), *(s for s in (
+        settings.zendesk_api_token, settings.zendesk_oauth_token, settings.zendesk_webhook_secret,
+        settings.klaviyo_api_key, settings.klaviyo_webhook_secret, settings.ops_token) if s)]
+    app.logger.addFilter(ScrubFilter(found))
+    for name in ("gunicorn.error", "gunicorn.access"):
+        guard_handlers(logging.getLogger(name), found)

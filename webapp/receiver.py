@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from importlib.resources import files
 
 import redis
 from celery import Celery
 from flask import Blueprint, Response, current_app, jsonify, request
 from kombu.exceptions import OperationalError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.envelopes import EnvelopeError, RawEvent, split_klaviyo, split_zendesk
 from bridge.klaviyo_events import SENT_SMS, conversation_route
@@ -41,7 +43,11 @@ def _receive(source: str, verify: Callable[[bytes], None],
              split: Callable[[bytes], list[RawEvent]]) -> Response:
     store: Store = current_app.extensions["zkb.store"]
     celery: Celery = current_app.extensions["zkb.celery"]
-    body = request.get_data(cache=False)
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        _count(store, source, "rejected", "too_large")
+        raise
     try:
         verify(body)
     except SignatureError as e:
@@ -130,3 +136,10 @@ def readyz() -> Response:
     except redis.RedisError:
         return _error(503, "redis_unreachable", "Redis does not answer")
     return jsonify({"status": "ready"})
+
+
+@bp.get("/openapi.yaml")
+def openapi() -> Response:
+    """The OpenAPI 3.1 description of these endpoints (webapp/openapi.yaml)."""
+    return Response(files("webapp").joinpath("openapi.yaml").read_bytes(),
+                    mimetype="application/yaml")

@@ -123,6 +123,9 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         print("name the jobs to replay: REF..., or --all, --source klaviyo|zendesk, "
               "--since DATE", file=sys.stderr)
         return 2
+    if args.refs and (args.all or args.source or args.since):
+        print("give REFs or filters (--all, --source, --since), not both", file=sys.stderr)
+        return 2
     store, app = bootstrap.store(settings), make_celery(settings)
 
     def publish(task: str, ref: str) -> None:

@@ -15,6 +15,7 @@ E2E_ENV = {
     "CELERY_VISIBILITY_TIMEOUT": "30",   # crash recovery within a test's patience
     "WORKER_CONCURRENCY": "4",
     "WEB_CONCURRENCY": "2",
+    "MAX_ATTEMPTS": "4",                 # a poison event is set aside in seconds (test_operations)
 }
 
 

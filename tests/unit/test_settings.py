@@ -186,3 +186,13 @@ def test_minimum_values_are_enforced() -> None:
 
 def test_a_settle_time_of_zero_is_kept() -> None:
     assert settings(INBOUND_SETTLE_MS="0").inbound_settle_ms == 0
+
+
+def test_public_url_is_optional_and_must_be_https_outside_the_sandbox() -> None:
+    assert settings(PRODUCTION).public_url is None
+    assert settings(PRODUCTION, PUBLIC_URL="https://bridge.acme.com/").public_url == \
+        "https://bridge.acme.com"
+    [problem] = problems(PRODUCTION, PUBLIC_URL="http://bridge.acme.com")
+    assert problem.startswith("PUBLIC_URL='http://bridge.acme.com' must start with https://")
+    assert settings(SANDBOX, PUBLIC_URL="http://127.0.0.1:8000").public_url == \
+        "http://127.0.0.1:8000"

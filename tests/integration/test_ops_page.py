@@ -1,0 +1,146 @@
+"""The /ops page and /metrics on the receiver app, against a real Redis: who gets in, what the
+page shows, and replay/purge through its forms (CSRF-checked, post/redirect/get)."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from collections.abc import Callable
+
+import redis
+
+from tests.integration.conftest import Receiver
+from tests.integration.support import (
+    CUSTOMER,
+    KLAVIYO_QUEUE,
+    klaviyo_body,
+    klaviyo_event,
+    klaviyo_headers,
+    queued,
+)
+
+TOKEN = "it-ops-token-5d1c8e2a9b"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    raw = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+def set_aside(receiver: Receiver, r: redis.Redis, event_id: str) -> str:
+    """A text the receiver accepted and a worker then gave up on (as the Runner leaves it)."""
+    body = klaviyo_body([klaviyo_event(event_id)])
+    assert receiver.client.post("/webhooks/klaviyo", data=body,
+                                headers=klaviyo_headers(body)).status_code == 202
+    ref = f"klaviyo:{event_id}"
+    store = receiver.store
+    store.update_event(ref, state="failed", attempts=4)
+    store.record_failure(ref, "bridge.inbound_sms",
+                         RuntimeError(f"zendesk: 500 while texting {CUSTOMER}"), 4, time.time())
+    for key in r.scan_iter(match="zkb:convq:*"):
+        r.delete(key)
+    r.delete(KLAVIYO_QUEUE)
+    return ref
+
+
+def test_without_ops_token_the_page_is_off_and_says_how_to_turn_it_on(
+        receiver: Receiver) -> None:
+    resp = receiver.client.get("/ops", headers=BEARER)
+    assert resp.status_code == 503
+    assert "set OPS_TOKEN" in resp.text
+    assert receiver.client.post("/ops/replay", headers=BEARER).status_code == 503
+    assert receiver.client.get("/metrics").status_code == 200     # metrics stay open by default
+
+
+def test_the_page_asks_a_browser_for_basic_auth_and_refuses_a_token_in_the_url(
+        make_receiver: Callable[..., Receiver]) -> None:
+    client = make_receiver(OPS_TOKEN=TOKEN).client
+    for headers, path in (({}, "/ops"), ({}, f"/ops?token={TOKEN}"),
+                          (basic("admin", TOKEN), "/ops"), (basic("ops", "nope"), "/ops"),
+                          ({"Authorization": f"Bearer {TOKEN}x"}, "/ops"),
+                          ({}, "/ops/replay"), ({}, "/ops/purge")):
+        method = client.post if path.startswith("/ops/") else client.get
+        resp = method(path, headers=headers)
+        assert resp.status_code == 401, (headers, path)
+        assert resp.headers["WWW-Authenticate"].startswith("Basic realm=")
+    page = client.get("/ops", headers=basic("ops", TOKEN))
+    assert page.status_code == 200
+    for section in ("Setup", "Queues and workers", "Outcomes", "Recent conversations",
+                    "Failed jobs"):
+        assert section in page.text
+    assert client.get("/ops", headers=BEARER).status_code == 200
+
+
+def test_metrics_can_be_made_to_require_the_ops_token(
+        make_receiver: Callable[..., Receiver]) -> None:
+    client = make_receiver(OPS_TOKEN=TOKEN, METRICS_REQUIRE_AUTH="true").client
+    assert client.get("/metrics").status_code == 401
+    resp = client.get("/metrics", headers=BEARER)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    assert "zkb_queue_depth" in resp.text
+
+
+def test_a_failed_job_is_listed_masked_and_replayed_from_the_page(
+        make_receiver: Callable[..., Receiver], r: redis.Redis) -> None:
+    receiver = make_receiver(OPS_TOKEN=TOKEN)
+    ref = set_aside(receiver, r, "01JOPSREPLAY1")
+    client = receiver.client
+
+    page = client.get("/ops", headers=BEARER).text
+    assert ref in page and "bridge.inbound_sms" in page and "RuntimeError" in page
+    assert CUSTOMER not in page and "0101" in page           # the message is masked
+
+    forged = client.post("/ops/replay", data={"ref": ref, "csrf": "1.abc"}, headers=BEARER)
+    assert forged.status_code == 403
+    rotated = make_receiver(OPS_TOKEN=TOKEN + "-rotated")   # a form from before a rotation
+    assert rotated.client.post("/ops/replay", data={"ref": ref, "csrf": csrf_of(page)},
+                               headers={"Authorization": f"Bearer {TOKEN}-rotated"},
+                               ).status_code == 403
+    assert queued(r, KLAVIYO_QUEUE) == []
+
+    done = client.post("/ops/replay", data={"ref": ref, "csrf": csrf_of(page)}, headers=BEARER)
+    assert done.status_code == 303
+    assert [(t.task, t.args) for t in queued(r, KLAVIYO_QUEUE)] == [
+        ("bridge.inbound_sms", [ref])]
+    after = client.get(done.headers["Location"], headers=BEARER).text
+    assert 'data-testid="notice"' in after and f"{ref}: replayed" in after
+    # Shown once per redirect id; a forged id shows nothing.
+    assert 'data-testid="notice"' not in client.get("/ops?notice=../../x", headers=BEARER).text
+
+
+def test_purge_forgets_one_failed_job_or_all(make_receiver: Callable[..., Receiver],
+                                             r: redis.Redis) -> None:
+    receiver = make_receiver(OPS_TOKEN=TOKEN)
+    first = set_aside(receiver, r, "01JOPSPURGE1")
+    second = set_aside(receiver, r, "01JOPSPURGE2")
+    client = receiver.client
+    csrf = csrf_of(client.get("/ops", headers=BEARER).text)
+
+    resp = client.post("/ops/purge", data={"ref": first, "csrf": csrf}, headers=BEARER)
+    assert resp.status_code == 303
+    assert set(receiver.store.failed()) == {second}
+    client.post("/ops/purge", data={"csrf": csrf}, headers=BEARER)
+    assert receiver.store.failed() == {}
+    assert queued(r, KLAVIYO_QUEUE) == []                      # purging replays nothing
+    page = client.get("/ops", headers=BEARER).text
+    assert 'data-testid="no-failed-jobs"' in page
+
+
+def test_a_delivery_over_the_size_limit_is_counted_as_rejected_too_large(
+        make_receiver: Callable[..., Receiver]) -> None:
+    receiver = make_receiver(MAX_WEBHOOK_BYTES="2048")
+    body = klaviyo_body([klaviyo_event(f"01JBIG{i}") for i in range(10)])
+    resp = receiver.client.post("/webhooks/klaviyo", data=body, headers=klaviyo_headers(body))
+    assert resp.status_code == 413
+    assert receiver.store.counters()["klaviyo:rejected:too_large"] == 1
+    assert 'zkb_webhook_rejected_total{reason="too_large",source="klaviyo"} 1.0' in \
+        receiver.client.get("/metrics").text

@@ -1,0 +1,223 @@
+"""Failed jobs (E2): set aside with their reason, listed masked, replayed safely, purged."""
+
+from __future__ import annotations
+
+import fakeredis
+import pytest
+
+from bridge import failed
+from bridge.envelopes import RawEvent
+from bridge.http import Permanent, Retryable
+from bridge.ordered import Done, Runner
+from bridge.store import Store
+from workers.publish import task_for_kind
+
+ALICE, TOLL_FREE = "+15005550101", "+18005550100"
+QUEUE = f"{ALICE}|{TOLL_FREE}"
+
+
+def text_event(event_id: str, body: str = "where is my order? alice@example.com") -> RawEvent:
+    return RawEvent("klaviyo", event_id, "event:klaviyo.sent_sms", {
+        "topic": "event:klaviyo.sent_sms",
+        "payload": {"id": event_id, "attributes": {
+            "datetime": "2026-11-25T10:12:07+00:00",
+            "event_properties": {"Message Body": body, "To Number": TOLL_FREE,
+                                 "From Number": ALICE}}}})
+
+
+def reply_event(event_id: str) -> RawEvent:
+    return RawEvent("zendesk", event_id, "zen:event-type:ticket.comment_added", {
+        "id": event_id, "type": "zen:event-type:ticket.comment_added",
+        "detail": {"id": "101", "external_id": f"zkb-sms:{ALICE}:{TOLL_FREE}"},
+        "event": {"comment": {"id": "991", "body": "Call me at +15005550101",
+                              "is_public": True}}})
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def store() -> Store:
+    return Store(fakeredis.FakeRedis())
+
+
+def receive(store: Store, *events: RawEvent, score: float = 5.0, now: float = 1000.0) -> None:
+    """What the receiver does: keep, place texts in their conversation's queue, confirm."""
+    store.save_events(list(events), now=now,
+                      route=lambda e: (QUEUE, score) if e.source == "klaviyo" else None)
+    store.mark_queued([e.ref for e in events])
+
+
+def runner(store: Store, process, clock: Clock | None = None,  # noqa: ANN001
+           source: str = "klaviyo", max_attempts: int = 3) -> Runner:
+    return Runner(store=store, kind="inbound_sms", source=source, task="bridge.inbound_sms",
+                  process=process, max_attempts=max_attempts, clock=clock or Clock(),
+                  sleep=lambda s: None)
+
+
+def refuse(ref: str, event: dict) -> Done:
+    raise Permanent("zendesk", "POST users/create_or_update answered 422: Email: "
+                               "alice@example.com is invalid", 422)
+
+
+def apply(ref: str, event: dict) -> Done:
+    return Done("applied")
+
+
+def set_aside(store: Store, event: RawEvent, clock: Clock | None = None) -> None:
+    receive(store, event)
+    assert runner(store, refuse, clock).run_event(event.ref) == "done"
+    assert store.load_event(event.ref)["state"] == "failed"
+
+
+class Published:
+    def __init__(self) -> None:
+        self.tasks: list[tuple[str, str]] = []
+
+    def __call__(self, task: str, ref: str) -> None:
+        self.tasks.append((task, ref))
+
+
+def test_a_permanently_failing_text_is_listed_with_its_reason_and_attempts(
+        store: Store) -> None:
+    set_aside(store, text_event("k1"))
+    [job] = failed.list_failed(store)
+    assert (job["ref"], job["source"], job["error"], job["attempts"], job["state"]) == (
+        "klaviyo:k1", "klaviyo", "Permanent", 1, "failed")
+    assert "answered 422" in job["message"]
+    assert "alice@example.com" not in job["message"]     # masked (E5)
+
+
+def test_show_has_the_event_state_and_a_masked_summary(store: Store) -> None:
+    set_aside(store, text_event("k1"))
+    job = failed.get_failed(store, "klaviyo:k1")
+    assert job is not None
+    assert (job["state"], job["kind"], job["attempts"]) == ("failed", "event:klaviyo.sent_sms", 1)
+    assert job["summary"].startswith("text from +1")
+    assert "where is my order?" in job["summary"]
+    shown = str(job)
+    assert ALICE not in shown and TOLL_FREE not in shown and "alice@example.com" not in shown
+    assert failed.get_failed(store, "klaviyo:nope") is None
+
+
+def test_a_reply_event_summary_names_ticket_and_comment_without_the_phone() -> None:
+    summary = failed.summarize(reply_event("z1").kind, reply_event("z1").data)
+    assert summary.startswith("ticket.comment_added on ticket 101: public reply 991")
+    assert ALICE not in summary
+
+
+def test_list_filters_by_source_and_by_when_it_failed(store: Store) -> None:
+    set_aside(store, text_event("k1"), Clock(1000.0))
+    receive(store, reply_event("z1"))
+    runner(store, refuse, Clock(2000.0), source="zendesk").run_event("zendesk:z1")
+    assert [j["ref"] for j in failed.list_failed(store)] == ["klaviyo:k1", "zendesk:z1"]
+    assert [j["ref"] for j in failed.list_failed(store, source="zendesk")] == ["zendesk:z1"]
+    assert [j["ref"] for j in failed.list_failed(store, since=1500.0)] == ["zendesk:z1"]
+
+
+def test_replay_puts_the_text_back_in_its_queue_and_publishes_its_task(store: Store) -> None:
+    set_aside(store, text_event("k1"))
+    assert store.r.zcard(f"zkb:convq:{QUEUE}") == 0
+    published = Published()
+    said = failed.replay(store, "klaviyo:k1", published, task_for_kind, now=lambda: 3000.0)
+    assert "replayed" in said and "attempts reset to 0" in said
+    assert published.tasks == [("bridge.inbound_sms", "klaviyo:k1")]
+    event = store.load_event("klaviyo:k1")
+    assert (event["state"], event["attempts"]) == ("queued", "0")
+    assert store.r.zrange(f"zkb:convq:{QUEUE}", 0, -1, withscores=True) == [
+        (f"{int(event['seq']):015d}|klaviyo:k1".encode(), 5.0)]
+    assert store.r.zscore("zkb:unqueued", "klaviyo:k1") is None   # publish confirmed
+    assert store.failed_entry("klaviyo:k1") is not None           # until it succeeds
+
+
+def test_a_replayed_job_that_succeeds_leaves_failed_jobs(store: Store) -> None:
+    set_aside(store, text_event("k1"))
+    failed.replay(store, "klaviyo:k1", Published(), task_for_kind)
+    assert runner(store, apply).run_event("klaviyo:k1") == "done"
+    assert store.load_event("klaviyo:k1")["state"] == "done"
+    assert failed.list_failed(store) == []
+    assert store.r.zcard(f"zkb:convq:{QUEUE}") == 0
+
+
+def test_a_replayed_job_that_fails_again_stays_listed_with_its_new_error(store: Store) -> None:
+    set_aside(store, text_event("k1"), Clock(1000.0))
+    failed.replay(store, "klaviyo:k1", Published(), task_for_kind)
+
+    def down(ref: str, event: dict) -> Done:
+        raise Retryable("zendesk", "POST users/create_or_update answered 503", 503)
+
+    again = runner(store, down, Clock(5000.0), max_attempts=2)
+    with pytest.raises(Retryable):
+        again.run_event("klaviyo:k1")
+    again.run_event("klaviyo:k1")
+    [job] = failed.list_failed(store)
+    assert (job["error"], job["attempts"], job["first_failure"], job["last_failure"]) == (
+        "Retryable", 2, 1000.0, 5000.0)
+
+
+def test_replaying_an_applied_event_changes_nothing_and_says_so(store: Store) -> None:
+    receive(store, text_event("k1"))
+    runner(store, apply).run_event("klaviyo:k1")
+    before = store.r.hgetall("zkb:ev:klaviyo:k1")
+    published = Published()
+    said = failed.replay(store, "klaviyo:k1", published, task_for_kind)
+    assert said == "klaviyo:k1: already applied; nothing changed"
+    assert published.tasks == [] and store.r.hgetall("zkb:ev:klaviyo:k1") == before
+
+
+def test_a_reply_whose_outcome_is_unknown_is_never_replayed(store: Store) -> None:
+    from bridge.replies import ReplyOutcomeUnknown  # noqa: PLC0415
+
+    receive(store, reply_event("z1"))
+
+    def interrupted(ref: str, event: dict) -> Done:
+        raise ReplyOutcomeUnknown("klaviyo", "a previous attempt was interrupted")
+
+    runner(store, interrupted, source="zendesk").run_event("zendesk:z1")
+    published = Published()
+    said = failed.replay(store, "zendesk:z1", published, task_for_kind)
+    assert "not replayed" in said and "Klaviyo's inbox" in said
+    assert published.tasks == [] and store.load_event("zendesk:z1")["state"] == "failed"
+
+
+def test_replay_of_an_expired_event_says_it_cannot(store: Store) -> None:
+    set_aside(store, text_event("k1"))
+    store.r.delete("zkb:ev:klaviyo:k1")
+    said = failed.replay(store, "klaviyo:k1", Published(), task_for_kind)
+    assert "no longer stored" in said
+    assert failed.get_failed(store, "klaviyo:k1")["summary"].startswith("(the event is no")
+
+
+def test_replay_all_of_one_source(store: Store) -> None:
+    set_aside(store, text_event("k1"))
+    receive(store, reply_event("z1"))
+    runner(store, refuse, source="zendesk").run_event("zendesk:z1")
+    published = Published()
+    lines = failed.replay_many(store, published, task_for_kind, source="zendesk")
+    assert len(lines) == 1 and published.tasks == [("bridge.zendesk_event", "zendesk:z1")]
+
+
+def test_purge_named_jobs_or_all_leaves_their_events_alone(store: Store) -> None:
+    set_aside(store, text_event("k1"))
+    set_aside(store, text_event("k2"))
+    set_aside(store, text_event("k3"))
+    assert failed.purge(store, ["klaviyo:k1", "klaviyo:nope"]) == 1
+    assert [j["ref"] for j in failed.list_failed(store)] == ["klaviyo:k2", "klaviyo:k3"]
+    assert failed.purge(store) == 2 and failed.list_failed(store) == []
+    assert store.load_event("klaviyo:k1")["state"] == "failed"
+
+
+def test_a_replay_whose_publish_fails_is_left_for_the_sweep(store: Store) -> None:
+    set_aside(store, text_event("k1"))
+
+    def broker_down(task: str, ref: str) -> None:
+        raise ConnectionError("broker down")
+
+    said = failed.replay(store, "klaviyo:k1", broker_down, task_for_kind, now=lambda: 3000.0)
+    assert "the sweep publishes it" in said
+    assert store.unqueued_before(3100.0) == [("klaviyo:k1", "event:klaviyo.sent_sms")]

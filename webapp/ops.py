@@ -1,0 +1,158 @@
+"""The /ops page: setup status, queues, workers, outcomes, recent conversations and failed
+jobs, with replay and purge (E2, E5). Server-rendered; no JavaScript needed.
+
+Everything behind OPS_TOKEN (auth.py). Replay and purge are POST forms carrying a CSRF token,
+answered with a redirect back to the page (so reloading never repeats them); what was done is
+kept in Redis for a few minutes under a random id the redirect names, so any receiver process
+can show it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+import redis
+from celery import Celery
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from bridge import bootstrap
+from bridge.failed import list_failed, purge, replay, replay_many
+from bridge.quota import Quota
+from bridge.settings import Settings
+from bridge.setup_check import Check, run_checks
+from bridge.store import Store
+from webapp.auth import csrf_ok, csrf_token, ops_only
+from webapp.ops_view import (
+    Cached,
+    outcomes,
+    ping_workers,
+    queue_depths,
+    recent_conversations,
+    when,
+)
+from workers.celery_app import KLAVIYO_QUEUE, MAINTENANCE_QUEUE, ZENDESK_QUEUE
+from workers.publish import enqueue, task_for_kind
+
+bp = Blueprint("ops", __name__)
+QUEUES = (KLAVIYO_QUEUE, ZENDESK_QUEUE, MAINTENANCE_QUEUE)
+NOTICE_TTL = 600
+NOTICE_LINES = 50
+SOURCES = ("klaviyo", "zendesk")
+
+
+@dataclass
+class OpsDeps:
+    settings: Settings
+    store: Store
+    celery: Celery
+    workers: Cached[list[str]]
+    checks: Cached[list[Check]]
+
+
+def install(app: Flask, settings: Settings, store: Store, celery: Celery) -> None:
+    """Register the page with its per-process caches. Clients are built here, not per view;
+    they make no call until the first setup check."""
+    quota = Quota(store.r)
+    zendesk = bootstrap.zendesk_client(settings, quota, bootstrap.counted(store))
+    klaviyo = bootstrap.klaviyo_client(settings, quota, bootstrap.counted(store))
+    workers = Cached(lambda: ping_workers(celery))
+    checks = Cached(lambda: run_checks(settings, store, zendesk, klaviyo, workers.get))
+    app.extensions["zkb.ops"] = OpsDeps(settings, store, celery, workers, checks)
+    app.register_blueprint(bp)
+
+
+def _deps() -> OpsDeps:
+    return current_app.extensions["zkb.ops"]
+
+
+@bp.get("/ops")
+@ops_only
+def page() -> Response | str:
+    deps = _deps()
+    source = request.args.get("source") if request.args.get("source") in SOURCES else None
+    try:
+        failed = list_failed(deps.store, source=source)
+        view = {"queues": queue_depths(deps.store, QUEUES),
+                "outcomes": outcomes(deps.store.counters()),
+                "recent": recent_conversations(deps.store),
+                "notice": _notice(deps.store, request.args.get("notice", ""))}
+    except redis.RedisError as e:
+        return Response(f"Redis does not answer ({type(e).__name__}); the page needs it.\n",
+                        status=503, mimetype="text/plain", headers={"Retry-After": "5"})
+    return render_template(
+        "ops.html", failed=failed, source=source, sources=SOURCES, when=when,
+        checks=_safely(deps.checks), workers=_safely(deps.workers), checked_ago=deps.checks.age,
+        csrf=csrf_token(deps.settings.ops_token or "", time.time()),
+        zendesk_url=deps.settings.zendesk_url, **view)
+
+
+def _safely(cached: Cached) -> dict:
+    try:
+        return {"value": cached.get(), "error": None}
+    except Exception as e:  # noqa: BLE001 - the page shows what broke instead of a 500
+        return {"value": None, "error": type(e).__name__}
+
+
+@bp.post("/ops/replay")
+@ops_only
+def replay_jobs() -> Response:
+    deps = _deps()
+    refused = _refuse_forgery(deps.settings)
+    if refused:
+        return refused
+    send = lambda task, ref: enqueue(deps.celery, task, ref)  # noqa: E731
+    ref = request.form.get("ref", "")
+    if ref:
+        lines = [replay(deps.store, ref, send, task_for_kind)]
+    else:
+        source = request.form.get("source") if request.form.get("source") in SOURCES else None
+        lines = replay_many(deps.store, send, task_for_kind, source=source) or [
+            "no failed jobs to replay"]
+    return _back(deps.store, lines)
+
+
+@bp.post("/ops/purge")
+@ops_only
+def purge_jobs() -> Response:
+    deps = _deps()
+    refused = _refuse_forgery(deps.settings)
+    if refused:
+        return refused
+    ref = request.form.get("ref", "")
+    removed = purge(deps.store, [ref] if ref else None)
+    what = ref if ref else "all failed jobs"
+    return _back(deps.store, [f"purged {what}: {removed} removed from failed jobs (their "
+                              f"events were not replayed)"])
+
+
+def _refuse_forgery(settings: Settings) -> Response | None:
+    if csrf_ok(settings.ops_token or "", request.form.get("csrf"), time.time()):
+        return None
+    return Response("This form is stale or did not come from the ops page: reload /ops and "
+                    "try again.\n", status=403, mimetype="text/plain")
+
+
+def _back(store: Store, lines: list[str]) -> Response:
+    """Redirect to the page, which shows `lines` once (post/redirect/get)."""
+    notice = secrets.token_urlsafe(9)
+    store.r.set(f"zkb:ops:notice:{notice}", json.dumps(lines[:NOTICE_LINES]), ex=NOTICE_TTL)
+    return redirect(url_for("ops.page", notice=notice), code=303)
+
+
+def _notice(store: Store, notice: str) -> list[str]:
+    if not notice.replace("-", "").replace("_", "").isalnum():
+        return []
+    raw = store.r.get(f"zkb:ops:notice:{notice}")
+    return json.loads(raw) if raw else []

@@ -1,0 +1,103 @@
+"""What the /ops page shows, gathered from Redis, Celery and the setup check.
+
+Cheap things (queue lengths, counters, conversations, failed jobs) are read on every view.
+Expensive ones are cached per process for CACHE_SECONDS: the setup check calls Zendesk and
+Klaviyo (and spends their budgets), and asking workers to answer a ping waits PING_SECONDS.
+Phone numbers are masked; only what an operator needs to act is shown.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from celery import Celery
+
+from bridge.phones import mask
+from bridge.store import Store
+
+CACHE_SECONDS = 30.0
+PING_SECONDS = 1.0
+RECENT = 20
+T = TypeVar("T")
+
+
+class Cached(Generic[T]):
+    """A value recomputed at most every `ttl` seconds, shared by the process's threads."""
+
+    def __init__(self, compute: Callable[[], T], ttl: float = CACHE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.compute, self.ttl, self.clock = compute, ttl, clock
+        self._lock = threading.Lock()
+        self._value: T | None = None
+        self._at: float | None = None
+
+    def get(self) -> T:
+        with self._lock:
+            if self._at is None or self.clock() - self._at >= self.ttl:
+                self._value, self._at = self.compute(), self.clock()
+            return self._value  # type: ignore[return-value]
+
+    @property
+    def age(self) -> float:
+        return 0.0 if self._at is None else self.clock() - self._at
+
+
+def ping_workers(celery: Celery, timeout: float = PING_SECONDS) -> list[str]:
+    """Host names of the Celery workers that answer a broadcast ping within `timeout`."""
+    replies = celery.control.ping(timeout=timeout) or []
+    return sorted(name for reply in replies for name in reply)
+
+
+@dataclass
+class KindOutcomes:
+    """One row of the outcomes table: a kind of job (or webhook source) and its counts."""
+
+    kind: str
+    counts: dict[str, int] = field(default_factory=dict)           # outcome -> total
+    reasons: dict[str, dict[str, int]] = field(default_factory=dict)  # outcome -> reason -> n
+
+
+def outcomes(counters: dict[str, int]) -> list[KindOutcomes]:
+    """`zkb:counters` (`<kind>:<outcome>:<reason>`) grouped by kind, reasons kept apart."""
+    rows: dict[str, KindOutcomes] = {}
+    for key, value in sorted(counters.items()):
+        kind, _, rest = key.partition(":")
+        outcome, _, reason = rest.partition(":")
+        row = rows.setdefault(kind, KindOutcomes(kind))
+        row.counts[outcome] = row.counts.get(outcome, 0) + value
+        if reason:
+            row.reasons.setdefault(outcome, {})[reason] = value
+    return list(rows.values())
+
+
+def recent_conversations(store: Store, limit: int = RECENT) -> list[dict[str, Any]]:
+    """The latest conversations (`zkb:recent`), phone masked, with their ticket."""
+    out = []
+    for member, at in store.r.zrevrange("zkb:recent", 0, limit - 1, withscores=True):
+        phone, _, brand = member.decode().partition(":")
+        conv = store.get_conversation(phone, brand)
+        out.append({"phone": mask(phone), "brand": brand, "updated": when(at),
+                    "ticket_id": conv.ticket_id if conv else None,
+                    "status": (conv.ticket_status if conv else None) or "?"})
+    return out
+
+
+def queue_depths(store: Store, queues: tuple[str, ...]) -> dict[str, int]:
+    """Tasks waiting per queue, plus those delivered to a worker and not yet acknowledged."""
+    pipe = store.r.pipeline(transaction=False)
+    for q in queues:
+        pipe.llen(q)
+    pipe.hlen("unacked")
+    values = pipe.execute()
+    return {**dict(zip(queues, values, strict=False)), "unacked (held by workers)": values[-1]}
+
+
+def when(at: float | str | None) -> str:
+    if not at:
+        return ""
+    return datetime.fromtimestamp(float(at), tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

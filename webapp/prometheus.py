@@ -1,0 +1,161 @@
+"""GET /metrics in Prometheus' text format, read from Redis at scrape time.
+
+The numbers are made by every receiver and worker process (bridge/meters.py and the outcome
+counters of store.py), so they are read where they all meet, in Redis, by a custom collector:
+any gunicorn process answers the scrape with the fleet's totals, and restarts reset nothing.
+Unauthenticated by custom; METRICS_REQUIRE_AUTH=true asks for OPS_TOKEN (Bearer) like /ops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import redis
+from flask import Blueprint, Response, current_app
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from bridge import meters
+from bridge.settings import Settings
+from bridge.store import Store
+from webapp.auth import denied
+from workers.celery_app import KLAVIYO_QUEUE, MAINTENANCE_QUEUE, ZENDESK_QUEUE
+
+bp = Blueprint("metrics", __name__)
+QUEUES = (KLAVIYO_QUEUE, ZENDESK_QUEUE, MAINTENANCE_QUEUE)
+WEBHOOK_SOURCES = ("klaviyo", "zendesk")
+TASK_OF_KIND = {"inbound_sms": "bridge.inbound_sms", "received_sms": "bridge.received_sms",
+                "zendesk_event": "bridge.zendesk_event", "agent_reply": "bridge.zendesk_event",
+                "ticket_metric": "bridge.ticket_metric"}
+
+
+class BridgeCollector(Collector):
+    def __init__(self, client: redis.Redis, queues: Iterable[str] = QUEUES) -> None:
+        self.client, self.queues = client, tuple(queues)
+
+    def collect(self) -> Iterator[Metric]:
+        yield from families(meters.read(self.client, self.queues))
+
+
+def families(r: meters.Readings) -> list[Metric]:
+    """Readings → metric families (pure, so the mapping is tested without Redis)."""
+    return [*_webhooks(r.counters), *_queues(r), *_jobs(r.counters, r.retries),
+            *_upstream(r.upstream), _latency(r.latency)]
+
+
+def _webhooks(counters: dict[str, int]) -> list[Metric]:
+    received = CounterMetricFamily("zkb_webhook_events_received",
+                                   "Events accepted by the receiver (after signature check)",
+                                   labels=["source"])
+    rejected = CounterMetricFamily("zkb_webhook_rejected",
+                                   "Webhook deliveries refused, by reason", labels=["source",
+                                                                                   "reason"])
+    ignored = CounterMetricFamily("zkb_webhook_events_ignored",
+                                  "Events of topics the bridge does not use", labels=["source",
+                                                                                     "topic"])
+    for source in WEBHOOK_SOURCES:   # present from the first scrape, so rate() has a start
+        received.add_metric([source], counters.get(f"{source}:received:", 0))
+    for key, value in sorted(counters.items()):
+        source, outcome, reason = _split(key)
+        if source not in WEBHOOK_SOURCES:
+            continue
+        if outcome == "rejected":
+            rejected.add_metric([source, reason], value)
+        elif outcome == "dropped":
+            ignored.add_metric([source, reason.removeprefix("topic:")], value)
+    return [received, rejected, ignored]
+
+
+def _queues(r: meters.Readings) -> list[Metric]:
+    depth = GaugeMetricFamily("zkb_queue_depth", "Tasks waiting in each Celery queue",
+                              labels=["queue"])
+    for queue, n in r.queues.items():
+        depth.add_metric([queue], n)
+    return [depth,
+            GaugeMetricFamily("zkb_queue_unacked",
+                              "Tasks delivered to a worker and not yet acknowledged",
+                              value=r.unacked),
+            GaugeMetricFamily("zkb_failed_jobs", "Jobs set aside in failed jobs (replayable)",
+                              value=r.failed)]
+
+
+def _jobs(counters: dict[str, int], retries: dict[tuple[str, str], int]) -> list[Metric]:
+    processed = CounterMetricFamily("zkb_jobs_processed", "Events applied, by task and kind",
+                                    labels=["task", "kind"])
+    dropped = CounterMetricFamily("zkb_jobs_dropped", "Events deliberately not applied",
+                                  labels=["task", "kind", "reason"])
+    failed = CounterMetricFamily("zkb_jobs_failed", "Events set aside as failed, by error",
+                                 labels=["task", "kind", "error"])
+    other = CounterMetricFamily("zkb_jobs_other", "Other job outcomes (e.g. outcome_unknown)",
+                                labels=["task", "kind", "outcome", "reason"])
+    retried = CounterMetricFamily("zkb_jobs_retried", "Task retries, by task and cause",
+                                  labels=["task", "reason"])
+    for key, value in sorted(counters.items()):
+        kind, outcome, reason = _split(key)
+        if kind in WEBHOOK_SOURCES:
+            continue
+        task = TASK_OF_KIND.get(kind, "")
+        if outcome == "processed":
+            processed.add_metric([task, kind], value)   # reason is at most a note ("sweep")
+        elif outcome == "dropped":
+            dropped.add_metric([task, kind, reason], value)
+        elif outcome == "failed":
+            failed.add_metric([task, kind, reason], value)
+        else:
+            other.add_metric([task, kind, outcome, reason], value)
+    for (task, why), value in sorted(retries.items()):
+        retried.add_metric([task, why], value)
+    return [processed, dropped, failed, other, retried]
+
+
+def _upstream(upstream: dict[tuple[str, str, str], int]) -> list[Metric]:
+    calls = CounterMetricFamily("zkb_upstream_calls",
+                                "Zendesk and Klaviyo requests (every attempt), by endpoint and "
+                                "status class ('error': no answer)",
+                                labels=["api", "endpoint", "status"])
+    limited = CounterMetricFamily("zkb_upstream_rate_limited", "429 answers from the vendor",
+                                  labels=["api", "endpoint"])
+    for (api, endpoint, status), value in sorted(upstream.items()):
+        calls.add_metric([api, endpoint, status], value)
+        if status == "429":
+            limited.add_metric([api, endpoint], value)
+    return [calls, limited]
+
+
+def _latency(latency: dict[str, meters.Histogram]) -> Metric:
+    family = HistogramMetricFamily("zkb_event_latency_seconds",
+                                   "From the webhook's receipt to the event applied upstream",
+                                   labels=["kind"])
+    for kind, h in latency.items():
+        family.add_metric([kind], h.buckets, sum_value=h.total)
+    return family
+
+
+def _split(key: str) -> tuple[str, str, str]:
+    kind, _, rest = key.partition(":")
+    outcome, _, reason = rest.partition(":")
+    return kind, outcome, reason
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    settings: Settings = current_app.extensions["zkb.settings"]
+    if settings.metrics_require_auth:
+        answer = denied(settings)
+        if answer is not None:
+            return answer
+    store: Store = current_app.extensions["zkb.store"]
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(BridgeCollector(store.r))
+    try:
+        body = generate_latest(registry)
+    except redis.RedisError:
+        return Response("Redis does not answer; no metrics\n", status=503,
+                        mimetype="text/plain", headers={"Retry-After": "5"})
+    return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
