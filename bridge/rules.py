@@ -66,7 +66,8 @@ def _without_trailing_punctuation(text: str) -> str:
 
 
 def screen(sms: InboundSms, policy: Policy) -> Drop | None:
-    """Reasons to drop a text before any upstream call (sync off, S3 numbers, S2 keywords)."""
+    """Reasons to drop a text before any upstream call (sync off, S3 numbers, S2 keywords).
+    A text without a usable From Number is not dropped here: the profile's phone may serve."""
     if not policy.sync_enabled:
         return Drop("sync_disabled")
     kind = brand_number_kind(sms.brand_number)
@@ -74,8 +75,6 @@ def screen(sms: InboundSms, policy: Policy) -> Drop | None:
         return Drop("branded_sender")
     if kind not in RECEIVING_KINDS:
         return Drop("invalid_brand_number")
-    if sms.customer_phone is None:
-        return Drop("no_customer_phone")
     keyword = keyword_kind(sms.body, policy) if sms.media_count == 0 or sms.body.strip() else None
     if keyword in ("opt_out", "opt_in", "custom"):
         return Drop(f"keyword_{keyword}")

@@ -147,8 +147,9 @@ def test_s3_a_brand_number_that_is_no_number_is_dropped(brand: str) -> None:
     assert screen(sms(brand=brand), CONTAINS) == Drop("invalid_brand_number")
 
 
-def test_a_text_without_a_customer_phone_is_dropped() -> None:
-    assert screen(sms(phone=None), CONTAINS) == Drop("no_customer_phone")
+def test_a_text_without_a_from_number_passes_screening_for_the_profiles_phone() -> None:
+    """API-NOTES: the customer is the From Number, else the profile's phone (looked up later)."""
+    assert screen(sms(phone=None), CONTAINS) is None
 
 
 def test_number_checks_come_before_keywords() -> None:
