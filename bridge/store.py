@@ -56,6 +56,17 @@ end
 return out
 """
 
+# "queued" is written after the task is published, and a worker may have finished the event in
+# between (a delivery of many texts is published one by one): only a "received" event becomes
+# "queued", so a done, dropped or failed event never goes back to waiting.
+_MARK_QUEUED = """
+for _, key in ipairs(KEYS) do
+  if redis.call('HGET', key, 'state') == 'received' then
+    redis.call('HSET', key, 'state', 'queued')
+  end
+end
+"""
+
 CONVERSATION_TTL = 90 * 24 * 3600
 OWN_COMMENT_TTL = 90 * 24 * 3600
 PROFILE_TTL = 60
@@ -71,6 +82,7 @@ class Store:
         self.r = client
         self.event_ttl = event_ttl
         self._save = client.register_script(_SAVE_EVENTS)
+        self._mark_queued = client.register_script(_MARK_QUEUED)
 
     # --- events -------------------------------------------------------------------------
     def save_events(self, events: list[RawEvent], now: float,
@@ -107,8 +119,8 @@ class Store:
                        received: int) -> None:
         """After enqueueing: mark what was queued or dropped, and count, in one round trip."""
         pipe = self.r.pipeline(transaction=False)
-        for ref in queued:
-            pipe.hset(_ev(ref), "state", "queued")
+        if queued:
+            self._mark_queued(keys=[_ev(ref) for ref in queued], client=pipe)
         for e in unused:
             pipe.hset(_ev(e.ref), mapping={"state": "dropped", "reason": "topic_not_used"})
             pipe.hincrby("zkb:counters", f"{source}:dropped:topic:{e.kind}"[:100], 1)
@@ -122,8 +134,7 @@ class Store:
         if not refs:
             return
         pipe = self.r.pipeline(transaction=False)
-        for ref in refs:
-            pipe.hset(_ev(ref), "state", "queued")
+        self._mark_queued(keys=[_ev(ref) for ref in refs], client=pipe)
         pipe.zrem("zkb:unqueued", *refs)
         pipe.execute()
 

@@ -12,7 +12,9 @@ import time
 from collections.abc import Callable
 from functools import cache
 
+import redis
 from celery import Task
+from celery.exceptions import Reject
 
 from bridge import bootstrap, metrics_bulk
 from bridge.campaign import runner as campaign_runner
@@ -31,6 +33,7 @@ from workers.celery_app import MAX_COUNTDOWN, app
 from workers.publish import enqueue, task_for_kind
 
 MAX_TASK_RETRIES = 200   # a backstop; handlers bound each event's own attempts (MAX_ATTEMPTS)
+REDIS_OUTAGE_WAIT = 60.0  # how long a task waits for Redis to come back before giving up
 
 
 @cache
@@ -51,7 +54,7 @@ def _backoff(retries: int) -> float:
 
 def _run(task: Task, fn: Callable[[], str]) -> str:
     try:
-        return fn()
+        return _through_redis_outage(fn)
     except QueueBusy as e:
         # The holder applies our event; we only check back in case it dies, less and less often.
         countdown = min(30.0, 2.0 ** min(task.request.retries, 5)) * random.uniform(0.5, 1.0)
@@ -65,11 +68,44 @@ def _run(task: Task, fn: Callable[[], str]) -> str:
         raise _retry(task, "retryable", _backoff(task.request.retries), e) from e
 
 
+def _through_redis_outage(fn: Callable[[], str]) -> str:
+    """Run a handler; if Redis goes away under it (a restart, a failover: the first command on
+    each pooled connection it closed fails too), wait for Redis and run it again (handlers are
+    idempotent). Failing instead would lose the event: Celery acknowledges a failed task, and
+    an event outside an ordered queue has no sweep to publish it again (E1)."""
+    deadline = time.monotonic() + REDIS_OUTAGE_WAIT
+    for _ in range(3):
+        try:
+            return fn()
+        except (redis.ConnectionError, redis.TimeoutError):
+            if not _redis_answers_by(deadline):
+                raise
+    return fn()
+
+
+def _redis_answers_by(deadline: float) -> bool:
+    while True:
+        try:
+            return bool(_store().r.ping())
+        except redis.RedisError:    # refused, closed, or LOADING (BusyLoadingError)
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.5)
+
+
 def _retry(task: Task, why: str, countdown: float, exc: Exception) -> Exception:
     """Count the retry by task and cause (for /metrics), then ask Celery for it."""
     count_retry(_store().r, task.name, why)
-    return task.retry(countdown=min(MAX_COUNTDOWN, countdown), exc=exc,
-                      max_retries=MAX_TASK_RETRIES)
+    try:
+        return task.retry(countdown=min(MAX_COUNTDOWN, countdown), exc=exc,
+                          max_retries=MAX_TASK_RETRIES)
+    except Reject:
+        # Publishing the retry failed (Redis unreachable) and Celery would drop the message:
+        # once Redis answers again, publish it again.
+        if not _redis_answers_by(time.monotonic() + REDIS_OUTAGE_WAIT):
+            raise
+        return task.retry(countdown=min(MAX_COUNTDOWN, countdown), exc=exc,
+                          max_retries=MAX_TASK_RETRIES)
 
 
 @app.task(name="bridge.inbound_sms", bind=True, acks_late=True)
