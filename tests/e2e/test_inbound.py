@@ -143,7 +143,7 @@ def test_a_customer_without_consent_gets_no_ticket(bridge: Bridge) -> None:
 
 def test_transactional_consent_alone_is_enough(bridge: Bridge) -> None:
     bridge.text(EMIL, "order question")
-    one_ticket(bridge, EMIL)
+    assert bodies(bridge, one_ticket(bridge, EMIL)["id"]) == ["order question"]
 
 
 def test_a_text_to_a_branded_sender_id_is_dropped(bridge: Bridge) -> None:

@@ -136,5 +136,5 @@ def test_a_meter_write_never_fails_the_job_when_redis_is_gone() -> None:
     down = fakeredis.FakeServer()
     down.connected = False  # fakeredis: every command raises ConnectionError
     dead = fakeredis.FakeRedis(server=down)
-    meters.upstream_observer(dead)("zendesk", "POST tickets", 201)
-    meters.count_retry(dead, "bridge.inbound_sms", "retryable")
+    assert meters.upstream_observer(dead)("zendesk", "POST tickets", 201) is None
+    assert meters.count_retry(dead, "bridge.inbound_sms", "retryable") is None
