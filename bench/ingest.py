@@ -214,7 +214,7 @@ def main() -> None:
           f"p99 {ours.p99_ms / floor.p99_ms:.2f}, CPU/req {ours.cpu_ms / floor.cpu_ms:.2f}; "
           "load average now "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    if any(x.wraps for x in results.values()):
+    if any(x.wraps for rs in runs.values() for x in rs):
         print("warning: wrk ran out of signed requests (sent duplicates): raise --max-rate")
     if not args.no_doc:
         write_section("ingest", doc_section(m, runs, args))
