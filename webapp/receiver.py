@@ -97,30 +97,26 @@ def _count(store: Store, source: str, outcome: str, reason: str) -> None:
         pass
 
 
-@bp.post("/webhooks/klaviyo")
-def klaviyo_webhook() -> Response:
+# Per vendor: its verifier, the headers carrying timestamp and signature, its envelope.
+VENDORS = {
+    "klaviyo": (verify_klaviyo, "Klaviyo-Timestamp", "Klaviyo-Signature", split_klaviyo,
+                "klaviyo_webhook_secret"),
+    "zendesk": (verify_zendesk, "X-Zendesk-Webhook-Signature-Timestamp",
+                "X-Zendesk-Webhook-Signature", split_zendesk, "zendesk_webhook_secret"),
+}
+
+
+@bp.post("/webhooks/<any(klaviyo, zendesk):source>")
+def webhook(source: str) -> Response:
     settings: Settings = current_app.extensions["zkb.settings"]
+    verifier, ts_header, sig_header, split, secret_field = VENDORS[source]
 
     def verify(body: bytes) -> None:
-        verify_klaviyo(settings.klaviyo_webhook_secret, body,
-                       request.headers.get("Klaviyo-Timestamp"),
-                       request.headers.get("Klaviyo-Signature"), time.time(),
-                       settings.webhook_tolerance_seconds)
+        verifier(getattr(settings, secret_field), body, request.headers.get(ts_header),
+                 request.headers.get(sig_header), time.time(),
+                 settings.webhook_tolerance_seconds)
 
-    return _receive("klaviyo", verify, split_klaviyo)
-
-
-@bp.post("/webhooks/zendesk")
-def zendesk_webhook() -> Response:
-    settings: Settings = current_app.extensions["zkb.settings"]
-
-    def verify(body: bytes) -> None:
-        verify_zendesk(settings.zendesk_webhook_secret, body,
-                       request.headers.get("X-Zendesk-Webhook-Signature-Timestamp"),
-                       request.headers.get("X-Zendesk-Webhook-Signature"), time.time(),
-                       settings.webhook_tolerance_seconds)
-
-    return _receive("zendesk", verify, split_zendesk)
+    return _receive(source, verify, split)
 
 
 @bp.get("/healthz")
