@@ -27,9 +27,11 @@ from bridge.model import Conversation, Profile, requester_external_id
 from bridge.ordered import Done, Runner
 from bridge.phones import canonical_brand_number, mask
 from bridge.store import Store
-from bridge.zendesk import TicketClosed, TicketGone, ZendeskClient
+from bridge.zendesk import Ticket, TicketClosed, TicketGone, ZendeskClient
 
 KIND = "inbound_sms"
+# Zendesk keeps an Idempotency-Key for 2 hours; replaying a creation is safe well inside that.
+ZENDESK_IDEMPOTENCY_SECONDS = 2 * 3600 - 600
 
 
 @dataclass
@@ -113,6 +115,11 @@ def _apply(ref: str, prepared: dict[str, Any], phone: str, brand: str,
            deps: InboundDeps) -> int:
     """Write one text to Zendesk; returns the ticket id it landed on."""
     conv = deps.store.get_conversation(phone, brand) or _recover(phone, brand, prepared, deps)
+    resumed = _resume_create(ref, prepared, conv, deps)
+    if resumed is not None:
+        deps.store.put_conversation(resumed)
+        assert resumed.ticket_id is not None
+        return resumed.ticket_id
     for _ in range(3):  # a 422/404 on comment changes the decision once
         decision = rules.decide_inbound(conv)
         if isinstance(decision, CreateTicket):
@@ -162,6 +169,12 @@ def _ensure_requester(phone: str, prepared: dict[str, Any], deps: InboundDeps) -
 
 def _create_ticket(ref: str, prepared: dict[str, Any], conv: Conversation,
                    decision: CreateTicket, deps: InboundDeps) -> Conversation:
+    """POST the ticket, with an intent recorded first (see `_resume_create`).
+
+    The text is also remembered as posted in the requester's name before the write, so the
+    ticket's first comment coming back as a webhook is known as the bridge's own (A2) even if
+    this worker dies before Zendesk answers.
+    """
     requester_id = conv.requester_id
     if requester_id is None:
         requester_id, _ = _ensure_requester(conv.phone, prepared, deps)
@@ -178,10 +191,62 @@ def _create_ticket(ref: str, prepared: dict[str, Any], conv: Conversation,
         ticket["group_id"] = deps.group_id
     if deps.brand_id:
         ticket["brand_id"] = deps.brand_id
-    created = deps.zendesk.create_ticket(ticket, idempotency_key=f"zkb-{ref}-create")
-    deps.store.remember_posted(created.id, prepared["body"])
+    intent = {"create": True, "at": deps.clock(), "ticket": ticket,
+              "after": decision.followup_of or conv.ticket_id or 0}
+    deps.store.set_intent(ref, intent)
+    deps.store.remember_posted(requester_id, prepared["body"])
+    created = deps.zendesk.create_ticket(ticket, idempotency_key=_create_key(ref))
+    deps.store.set_intent(ref, {**intent, "ticket_id": created.id})
     return replace(conv, ticket_id=created.id, ticket_status=created.status,
                    requester_id=requester_id)
+
+
+def _create_key(ref: str) -> str:
+    return f"zkb-{ref}-create"
+
+
+def _resume_create(ref: str, prepared: dict[str, Any], conv: Conversation,
+                   deps: InboundDeps) -> Conversation | None:
+    """After a crash: the conversation this text's ticket creation left, or None if it has none.
+
+    The conversation cache is written after the POST, so a worker that died in between leaves
+    a cache (or a recovered conversation) that already points at the new ticket, and a plain
+    re-run would add the text to it a second time. The intent says a creation was started:
+    within Zendesk's idempotency window the same POST with the same key answers with the ticket
+    the first attempt created (or creates it, if that attempt never landed); after it, the
+    ticket is looked for among the conversation's tickets newer than the one it followed.
+    """
+    intent = deps.store.get_intent(ref)
+    if not intent or not intent.get("create"):
+        return None
+    ticket = intent["ticket"]
+    if intent.get("ticket_id") is not None:
+        ticket_id, status = int(intent["ticket_id"]), "new"
+    elif deps.clock() - float(intent["at"]) < ZENDESK_IDEMPOTENCY_SECONDS:
+        created = deps.zendesk.create_ticket(ticket, idempotency_key=_create_key(ref))
+        ticket_id, status = created.id, created.status
+        deps.store.set_intent(ref, {**intent, "ticket_id": ticket_id})
+    else:
+        found = _find_created(conv.external_id, int(intent.get("after") or 0),
+                              int(ticket["requester_id"]), prepared["body"], deps)
+        if found is None:
+            return None
+        ticket_id, status = found.id, found.status
+    if conv.ticket_id == ticket_id:
+        return conv                      # the cache was written: its status is the newer one
+    return replace(conv, ticket_id=ticket_id, ticket_status=status,
+                   requester_id=int(ticket["requester_id"]))
+
+
+def _find_created(external_id: str, after: int, requester_id: int, body: str,
+                  deps: InboundDeps) -> Ticket | None:
+    for t in sorted(deps.zendesk.tickets_by_external_id(external_id), key=lambda t: t.id):
+        if t.id <= after:
+            continue
+        first = next(iter(deps.zendesk.comments(t.id)), None)
+        if first and first.author_id == requester_id and first.body.strip() == body.strip():
+            return t
+    return None
 
 
 def _add_comment(ref: str, prepared: dict[str, Any], conv: Conversation, decision: AddComment,
@@ -205,7 +270,8 @@ def _add_comment(ref: str, prepared: dict[str, Any], conv: Conversation, decisio
                 return after
     intent = {"ticket_id": decision.ticket_id, "at": deps.clock()}
     deps.store.set_intent(ref, intent)
-    deps.store.remember_posted(decision.ticket_id, prepared["body"])
+    if conv.requester_id is not None:
+        deps.store.remember_posted(conv.requester_id, prepared["body"])
     _, comment_id = deps.zendesk.update_ticket(
         decision.ticket_id,
         comment={"body": prepared["body"], "public": True, "author_id": conv.requester_id},

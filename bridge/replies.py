@@ -104,11 +104,12 @@ def process_comment(ref: str, event: dict[str, Any], deps: ReplyDeps) -> Done:
 
 def _written_by_bridge(comment: reply_rules.AgentComment, deps: ReplyDeps) -> bool:
     """The ledger of comment ids, or (for comments in the requester's name, whose id the bridge
-    may not know yet, like a ticket's first comment) the ledger of texts it posted there."""
+    may not know yet, like a ticket's first comment) the ledger of texts it posted in the
+    requester's name."""
     if deps.store.is_own_comment(comment.comment_id):
         return True
     return comment.author_id is not None and comment.author_id == comment.requester_id \
-        and deps.store.was_posted(comment.ticket_id, comment.body)
+        and deps.store.was_posted(comment.author_id, comment.body)
 
 
 def _after_previous_attempt(comment: reply_rules.AgentComment, previous: dict[str, Any],

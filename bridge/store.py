@@ -6,7 +6,8 @@
 - `zkb:lock:<customer>|<brand>`  lock: one worker applies a conversation's texts at a time (S7)
 - `zkb:intent:<ref>`        what a job was about to do upstream, so a crashed retry can check
 - `zkb:own:comment:<id>`    comments the bridge wrote (echo guard, A2)
-- `zkb:posted:<ticket>:<hash>` texts the bridge posted on a ticket (A2, first comments too)
+- `zkb:posted:<requester>:<hash>` texts the bridge posted in a customer's name (A2, first
+  comments too: known before the ticket id is)
 - `zkb:reply:<comment id>`  sending/sent state of an agent reply (at most one SMS, A6)
 - `zkb:sent:<phone>:<hash>` texts the bridge sent recently (recognise Klaviyo's echo, A7)
 - `zkb:quota:<budget>`      shared request budgets (E3, see quota.py)
@@ -262,13 +263,15 @@ class Store:
         pipe.set(f"zkb:own:comment:{comment_id}", 1, ex=OWN_COMMENT_TTL)
         pipe.execute()
 
-    def remember_posted(self, ticket_id: int, text: str) -> None:
-        """A text the bridge is about to post on a ticket (recorded before the write, so even a
+    def remember_posted(self, requester_id: int, text: str) -> None:
+        """A text the bridge is about to post in this requester's name (recorded before the
+        write, and keyed by requester because a new ticket's id is not known yet, so even a
         webhook that overtakes the write's answer is recognised as the bridge's own, A2)."""
-        self.r.set(f"zkb:posted:{ticket_id}:{_digest(_squash(text))}", 1, ex=OWN_COMMENT_TTL)
+        self.r.set(f"zkb:posted:{requester_id}:{_digest(_squash(text))}", 1,
+                   ex=OWN_COMMENT_TTL)
 
-    def was_posted(self, ticket_id: int, text: str) -> bool:
-        return bool(self.r.exists(f"zkb:posted:{ticket_id}:{_digest(_squash(text))}"))
+    def was_posted(self, requester_id: int, text: str) -> bool:
+        return bool(self.r.exists(f"zkb:posted:{requester_id}:{_digest(_squash(text))}"))
 
     def remember_own_comment(self, comment_id: int) -> None:
         self.r.set(f"zkb:own:comment:{comment_id}", 1, ex=OWN_COMMENT_TTL)

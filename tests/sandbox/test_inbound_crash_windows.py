@@ -1,0 +1,144 @@
+"""E1 for a text that opens a ticket: the bridge's inbound handler, its real Zendesk client and
+the sandbox over HTTP, with the worker "dying" at each point between the POST and the event
+being marked done. A re-run must leave one ticket holding the text once (found by the e2e
+crash test: a re-run used to find the new ticket and add the text to it a second time), and the
+ticket's first comment must be known as the bridge's own even if no answer ever came (A2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fakeredis
+import pytest
+import requests
+from zendesk_support import EMAIL, TOKEN, stack_fixtures
+
+from bridge import inbound
+from bridge.inbound import InboundDeps, process_text
+from bridge.klaviyo import KlaviyoClient
+from bridge.rules import Policy
+from bridge.store import Store
+from bridge.zendesk import Ticket, ZendeskClient
+
+stack_server, stack = stack_fixtures()
+
+PHONE, BRAND = "+15005550177", "+18005550100"
+PREPARED = {"phone": PHONE, "brand": BRAND, "body": "Where is order 1001?",
+            "subject": "SMS from +1 *** *** 0177", "name": "Gus Grant",
+            "email": "gus@example.com"}
+
+
+class WorkerDied(Exception):
+    """Stands for SIGKILL: nothing after the point of death runs."""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def deps_for(base: str, store: Store, clock: Clock) -> InboundDeps:
+    zendesk = ZendeskClient(base, email=EMAIL, api_token=TOKEN)
+    klaviyo = KlaviyoClient(base, api_key="unused", revision="2025-10-15")
+    return InboundDeps(store=store, zendesk=zendesk, klaviyo=klaviyo, policy=Policy(),
+                       clock=clock, sleep=lambda s: None)
+
+
+def sms_tickets(base: str) -> list[dict[str, Any]]:
+    s = requests.Session()
+    s.auth = (f"{EMAIL}/token", TOKEN)
+    r = s.get(f"{base}/api/v2/tickets", params={"external_id": f"zkb-sms:{PHONE}:{BRAND}"},
+              timeout=10)
+    r.raise_for_status()
+    out = []
+    for t in r.json()["tickets"]:
+        comments = s.get(f"{base}/api/v2/tickets/{t['id']}/comments", timeout=10).json()
+        out.append({**t, "bodies": [c["body"] for c in comments["comments"]]})
+    return out
+
+
+def run(ref: str, deps: InboundDeps) -> int:
+    done = process_text(ref, {"prepared": dict(PREPARED)}, deps)
+    assert done.outcome == "applied"
+    return int(done.fields["ticket_id"])
+
+
+@pytest.mark.parametrize("dies_at", ["after_post", "after_caching_the_conversation"])
+def test_a_rerun_after_dying_past_the_post_adds_nothing(stack, monkeypatch, dies_at) -> None:
+    store, clock = Store(fakeredis.FakeRedis()), Clock()
+    deps = deps_for(stack.base, store, clock)
+    real_put = store.put_conversation
+
+    def put_then_die(conv: Any) -> None:
+        if dies_at == "after_caching_the_conversation":
+            real_put(conv)
+        raise WorkerDied
+
+    monkeypatch.setattr(store, "put_conversation", put_then_die)
+    with pytest.raises(WorkerDied):
+        run("klaviyo:ev-1", deps)
+    monkeypatch.setattr(store, "put_conversation", real_put)
+    ticket_id = run("klaviyo:ev-1", deps)
+    [ticket] = sms_tickets(stack.base)
+    assert ticket["id"] == ticket_id
+    assert ticket["bodies"] == [PREPARED["body"]]
+    assert store.get_conversation(PHONE, BRAND).ticket_id == ticket_id
+
+
+@pytest.mark.parametrize("rerun_after_hours", [0.1, 3.0])
+def test_a_rerun_after_the_answer_was_lost_finds_the_ticket_the_post_made(
+        stack, monkeypatch, rerun_after_hours) -> None:
+    """Inside Zendesk's 2 h idempotency window the POST is replayed with its key; after it,
+    the ticket is found among the conversation's tickets by its first comment."""
+    store, clock = Store(fakeredis.FakeRedis()), Clock()
+    deps = deps_for(stack.base, store, clock)
+    real_create = deps.zendesk.create_ticket
+    calls: list[str] = []
+
+    def lands_then_dies(ticket: dict[str, Any], idempotency_key: str) -> Ticket:
+        calls.append(idempotency_key)
+        real_create(ticket, idempotency_key=idempotency_key)
+        raise WorkerDied
+
+    monkeypatch.setattr(deps.zendesk, "create_ticket", lands_then_dies)
+    with pytest.raises(WorkerDied):
+        run("klaviyo:ev-2", deps)
+    [first] = sms_tickets(stack.base)
+    requester = first["requester_id"]
+    # The first comment's webhook may arrive now: it is recognised as the bridge's own (A2).
+    assert store.was_posted(requester, PREPARED["body"])
+
+    def counting_create(ticket: dict[str, Any], idempotency_key: str) -> Ticket:
+        calls.append(idempotency_key)
+        return real_create(ticket, idempotency_key=idempotency_key)
+
+    monkeypatch.setattr(deps.zendesk, "create_ticket", counting_create)
+    clock.now += rerun_after_hours * 3600
+    ticket_id = run("klaviyo:ev-2", deps)
+    [ticket] = sms_tickets(stack.base)
+    assert ticket_id == ticket["id"] == first["id"]
+    assert ticket["bodies"] == [PREPARED["body"]]
+    replayed = rerun_after_hours * 3600 < inbound.ZENDESK_IDEMPOTENCY_SECONDS
+    assert calls == ["zkb-klaviyo:ev-2-create"] * (2 if replayed else 1)
+
+
+def test_a_creation_that_never_landed_is_made_on_the_rerun(stack, monkeypatch) -> None:
+    store, clock = Store(fakeredis.FakeRedis()), Clock()
+    deps = deps_for(stack.base, store, clock)
+    real_create = deps.zendesk.create_ticket
+
+    def dies_before_sending(ticket: dict[str, Any], idempotency_key: str) -> Ticket:
+        raise WorkerDied
+
+    monkeypatch.setattr(deps.zendesk, "create_ticket", dies_before_sending)
+    with pytest.raises(WorkerDied):
+        run("klaviyo:ev-3", deps)
+    assert sms_tickets(stack.base) == []
+    monkeypatch.setattr(deps.zendesk, "create_ticket", real_create)
+    clock.now += 3 * 3600              # past the idempotency window: looked for, then created
+    ticket_id = run("klaviyo:ev-3", deps)
+    [ticket] = sms_tickets(stack.base)
+    assert ticket["id"] == ticket_id and ticket["bodies"] == [PREPARED["body"]]
