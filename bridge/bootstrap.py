@@ -83,7 +83,8 @@ def reply_deps(settings: Settings, shared_store: Store | None = None) -> ReplyDe
                      budget=Budget.per_minute("klaviyo-conversation-messages",
                                               settings.klaviyo_messages_per_minute,
                                               per_second=3),
-                     mode=settings.sms_reply_mode, max_attempts=settings.max_attempts)
+                     mode=settings.sms_reply_mode, max_attempts=settings.max_attempts,
+                     settle_seconds=settings.reply_settle_ms / 1000)
 
 
 def metrics_deps(settings: Settings, shared_store: Store | None = None) -> MetricsDeps:

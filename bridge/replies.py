@@ -50,13 +50,16 @@ class ReplyDeps:
     budget: Budget
     mode: str = "conversations"        # or "flow_event"
     max_attempts: int = 8
+    settle_seconds: float = 1.0
     clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
 
 
 def runner(deps: ReplyDeps) -> Runner:
     return Runner(store=deps.store, kind=KIND, source="zendesk", task="bridge.zendesk_event",
                   process=lambda ref, event: process_comment(ref, event, deps),
-                  max_attempts=deps.max_attempts, clock=deps.clock)
+                  max_attempts=deps.max_attempts, settle_seconds=deps.settle_seconds,
+                  clock=deps.clock, sleep=deps.sleep)
 
 
 def process_comment(ref: str, event: dict[str, Any], deps: ReplyDeps) -> Done:

@@ -62,6 +62,7 @@ class Settings:
     max_webhook_bytes: int = 5 * 1024 * 1024
     webhook_tolerance_seconds: int = 300
     inbound_settle_ms: int = 300
+    reply_settle_ms: int = 1000
     event_ttl_seconds: int = 14 * 24 * 3600
     max_attempts: int = 8
     visibility_timeout: int = 600
@@ -145,6 +146,7 @@ class Settings:
             port=p.integer("PORT") or 8000,
             max_webhook_bytes=p.integer("MAX_WEBHOOK_BYTES") or 5 * 1024 * 1024,
             inbound_settle_ms=_default(p.integer("INBOUND_SETTLE_MS", minimum=0), 300),
+            reply_settle_ms=_default(p.integer("REPLY_SETTLE_MS", minimum=0), 1000),
             max_attempts=p.integer("MAX_ATTEMPTS", minimum=1) or 8,
             sms_reply_mode=reply_mode,
             http_timeout_seconds=float(p.integer("HTTP_TIMEOUT_SECONDS", minimum=1) or 10),

@@ -233,3 +233,36 @@ class TextLoad(threading.Thread):
         if self.desk and self.desk[-1] not in self.closed:
             self.bridge.set_status(self.desk[-1], "closed")
             self.closed.append(self.desk[-1])
+
+
+class Supervisor(threading.Thread):
+    """Starts again a stack process that exits on its own, as the deployment's process manager
+    does (docker compose: `restart: unless-stopped`), and notes it for the report. The test's
+    own kills and restarts happen inside `hands_off()`."""
+
+    def __init__(self, stack: Stack, names: tuple[str, ...] = ("worker", "beat", "web")) -> None:
+        super().__init__(daemon=True, name="supervisor")
+        self.stack, self.names = stack, names
+        self.restarts: list[str] = []
+        self._lock = threading.Lock()
+        self._halt = threading.Event()
+        self._began = time.monotonic()
+
+    def run(self) -> None:
+        while not self._halt.wait(0.5):
+            with self._lock:
+                for name in self.names:
+                    proc = self.stack.procs.get(name)
+                    if proc is not None and not proc.alive():
+                        self.restarts.append(f"{name} exited at "
+                                             f"{time.monotonic() - self._began:.0f}s")
+                        self.stack.start_process(name)
+
+    @contextmanager
+    def hands_off(self) -> Iterator[None]:
+        with self._lock:
+            yield
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(5)

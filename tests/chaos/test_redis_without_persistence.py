@@ -19,6 +19,7 @@ import pytest
 
 from tests.chaos.report import ChaosReport, tally
 from tests.chaos.support import (
+    Supervisor,
     TextLoad,
     acknowledged_at,
     broker_idle,
@@ -45,13 +46,16 @@ def test_a_redis_restart_without_persistence_loses_only_what_was_still_queued(
         phones = bridge.make_customers(CUSTOMERS)
         set_faults(bridge, "zendesk", latency_ms=250)
         load = TextLoad(bridge, phones, ROUNDS, interval=0.3, tag="nopersist")
+        supervisor = Supervisor(stack)
         load.start()
+        supervisor.start()
         wait_until(lambda: len(load.texts) >= CUSTOMERS * ROUNDS // 2, 60, "half the texts",
                    every=0.2)
         load.hold()
         pending_texts, pending_zendesk = _pending(bridge)
         down_at = time.time()
-        down_for = stack.restart_redis()
+        with supervisor.hands_off():
+            down_for = stack.restart_redis()
         up_at = time.time()
         load.resume()
         load.finish()
@@ -67,8 +71,11 @@ def test_a_redis_restart_without_persistence_loses_only_what_was_still_queued(
             landed = {b for v in texts_landed(bridge.tickets(), pattern).values() for b in v}
             return set(after) <= landed and broker_idle(bridge)
 
-        wait_until(after_restart_landed, 120, "every text acknowledged after the restart", 2)
-        wait_until(lambda: outbox_idle(bridge) and broker_idle(bridge), 60, "quiet")
+        try:
+            wait_until(after_restart_landed, 120, "every text acknowledged after the restart", 2)
+            wait_until(lambda: outbox_idle(bridge) and broker_idle(bridge), 60, "quiet")
+        finally:
+            supervisor.stop()
 
         tickets = bridge.tickets()
         landed = [b for v in texts_landed(tickets, pattern).values() for b in v]
@@ -86,6 +93,7 @@ def test_a_redis_restart_without_persistence_loses_only_what_was_still_queued(
         report.notes["pending_at_restart"] = (f"texts={len(pending_texts)},"
                                               f"zendesk_events={len(pending_zendesk)}")
         report.notes["redis_down"] = f"{down_for:.1f}s"
+        report.notes["exited_on_their_own"] = supervisor.restarts or "none"
         report.notes["lost_texts_all_pending"] = not lost_not_pending
         report.notes["tickets_per_conversation"] = max(
             (sum(1 for t in tickets if t["external_id"] == ext) for ext in

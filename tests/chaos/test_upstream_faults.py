@@ -10,8 +10,11 @@ round brings a burst of forced 429s on one API and 409s on the other. Through th
 - every ticket gets exactly one `Opened Ticket`, every closed one exactly one `Resolved Ticket`;
 - failed jobs hold nothing but `ReplyOutcomeUnknown`.
 
-The load is the issue's 2,000 events: 1,300 texts from 300 customers, 150 agent replies on 30
-of their tickets, 275 desk tickets and 275 closures (of those desk tickets).
+The issue's load is 2,000 events: 1,300 texts from 300 customers, 150 agent replies on 75 of
+their tickets, 275 desk tickets and 275 closures (of those desk tickets). On a 2-vCPU machine
+that run takes 4-5 minutes by itself (replies drain at Klaviyo's 3/s, and a reply whose send
+timed out waits out the 60 s peer grace before it is reported); it runs in `./dev test` and
+CI, beside the other test files. `CHAOS_SCALE=0.25` scales it down for a quick local run.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import random
 import re
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -42,15 +46,14 @@ from tests.e2e.harness import TOLL_FREE, Bridge
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
 
-# The issue's 2,000 events take ~10 minutes on a 2-vCPU machine (the retry tail of 25% failing
-# calls is minutes long by itself), too long for every `./dev test`: the default run is scaled
-# to a quarter (~500 events); CHAOS_FULL=1 runs the full 2,000.
-SCALE = 1.0 if os.environ.get("CHAOS_FULL") else 0.25
+# The issue's 2,000 events by default; CHAOS_SCALE=0.25 runs ~500 (see the module doc).
+SCALE = float(os.environ.get("CHAOS_SCALE") or 1.0)
 CUSTOMERS = round(300 * SCALE)
 TEXT_ROUNDS = (CUSTOMERS,) * 4 + (CUSTOMERS // 3,)   # 1,300 texts at full scale
-REPLY_CUSTOMERS = round(30 * SCALE)
-REPLIES_EACH = 5                                      # 150 replies at full scale
+REPLY_CUSTOMERS = round(75 * SCALE)
+REPLIES_EACH = 2                                      # 150 replies at full scale
 DESK_TICKETS_PER_ROUND = round(55 * SCALE)            # 275 desk tickets, each closed later
+PATIENCE = 300 if SCALE < 1 else 1200                 # seconds for every effect to show
 TEXT = re.compile(r"chaos text \d{3}-\d")
 ENV = {
     "MAX_ATTEMPTS": "40",             # 25% of calls fail: 40 attempts outlast that
@@ -64,7 +67,7 @@ def text_body(customer: int, round_no: int) -> str:
     return f"chaos text {customer:03d}-{round_no}"
 
 
-@pytest.mark.timeout(480)
+@pytest.mark.timeout(PATIENCE + 240)
 def test_upstream_faults_on_both_apis_change_no_effect_count(
         tmp_path: Path, record_property) -> None:  # noqa: ANN001 - pytest fixture
     report = ChaosReport("upstream-faults")
@@ -109,7 +112,7 @@ def test_upstream_faults_on_both_apis_change_no_effect_count(
             bridge.set_status(ticket_id, "closed")
             closed.append(ticket_id)
         wait_until(lambda: _reply_round(bridge, phones, replied, replies, rng, top_up=True)
-                   is None, 120, "every reply customer's ticket", every=2)
+                   is None, PATIENCE / 2, "every reply customer's ticket", every=2)
         expected_sent = sum(len(v) for v in sent.values())
         expected_replies = sum(len(v) for v in replies.values())
         report.events_in = expected_sent + expected_replies + len(desk) + len(closed)
@@ -133,52 +136,59 @@ def test_upstream_faults_on_both_apis_change_no_effect_count(
                     and opened >= {t["id"] for t in tickets} and resolved >= set(closed)
                     and broker_idle(bridge))
 
-        wait_until(finished, 300, "every effect", every=3)
-        clear_faults(bridge)
-        wait_until(lambda: outbox_idle(bridge) and broker_idle(bridge), 60, "quiet")
+        try:
+            wait_until(finished, PATIENCE, "every effect", every=3)
+            clear_faults(bridge)
+            wait_until(lambda: outbox_idle(bridge) and broker_idle(bridge), 60, "quiet")
+        finally:
+            o = _outcome(bridge, report, sent, replies, closed)
+            report.emit(record_property)
 
-        tickets = bridge.tickets()
-        failed = failed_jobs(bridge)
-        unknown_bodies = failed_reply_bodies(bridge, failed)
-        landed = texts_landed(tickets, TEXT)
-        texts = report.add("texts", tally(
-            [b for v in sent.values() for b in v], [b for v in landed.values() for b in v]))
-        out_of_order = [ext for ext, bodies in sent.items() if landed.get(ext) != bodies]
-        sms = [m for m in all_sms(bridge) if m["source"] == "conversation"]
-        reply_t = report.add("replies", tally(
-            [b for v in replies.values() for b in v if b not in unknown_bodies],
-            [m["body"] for m in sms if m["body"] not in unknown_bodies]))
-        unknown_sent = [m["body"] for m in sms if m["body"] in unknown_bodies]
-        report.notes["reply_outcome_unknown"] = f"{len(unknown_bodies)}" \
-                                                f"(sent {len(unknown_sent)})"
-        reply_order = []
-        for phone, bodies in replies.items():
-            got = [m["body"] for m in sms if m["phone"] == phone]
-            if got != [b for b in bodies if b in set(got)]:
-                reply_order.append(phone)
-        opened_t = report.add("opened", tally(
-            [t["id"] for t in tickets],
-            [e["properties"]["Ticket_id"] for e in bridge.klaviyo_events("Opened Ticket")]))
-        resolved_t = report.add("resolved", tally(
-            closed,
-            [e["properties"]["Ticket_id"] for e in bridge.klaviyo_events("Resolved Ticket")]))
-        report.notes["out_of_order"] = len(out_of_order)
-        other_failures = {ref: f for ref, f in failed.items()
-                          if f["error"] != "ReplyOutcomeUnknown"}
-        report.notes["other_failed_jobs"] = len(other_failures)
-        report.notes["retries"] = _retries(bridge)
-        report.notes["throttled"] = bridge.throttled()
-        report.emit(record_property)
+        assert len(o.tickets) == CUSTOMERS + len(desk), "a ticket too many or too few"
+        assert o.texts.duplicates == 0 and not o.texts.lost and not o.texts.unexpected
+        assert not o.out_of_order, o.out_of_order[:5]
+        assert o.replies.duplicates == 0 and not o.replies.lost and not o.replies.unexpected
+        assert len(o.unknown_sent) == len(set(o.unknown_sent)), "an unknown reply sent twice"
+        assert not o.reply_order, o.reply_order[:5]
+        assert o.opened.duplicates == 0 and not o.opened.lost and not o.opened.unexpected
+        assert o.resolved.duplicates == 0 and not o.resolved.lost and not o.resolved.unexpected
+        assert not o.other_failures, list(o.other_failures.values())[:5]
 
-        assert len(tickets) == CUSTOMERS + len(desk), "a ticket too many or too few"
-        assert texts.duplicates == 0 and not texts.lost and not texts.unexpected
-        assert not out_of_order, out_of_order[:5]
-        assert reply_t.duplicates == 0 and not reply_t.lost and not reply_t.unexpected
-        assert len(unknown_sent) == len(set(unknown_sent)), "an unknown reply sent twice"
-        assert not reply_order, reply_order[:5]
-        assert opened_t.duplicates == 0 and not opened_t.lost and not opened_t.unexpected
-        assert resolved_t.duplicates == 0 and not resolved_t.lost and not resolved_t.unexpected
-        assert not other_failures, list(other_failures.values())[:5]
+
+def _outcome(bridge: Bridge, report: ChaosReport, sent: dict[str, list[str]],
+             replies: dict[str, list[str]], closed: list[int]) -> SimpleNamespace:
+    """Count every effect against what was asked for; fill the report."""
+    tickets = bridge.tickets()
+    failed = failed_jobs(bridge)
+    unknown_bodies = failed_reply_bodies(bridge, failed)
+    landed = texts_landed(tickets, TEXT)
+    texts = report.add("texts", tally(
+        [b for v in sent.values() for b in v], [b for v in landed.values() for b in v]))
+    out_of_order = [ext for ext, bodies in sent.items() if landed.get(ext) != bodies]
+    sms = [m for m in all_sms(bridge) if m["source"] == "conversation"]
+    reply_t = report.add("replies", tally(
+        [b for v in replies.values() for b in v if b not in unknown_bodies],
+        [m["body"] for m in sms if m["body"] not in unknown_bodies]))
+    unknown_sent = [m["body"] for m in sms if m["body"] in unknown_bodies]
+    report.notes["reply_outcome_unknown"] = f"{len(unknown_bodies)}(sent {len(unknown_sent)})"
+    reply_order = []
+    for phone, bodies in replies.items():
+        got = [m["body"] for m in sms if m["phone"] == phone]
+        if got != [b for b in bodies if b in set(got)]:
+            reply_order.append(phone)
+    opened_t = report.add("opened", tally(
+        [t["id"] for t in tickets],
+        [e["properties"]["Ticket_id"] for e in bridge.klaviyo_events("Opened Ticket")]))
+    resolved_t = report.add("resolved", tally(
+        closed, [e["properties"]["Ticket_id"] for e in bridge.klaviyo_events("Resolved Ticket")]))
+    report.notes["out_of_order"] = len(out_of_order)
+    other_failures = {ref: f for ref, f in failed.items() if f["error"] != "ReplyOutcomeUnknown"}
+    report.notes["other_failed_jobs"] = len(other_failures)
+    report.notes["retries"] = _retries(bridge)
+    report.notes["throttled"] = bridge.throttled()
+    return SimpleNamespace(tickets=tickets, texts=texts, out_of_order=out_of_order,
+                           replies=reply_t, unknown_sent=unknown_sent, reply_order=reply_order,
+                           opened=opened_t, resolved=resolved_t, other_failures=other_failures)
 
 
 def _reply_round(bridge: Bridge, phones: list[str], replied: list[int],

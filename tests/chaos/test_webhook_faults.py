@@ -186,3 +186,30 @@ def _post_zendesk(bridge: Bridge, body: bytes, at: float) -> requests.Response:
                          headers={"Content-Type": "application/json",
                                   "X-Zendesk-Webhook-Signature-Timestamp": ts,
                                   "X-Zendesk-Webhook-Signature": sig})
+
+
+@pytest.mark.timeout(120)
+def test_agent_replies_whose_webhooks_arrive_reversed_still_go_out_in_comment_order(
+        tmp_path: Path) -> None:
+    """A6 order across reordered deliveries: the head reply waits REPLY_SETTLE_MS (1 s) for
+    earlier comments still in flight, and the five redeliveries land within it."""
+    with chaos_stack(tmp_path, {}) as (_stack, bridge):
+        phone = bridge.make_customers(1)[0]
+        bridge.text(phone, "hello")
+        wait_until(lambda: bridge.tickets_of(phone), 30, "the ticket", 0.2)
+        wait_until(lambda: outbox_idle(bridge) and broker_idle(bridge), 30, "quiet", 0.2)
+        ticket = bridge.tickets_of(phone)[0]["id"]
+        bridge.set_config(zendesk_webhook_secret="not-the-receivers-secret")
+        bodies = [f"reply {n}" for n in range(5)]
+        for b in bodies:
+            bridge.reply(ticket, b)
+        wait_until(lambda: outbox_idle(bridge), 30, "the refused deliveries", 0.2)
+        refused = [d["id"] for d in bridge.deliveries("zendesk")
+                   if json.loads(d["body"])["type"].endswith("comment_added")
+                   and d["status"] == "dropped"]
+        bridge.set_config(zendesk_webhook_secret=SANDBOX_ZENDESK_SECRET)
+        for d in reversed(refused):             # within a few milliseconds, newest first
+            bridge.redeliver(d)
+        wait_until(lambda: len([m for m in bridge.replies_to(phone)]) >= len(bodies), 60,
+                   "the replies", 0.5)
+        assert [m["body"] for m in bridge.replies_to(phone)] == bodies

@@ -186,6 +186,9 @@ def test_minimum_values_are_enforced() -> None:
 
 def test_a_settle_time_of_zero_is_kept() -> None:
     assert settings(INBOUND_SETTLE_MS="0").inbound_settle_ms == 0
+    assert settings(REPLY_SETTLE_MS="0").reply_settle_ms == 0
+    assert settings().reply_settle_ms == 1000
+    assert len(problems(REPLY_SETTLE_MS="-5")) == 1
 
 
 def test_public_url_is_optional_and_must_be_https_outside_the_sandbox() -> None:

@@ -1,0 +1,73 @@
+"""Redis restarting under the bridge (found by tests/chaos): an event's state never goes back to
+"queued" once a worker finished it, and a task whose handler loses Redis runs it again once
+Redis answers instead of failing (a failed task is acknowledged: its event would be lost)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import fakeredis
+import pytest
+import redis
+
+import workers.tasks as tasks
+from bridge.envelopes import RawEvent
+from bridge.store import Store
+
+
+def test_an_event_finished_before_the_receiver_marks_it_queued_stays_done() -> None:
+    store = Store(fakeredis.FakeRedis())
+    fast, slow = (RawEvent("zendesk", i, "zen:event-type:ticket.created", {}) for i in "ab")
+    store.save_events([fast, slow], now=1000.0)
+    store.update_event(fast.ref, state="done")        # a worker was quicker than the receiver
+    store.settle_receipt("zendesk", [fast.ref, slow.ref], [], received=2)
+    assert store.load_event(fast.ref)["state"] == "done"
+    assert store.load_event(slow.ref)["state"] == "queued"
+    store.update_event(slow.ref, state="failed")
+    store.mark_queued([slow.ref, "zendesk:never-stored"])   # the sweep, late
+    assert store.load_event(slow.ref)["state"] == "failed"
+    assert not store.r.exists("zkb:ev:zendesk:never-stored")
+
+
+class FlakyRedis:
+    """PING refuses `down` times, then answers."""
+
+    def __init__(self, down: int) -> None:
+        self.down = down
+
+    def ping(self) -> bool:
+        if self.down:
+            self.down -= 1
+            raise redis.ConnectionError("Connection refused")
+        return True
+
+
+def _patch(monkeypatch: pytest.MonkeyPatch, client: FlakyRedis) -> None:
+    monkeypatch.setattr(tasks, "_store", lambda: SimpleNamespace(r=client))
+    monkeypatch.setattr(tasks.time, "sleep", lambda s: None)
+
+
+def test_a_handler_that_loses_redis_runs_again_once_redis_answers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _patch(monkeypatch, FlakyRedis(down=3))
+    calls = []
+
+    def handler() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise redis.ConnectionError("Connection closed by server.")
+        return "applied"
+
+    assert tasks._through_redis_outage(handler) == "applied"
+    assert len(calls) == 2
+
+
+def test_a_handler_gives_up_when_redis_stays_away(monkeypatch: pytest.MonkeyPatch) -> None:
+    _patch(monkeypatch, FlakyRedis(down=10**9))
+    monkeypatch.setattr(tasks, "REDIS_OUTAGE_WAIT", 0.0)
+
+    def handler() -> str:
+        raise redis.TimeoutError("Timeout reading from socket")
+
+    with pytest.raises(redis.TimeoutError):
+        tasks._through_redis_outage(handler)
