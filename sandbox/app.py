@@ -23,6 +23,8 @@ class Gate:
 
     kind: None (go on), "429" (rate limited or forced), "409", "error" (5xx), "timeout".
     `limit`/`remaining` feed the vendors' rate-limit headers; `retry_after` is in seconds.
+    `late` > 0 (kind None): carry the call out, then wait `late` seconds and answer 504
+    instead of the real answer (`Sandbox.late_timeout`).
     """
 
     kind: str | None
@@ -30,6 +32,7 @@ class Gate:
     limit: int = 0
     remaining: int = 0
     bucket: str | None = None
+    late: float = 0.0
 
 
 class Sandbox:
@@ -80,15 +83,25 @@ class Sandbox:
             return Gate("429", retry_after=f.retry_after)
         if kind in ("409", "error"):
             return Gate(kind)
-        last = Gate(None)
+        late = f.timeout_seconds if kind == "applied_timeout" else 0.0
+        last = Gate(None, late=late)
         for name in buckets:
             wait, limit, remaining = self.limiter.check(name)
             if wait is not None:
                 self.counter.count_429(api)
                 return Gate("429", retry_after=wait, limit=limit, remaining=0, bucket=name)
             if last.bucket is None or remaining < last.remaining:
-                last = Gate(None, limit=limit, remaining=remaining, bucket=name)
+                last = Gate(None, limit=limit, remaining=remaining, bucket=name, late=late)
         return last
+
+    @staticmethod
+    def late_timeout(gate: Gate) -> bool:
+        """For an "applied_timeout" call, after the vendor logic ran (outside the state lock):
+        hold the answer for the timeout, then tell the caller to answer 504 instead."""
+        if gate.late <= 0:
+            return False
+        time.sleep(gate.late)
+        return True
 
 
 def create_app(config: SandboxConfig | None = None) -> Flask:

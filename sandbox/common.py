@@ -113,6 +113,9 @@ class Faults:
 
     error_rate: float = 0.0      # share of calls answered 500/503
     timeout_rate: float = 0.0    # share of calls that hang for `timeout_seconds` then answer 504
+    # Share of calls that are carried out, then hang and answer 504 the same way: the change
+    # is made but the caller never learns it (a real timeout can fall on either side).
+    applied_timeout_rate: float = 0.0
     timeout_seconds: float = 30.0
     latency_ms: float = 0.0      # added to every call
     force_429: int = 0           # next N calls answered 429
@@ -144,7 +147,10 @@ class FaultBoard:
                 self.by_api[name] = Faults()
 
     def draw(self, api: str) -> tuple[str | None, Faults]:
-        """Return (fault kind or None, settings). Kinds: "429", "409", "timeout", "error"."""
+        """Return (fault kind or None, settings).
+
+        Kinds: "429", "409", "timeout", "applied_timeout" (carry the call out, then time out),
+        "error"."""
         with self._lock:
             f = self.by_api.setdefault(api, Faults())
             if f.force_429 > 0:
@@ -156,7 +162,10 @@ class FaultBoard:
             roll = self.rng.random()
             if roll < f.timeout_rate:
                 return "timeout", f
-            if roll < f.timeout_rate + f.error_rate:
+            roll -= f.timeout_rate
+            if roll < f.applied_timeout_rate:
+                return "applied_timeout", f
+            if roll < f.applied_timeout_rate + f.error_rate:
                 return "error", f
             return None, f
 

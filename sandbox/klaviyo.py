@@ -14,6 +14,7 @@ import math
 import random
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -77,6 +78,8 @@ def make_blueprint(sb: Any) -> Blueprint:
                 if gate.bucket:
                     resp.headers["RateLimit-Limit"] = str(gate.limit)
                     resp.headers["RateLimit-Remaining"] = str(gate.remaining)
+                if sb.late_timeout(gate):
+                    resp = _refusal(replace(gate, kind="timeout"))
                 return resp
             return run
         return wrap

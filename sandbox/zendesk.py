@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -104,6 +105,8 @@ def _api(bp: Blueprint, sb: Any, method: str, template: str, buckets: list[str],
             if gate.bucket is not None:
                 headers = {**headers, "X-Rate-Limit": str(gate.limit),
                            "X-Rate-Limit-Remaining": str(max(gate.remaining, 0))}
+            if sb.late_timeout(gate):
+                status, body, headers = _fault(sb, replace(gate, kind="timeout"))
         return (jsonify(body) if body is not None else ""), status, headers
 
     rule = template.replace("{id}", "<obj_id>" if string_id else "<int:obj_id>")

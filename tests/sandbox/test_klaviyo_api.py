@@ -363,3 +363,19 @@ def test_injected_faults_answer_429_409_5xx_and_504(env: Env) -> None:
     assert env.api("GET", path).status_code == 200
     calls = env.admin("GET", "/_sandbox/calls")["calls"]
     assert calls["klaviyo GET /api/profiles/{id}"] == 7
+
+
+def test_an_applied_timeout_sends_the_reply_then_answers_504(env: Env) -> None:
+    """The case the bridge cannot tell from a lost call: the SMS went out, the answer did not."""
+    text(env, ALICE["phone"], LONG_CODE, "Hi")
+    (conv,) = conversations(env, ALICE["id"])
+    env.admin("POST", "/_sandbox/faults", json={"api": "klaviyo", "applied_timeout_rate": 1.0,
+                                               "timeout_seconds": 0.1})
+    r = env.api("POST", "/api/conversation-messages",
+                json=conversation_message(conv["id"], "sent, answer lost"))
+    (err,) = errors_of(r, 504)
+    assert err["code"] == "gateway_timeout"
+    env.admin("DELETE", "/_sandbox/faults", params={"api": "klaviyo"})
+    sent = [m["body"] for m in env.admin("GET", "/_sandbox/klaviyo/sms")
+            if m["direction"] == "to_customer"]
+    assert sent == ["sent, answer lost"]

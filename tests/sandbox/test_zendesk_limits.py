@@ -118,6 +118,20 @@ def test_latency_and_timeouts(stack):
     assert stack.get("/api/v2/users/me").status_code == 504
 
 
+def test_an_applied_timeout_makes_the_change_then_answers_504(stack):
+    """A real timeout can fall after the write: the caller sees 504, the ticket exists."""
+    stack.admin("POST", "/faults", json={"api": "zendesk", "applied_timeout_rate": 1.0,
+                                         "timeout_seconds": 0.2})
+    started = time.monotonic()
+    r = stack.post("/api/v2/tickets", {"ticket": {"subject": "lost answer",
+                                                  "comment": {"body": "hello"}}})
+    assert r.status_code == 504 and r.json()["error"] == "GatewayTimeout"
+    assert time.monotonic() - started >= 0.2
+    stack.admin("DELETE", "/faults")
+    subjects = [t["subject"] for t in stack.get("/api/v2/tickets").json()["tickets"]]
+    assert subjects.count("lost answer") == 1
+
+
 def test_calls_are_counted_per_endpoint_template(stack):
     t = stack.new_ticket()
     stack.put(f"/api/v2/tickets/{t['id']}.json", {"ticket": {"status": "open"}})
