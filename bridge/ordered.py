@@ -133,6 +133,9 @@ class Runner:
         except Exception as e:
             attempts = self.store.bump_attempts(ref, str(e))
             if attempts < self.max_attempts:
+                # The task's backoff grows with the event's failed attempts, not with its
+                # Celery retries (most of those are waits for a budget or a busy queue).
+                e.attempts = attempts  # type: ignore[attr-defined]
                 raise
             self._set_aside(ref, queue, member, e, attempts)
             return "failed"

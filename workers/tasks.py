@@ -65,7 +65,11 @@ def _run(task: Task, fn: Callable[[], str]) -> str:
         why = "budget" if getattr(e, "local", False) else "rate_limited"
         raise _retry(task, why, e.retry_after + random.uniform(0, 1), e) from e
     except Retryable as e:
-        raise _retry(task, "retryable", _backoff(task.request.retries), e) from e
+        # Failed attempts of the event when the handler counts them (ordered.Runner), else
+        # the task's retries; budget waits and busy queues do not lengthen the backoff.
+        attempts = getattr(e, "attempts", None)
+        tries = attempts - 1 if attempts else task.request.retries
+        raise _retry(task, "retryable", _backoff(tries), e) from e
 
 
 def _through_redis_outage(fn: Callable[[], str]) -> str:
