@@ -21,6 +21,7 @@ from typing import Any
 
 from bridge import rules
 from bridge.decisions import AddComment, CreateTicket, Drop
+from bridge.http import RateLimited
 from bridge.klaviyo import KlaviyoClient
 from bridge.klaviyo_events import EventShapeError, parse_inbound_sms
 from bridge.model import Conversation, Profile, requester_external_id
@@ -114,7 +115,10 @@ def _profile(profile_id: str | None, phone: str | None, deps: InboundDeps) -> Pr
 def _apply(ref: str, prepared: dict[str, Any], phone: str, brand: str,
            deps: InboundDeps) -> int:
     """Write one text to Zendesk; returns the ticket id it landed on."""
-    conv = deps.store.get_conversation(phone, brand) or _recover(phone, brand, prepared, deps)
+    conv = deps.store.get_conversation(phone, brand)
+    if conv is None:
+        conv = _recover(phone, brand, prepared, deps)
+        deps.store.put_conversation(conv)    # a retry (e.g. after a budget wait) starts here
     resumed = _resume_create(ref, prepared, conv, deps)
     if resumed is not None:
         deps.store.put_conversation(resumed)
@@ -272,10 +276,16 @@ def _add_comment(ref: str, prepared: dict[str, Any], conv: Conversation, decisio
     deps.store.set_intent(ref, intent)
     if conv.requester_id is not None:
         deps.store.remember_posted(conv.requester_id, prepared["body"])
-    _, comment_id = deps.zendesk.update_ticket(
-        decision.ticket_id,
-        comment={"body": prepared["body"], "public": True, "author_id": conv.requester_id},
-        status=decision.status)
+    try:
+        _, comment_id = deps.zendesk.update_ticket(
+            decision.ticket_id,
+            comment={"body": prepared["body"], "public": True, "author_id": conv.requester_id},
+            status=decision.status)
+    except RateLimited:
+        # Held back by a budget or answered 429: nothing was written, so the retry need not
+        # read the ticket's comments (under a backlog that read would double the calls).
+        deps.store.clear_intent(ref)
+        raise
     if comment_id is not None:
         deps.store.confirm_comment(ref, intent, comment_id)
     return after

@@ -38,7 +38,7 @@ for i, key in ipairs(KEYS) do
   redis.call('ZADD', key, now, tostring(id))
   redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2 * i]) * 1000) + 1000)
 end
-return '0'
+return 'granted ' .. id
 """
 
 
@@ -60,10 +60,15 @@ class Budget:
 
 class Quota:
     def __init__(self, client: redis.Redis) -> None:
+        self._client = client
         self._script = client.register_script(_SLIDING)
 
     def take(self, *budgets: Budget) -> float:
         """Take one call from every budget: 0.0 if granted, else seconds to wait (none taken)."""
+        return self.grant(*budgets)[0]
+
+    def grant(self, *budgets: Budget) -> tuple[float, str | None]:
+        """`take`, also naming the grant so it can be `refund`ed: (0.0, grant) or (wait, None)."""
         keys: list[str] = []
         args: list[float] = []
         for b in budgets:
@@ -71,5 +76,18 @@ class Quota:
                 keys.append(f"zkb:quota:{b.name}:{seconds:g}")
                 args += [limit, seconds]
         if not keys:
-            return 0.0
-        return float(self._script(keys=keys, args=args))
+            return 0.0, None
+        answer = self._script(keys=keys, args=args)
+        answer = answer.decode() if isinstance(answer, bytes) else str(answer)
+        if answer.startswith("granted "):
+            return 0.0, answer.split(" ", 1)[1]
+        return float(answer), None
+
+    def refund(self, grant: str, *budgets: Budget) -> None:
+        """Give back a granted call that was never made (e.g. a reply that stopped before
+        sending), so it does not sit in the windows for nothing."""
+        pipe = self._client.pipeline()
+        for b in budgets:
+            for _, seconds in b.windows:
+                pipe.zrem(f"zkb:quota:{b.name}:{seconds:g}", grant)
+        pipe.execute()

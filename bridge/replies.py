@@ -79,24 +79,37 @@ def process_comment(ref: str, event: dict[str, Any], deps: ReplyDeps) -> Done:
     if previous is not None:
         return _after_previous_attempt(comment, previous, deps)
     conv = deps.store.get_conversation(phone, brand) or Conversation(phone, brand)
+    grant = None
     if deps.mode == "conversations":
         # Take the send's token first: a reply waiting for the budget then costs no API call
-        # per retry (a token spent on a reply that ends as a note is the price of that).
-        wait = deps.quota.take(deps.budget)
+        # per retry. Until the send itself, the token is given back if the reply stops (a
+        # note instead, a lookup held back by its own budget, an error), so it is not spent
+        # twice.
+        wait, grant = deps.quota.grant(deps.budget)
         if wait > 0:
             raise Deferred(wait, "conversation-message budget spent for now")
-    profile = deps.klaviyo.find_profile_by_phone(phone)    # consent as it is now (A4)
-    decision = reply_rules.decide_reply(comment, agent_email=_agent_email(comment, deps),
-                                        profile=profile)
-    if isinstance(decision, reply_rules.NoteInstead):
-        _note_once(comment.ticket_id, f"{comment.comment_id}:{decision.reason}",
-                   decision.note, deps)
-        return Done("dropped", decision.reason, {"ticket_id": comment.ticket_id})
-    assert profile is not None
+    try:
+        profile = deps.klaviyo.find_profile_by_phone(phone)    # consent as it is now (A4)
+        decision = reply_rules.decide_reply(comment, agent_email=_agent_email(comment, deps),
+                                            profile=profile)
+        if isinstance(decision, reply_rules.NoteInstead):
+            if grant:
+                deps.quota.refund(grant, deps.budget)
+                grant = None
+            _note_once(comment.ticket_id, f"{comment.comment_id}:{decision.reason}",
+                       decision.note, deps)
+            return Done("dropped", decision.reason, {"ticket_id": comment.ticket_id})
+        assert profile is not None
+        if deps.mode == "conversations":
+            conv = _conversation_of(conv, profile.id, deps)
+    except Exception:
+        if grant:
+            deps.quota.refund(grant, deps.budget)
+        raise
     if deps.mode == "flow_event":
         _record_flow_event(comment, decision.text, phone, brand, deps)
     else:
-        conv = _send(comment.comment_id, decision.text, conv, profile.id, deps)
+        _send(comment.comment_id, decision.text, conv, deps)
     deps.store.remember_sent_text(phone, decision.text)
     if decision.note:
         _note_once(comment.ticket_id, f"{comment.comment_id}:attachments", decision.note, deps)
@@ -130,16 +143,22 @@ def _after_previous_attempt(comment: reply_rules.AgentComment, previous: dict[st
                                          "interrupted; not sent again (check Klaviyo's inbox)")
 
 
-def _send(comment_id: int, text: str, conv: Conversation, profile_id: str,
-          deps: ReplyDeps) -> Conversation:
+def _conversation_of(conv: Conversation, profile_id: str, deps: ReplyDeps) -> Conversation:
+    """The conversation with its Klaviyo SMS conversation id (looked up once, then cached)."""
+    if conv.profile_id == profile_id and conv.klaviyo_conversation_id:
+        return conv
+    conversation_id = deps.klaviyo.sms_conversation(profile_id)
+    if conversation_id is None:
+        raise Permanent("klaviyo", "the customer has no SMS conversation in Klaviyo")
+    conv = replace(conv, profile_id=profile_id, klaviyo_conversation_id=conversation_id)
+    if conv.ticket_id is not None:
+        deps.store.put_conversation(conv)
+    return conv
+
+
+def _send(comment_id: int, text: str, conv: Conversation, deps: ReplyDeps) -> None:
     conversation_id = conv.klaviyo_conversation_id
-    if conv.profile_id != profile_id or not conversation_id:
-        conversation_id = deps.klaviyo.sms_conversation(profile_id)
-        if conversation_id is None:
-            raise Permanent("klaviyo", "the customer has no SMS conversation in Klaviyo")
-        conv = replace(conv, profile_id=profile_id, klaviyo_conversation_id=conversation_id)
-        if conv.ticket_id is not None:
-            deps.store.put_conversation(conv)
+    assert conversation_id is not None
     if not deps.store.begin_reply(comment_id, deps.clock()):
         raise Deferred(5, "another attempt is sending this reply")
     try:
@@ -152,7 +171,6 @@ def _send(comment_id: int, text: str, conv: Conversation, profile_id: str,
         deps.store.abandon_reply(comment_id)
         raise
     deps.store.finish_reply(comment_id, deps.clock())
-    return conv
 
 
 def _record_flow_event(comment: reply_rules.AgentComment, text: str, phone: str, brand: str,

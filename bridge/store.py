@@ -255,6 +255,9 @@ class Store:
     def set_intent(self, ref: str, intent: dict[str, Any]) -> None:
         self.r.set(f"zkb:intent:{ref}", json.dumps(intent), ex=INTENT_TTL)
 
+    def clear_intent(self, ref: str) -> None:
+        self.r.delete(f"zkb:intent:{ref}")
+
     def confirm_comment(self, ref: str, intent: dict[str, Any], comment_id: int) -> None:
         """The write landed: its comment id goes into the intent and the ledger atomically."""
         pipe = self.r.pipeline(transaction=True)

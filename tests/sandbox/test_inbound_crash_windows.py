@@ -14,6 +14,7 @@ import requests
 from zendesk_support import EMAIL, TOKEN, stack_fixtures
 
 from bridge import inbound
+from bridge.http import RateLimited
 from bridge.inbound import InboundDeps, process_text
 from bridge.klaviyo import KlaviyoClient
 from bridge.rules import Policy
@@ -73,6 +74,8 @@ def test_a_rerun_after_dying_past_the_post_adds_nothing(stack, monkeypatch, dies
     real_put = store.put_conversation
 
     def put_then_die(conv: Any) -> None:
+        if conv.ticket_id is None:          # the recovered conversation, before the POST
+            return real_put(conv)
         if dies_at == "after_caching_the_conversation":
             real_put(conv)
         raise WorkerDied
@@ -142,3 +145,24 @@ def test_a_creation_that_never_landed_is_made_on_the_rerun(stack, monkeypatch) -
     ticket_id = run("klaviyo:ev-3", deps)
     [ticket] = sms_tickets(stack.base)
     assert ticket["id"] == ticket_id and ticket["bodies"] == [PREPARED["body"]]
+
+
+def test_a_comment_held_back_by_the_budget_is_sent_on_the_retry_without_a_check(
+        stack, monkeypatch) -> None:
+    """Nothing was written, so the retry does not read the ticket's comments first (under a
+    backlog that read would double the calls per text)."""
+    store, clock = Store(fakeredis.FakeRedis()), Clock()
+    deps = deps_for(stack.base, store, clock)
+    run("klaviyo:first", deps)
+    refused = {"PUT tickets/{id}"}
+    deps.zendesk.http.gate = lambda endpoint: 5.0 if endpoint in refused else 0.0
+    follow_up = {"prepared": {**PREPARED, "body": "Any news?"}}
+    with pytest.raises(RateLimited):
+        process_text("klaviyo:second", follow_up, deps)
+    refused.clear()
+    stack.admin("POST", "/calls/reset")
+    process_text("klaviyo:second", follow_up, deps)
+    calls = stack.admin("GET", "/calls").json()["calls"]
+    assert calls == {"zendesk PUT /api/v2/tickets/{id}": 1}
+    [ticket] = sms_tickets(stack.base)
+    assert ticket["bodies"] == [PREPARED["body"], "Any news?"]

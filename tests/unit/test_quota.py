@@ -33,3 +33,15 @@ def test_several_budgets_are_taken_together_or_not_at_all() -> None:
     assert quota.take(roomy, tight) > 0.0       # tight is spent...
     assert all(quota.take(roomy) == 0.0 for _ in range(99))   # ...and roomy lost nothing
     assert quota.take(roomy) > 0.0
+
+
+def test_a_refunded_grant_is_a_call_the_window_can_grant_again() -> None:
+    quota = Quota(fakeredis.FakeRedis())
+    messages = Budget.per_minute("messages", 3, per_second=3)    # 2/min kept, 3/s
+    wait, first = quota.grant(messages)
+    assert wait == 0.0 and first
+    assert quota.grant(messages)[0] == 0.0
+    assert quota.take(messages) > 0.0             # the minute's two calls are granted
+    quota.refund(first, messages)                 # the first was never made
+    assert quota.take(messages) == 0.0
+    assert quota.take(messages) > 0.0
