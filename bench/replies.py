@@ -94,7 +94,7 @@ desk over {len(conversations)} SMS tickets; the bridge's shared budget is at its
 (`KLAVIYO_MESSAGES_PER_MINUTE=60`).
 
 {header}
-| ---: | ---: | ---: | ---: | ---: | ---: | :---: | ---: |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | ---: |
 {row}
 
 Baseline in the same run: the quota itself (60/min). "Drain" is the pace between the first

@@ -77,3 +77,10 @@ def write_section(name: str, markdown: str) -> None:
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else \
         f"{text.rstrip()}\n\n{block}\n"
     DOC.write_text(text if text.endswith("\n") else text + "\n")
+
+
+def publish(name: str, markdown: str, print_only: bool = False) -> None:
+    """Print a benchmark's section and, unless `print_only` (`--no-doc`), write it to the doc."""
+    print(markdown)
+    if not print_only:
+        write_section(name, markdown)
