@@ -295,9 +295,13 @@ def up() -> None:
         if port_answers(port):
             raise SystemExit(f"port {port} is taken; set {what} to a free port")
     print(f"starting zkbridge (logs in {workdir}/*.log) ...", flush=True)
+    # `kill`, a closed terminal or a supervisor's stop: stop the stack as Ctrl-C does, so no
+    # process outlives this one (they run in their own sessions and would not get the signal).
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     try:
         stack.start()
-    except Exception:
+    except BaseException:        # a failed start, Ctrl-C or SIGTERM while starting
         stack.stop()
         raise
     user, _, password = stack.flower_auth.partition(":")
@@ -319,6 +323,10 @@ Ctrl-C stops everything.""", flush=True)
         pass
     finally:
         stack.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
