@@ -25,6 +25,14 @@ def test_basic_token_auth_identifies_the_api_user(stack):
     assert r.json()["user"]["role"] in ("agent", "admin")
 
 
+def test_users_me_answers_an_anonymous_caller_with_a_null_id(stack):
+    """As Zendesk does [doc+seen]: a 200 alone does not prove the credentials."""
+    r = requests.get(f"{stack.base}/api/v2/users/me", timeout=5)
+    assert r.status_code == 200
+    user = r.json()["user"]
+    assert user["id"] is None and user["role"] == "end-user"
+
+
 def test_bearer_oauth_token_is_accepted(stack):
     r = requests.get(f"{stack.base}/api/v2/users/me", timeout=5,
                      headers={"Authorization": f"Bearer {OAUTH}"})
