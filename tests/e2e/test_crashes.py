@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 
 import pytest
+import requests
 
 from tests.e2e.harness import ALICE, BOB, DANA, EMIL, Bridge, wait_for
 
@@ -15,6 +16,19 @@ def test_a_worker_killed_mid_run_and_restarted_applies_every_text_exactly_once(
         bridge: Bridge) -> None:
     customers = (ALICE, BOB, DANA, EMIL)
     expected = {phone: [f"{phone[-4:]} text {i}" for i in range(10)] for phone in customers}
+    # Each Zendesk call takes 150 ms more, so the 40 texts take seconds and the kill lands
+    # mid-run however fast the machine is.
+    requests.post(f"{bridge.sandbox}/_sandbox/faults", json={"api": "zendesk",
+                                                            "latency_ms": 150},
+                  timeout=10).raise_for_status()
+    try:
+        _kill_mid_run_and_check(bridge, customers, expected)
+    finally:
+        requests.delete(f"{bridge.sandbox}/_sandbox/faults", timeout=10).raise_for_status()
+
+
+def _kill_mid_run_and_check(bridge: Bridge, customers: tuple[str, ...],
+                            expected: dict[str, list[str]]) -> None:
     for i in range(10):
         for phone in customers:
             bridge.text(phone, expected[phone][i])
