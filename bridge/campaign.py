@@ -17,7 +17,6 @@ from bridge.klaviyo_events import EventShapeError, parse_delivered_sms
 from bridge.model import Conversation, conversation_external_id
 from bridge.ordered import Done, Runner
 from bridge.phones import canonical_brand_number
-from bridge.replies import confirm_by_echo
 from bridge.reply_rules import campaign_note
 from bridge.store import Store
 from bridge.zendesk import TicketClosed, ZendeskClient
@@ -48,9 +47,7 @@ def process_delivered(event: dict[str, Any], deps: CampaignDeps) -> Done:
         return Done("dropped", "no_customer_phone")
     note = campaign_note(sms.campaign, sms.flow, sms.body)
     if note is None:
-        confirmed = confirm_by_echo(deps.store, sms.customer_phone, sms.body, deps.clock())
-        return Done("dropped", "conversation_reply",
-                    {"confirmed_reply": confirmed} if confirmed else {})
+        return Done("dropped", "conversation_reply")
     if deps.store.sent_text_recently(sms.customer_phone, sms.body):
         return Done("dropped", "own_reply")
     brand = canonical_brand_number(sms.brand_number)

@@ -125,11 +125,8 @@ class Funnel:
         if resp.status_code == 429:
             raise RateLimited(self.api, parse_retry_after(resp.headers.get("Retry-After")), body)
         if resp.status_code == 409 or resp.status_code >= 500:
-            err = Retryable(self.api, f"{endpoint} answered {resp.status_code}",
+            raise Retryable(self.api, f"{endpoint} answered {resp.status_code}",
                             resp.status_code, body)
-            # A gateway timeout: the vendor behind it may have carried the request out.
-            err.maybe_applied = resp.status_code == 504
-            raise err
         raise Permanent(self.api, f"{endpoint} answered {resp.status_code}: {_summary(body)}",
                         resp.status_code, body)
 

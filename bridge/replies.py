@@ -25,7 +25,6 @@ from bridge import reply_rules
 from bridge.http import Permanent, RateLimited, Retryable
 from bridge.klaviyo import KlaviyoClient
 from bridge.model import Conversation
-from bridge.observe import log_outcome
 from bridge.ordered import Deferred, Done, Runner
 from bridge.quota import Budget, Quota
 from bridge.sms_text import segments
@@ -110,7 +109,7 @@ def process_comment(ref: str, event: dict[str, Any], deps: ReplyDeps) -> Done:
     if deps.mode == "flow_event":
         _record_flow_event(comment, decision.text, phone, brand, deps)
     else:
-        _send(ref, comment.comment_id, decision.text, conv, deps)
+        _send(comment.comment_id, decision.text, conv, deps)
     deps.store.remember_sent_text(phone, decision.text)
     if decision.note:
         _note_once(comment.ticket_id, f"{comment.comment_id}:attachments", decision.note, deps)
@@ -157,47 +156,21 @@ def _conversation_of(conv: Conversation, profile_id: str, deps: ReplyDeps) -> Co
     return conv
 
 
-def _send(ref: str, comment_id: int, text: str, conv: Conversation, deps: ReplyDeps) -> None:
+def _send(comment_id: int, text: str, conv: Conversation, deps: ReplyDeps) -> None:
     conversation_id = conv.klaviyo_conversation_id
     assert conversation_id is not None
     if not deps.store.begin_reply(comment_id, deps.clock()):
         raise Deferred(5, "another attempt is sending this reply")
-    reply = f"{ref}|{comment_id}"
-    deps.store.await_echo(conv.phone, text, reply)
     try:
         deps.klaviyo.send_conversation_message(conversation_id, text)
     except Retryable as e:
         if not e.maybe_applied:
             deps.store.abandon_reply(comment_id)
-            deps.store.stop_awaiting_echo(conv.phone, text, reply)
         raise
     except (Permanent, RateLimited):
         deps.store.abandon_reply(comment_id)
-        deps.store.stop_awaiting_echo(conv.phone, text, reply)
         raise
     deps.store.finish_reply(comment_id, deps.clock())
-    deps.store.stop_awaiting_echo(conv.phone, text, reply)
-
-
-def confirm_by_echo(store: Store, phone: str, text: str, now: float) -> str | None:
-    """Klaviyo echoed a conversation message (`received_sms` without a campaign or flow): if
-    it is a reply whose send timed out (state "sending", maybe in failed jobs as
-    `ReplyOutcomeUnknown`), it was sent after all. Record it as sent and take it off the
-    failed list; answers the reply's event ref. Never the other way round: a missing echo
-    proves nothing, so an unknown reply without one stays for a person (A6 at most once)."""
-    reply = store.take_awaited_echo(phone, text)
-    if reply is None:
-        return None
-    ref, _, comment = reply.rpartition("|")
-    state = store.reply_state(int(comment))
-    if state is None or state.get("state") != "sending":
-        return None
-    store.finish_reply(int(comment), now)
-    store.clear_failure(ref)
-    store.update_event(ref, state="done", outcome="applied", reason="confirmed_by_echo")
-    store.count(KIND, "confirmed", "klaviyo_echo")
-    log_outcome(ref, "zendesk", "applied", reason="confirmed_by_echo")
-    return ref
 
 
 def _record_flow_event(comment: reply_rules.AgentComment, text: str, phone: str, brand: str,

@@ -10,7 +10,6 @@
   comments too: known before the ticket id is)
 - `zkb:reply:<comment id>`  sending/sent state of an agent reply (at most one SMS, A6)
 - `zkb:sent:<phone>:<hash>` texts the bridge sent recently (recognise Klaviyo's echo, A7)
-- `zkb:awaitecho:<phone>:<hash>` replies being sent whose outcome is not known yet (A6)
 - `zkb:quota:<budget>`      shared request budgets (E3, see quota.py)
 - `zkb:metric:<ticket>:<metric>` Opened/Resolved Ticket already recorded (M1)
 - `zkb:reconcile:*`, `zkb:backfill:*` export cursors of the catch-up sweep and the backfill
@@ -301,24 +300,6 @@ class Store:
     def abandon_reply(self, comment_id: int) -> None:
         """The send certainly did not happen (refused, throttled): allow a later attempt."""
         self.r.delete(f"zkb:reply:{comment_id}")
-
-    def await_echo(self, phone: str, text: str, reply: str) -> None:
-        """A reply (`<event ref>|<comment id>`) is being sent to `phone`: Klaviyo's echo of it
-        can confirm it was sent if the answer to the send is lost (A6)."""
-        key = f"zkb:awaitecho:{phone}:{_digest(text)}"
-        pipe = self.r.pipeline()
-        pipe.sadd(key, reply)
-        pipe.expire(key, ECHO_TTL)
-        pipe.execute()
-
-    def stop_awaiting_echo(self, phone: str, text: str, reply: str) -> None:
-        """The send's outcome is known (sent, or certainly not sent)."""
-        self.r.srem(f"zkb:awaitecho:{phone}:{_digest(text)}", reply)
-
-    def take_awaited_echo(self, phone: str, text: str) -> str | None:
-        """One reply of this text to this phone whose outcome is unknown, if any."""
-        member = self.r.spop(f"zkb:awaitecho:{phone}:{_digest(text)}")
-        return member.decode() if isinstance(member, bytes) else member
 
     def remember_sent_text(self, phone: str, text: str) -> None:
         """So the bridge recognises its own reply when Klaviyo echoes it back (A7)."""
