@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from scripts.devstack import Stack
-from tests.e2e.harness import TOLL_FREE, Bridge
+from tests.e2e.harness import TOLL_FREE, Bridge, wait_for
 
 # Bridge budgets and the sandbox buckets that enforce the same vendor limits. The per-second
 # windows are fixed in the bridge (3 conversation messages/s, 75 profile reads/s, 3
@@ -114,14 +114,8 @@ def outbox_idle(bridge: Bridge) -> bool:
 
 
 def wait_until(check, timeout: float, what: str, every: float = 1.0) -> Any:  # noqa: ANN001
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last={last!r}")
+    """`harness.wait_for`, polling once a second by default (chaos checks read a lot)."""
+    return wait_for(check, timeout, what, every)
 
 
 def failed_jobs(bridge: Bridge) -> dict[str, dict[str, Any]]:

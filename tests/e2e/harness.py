@@ -20,14 +20,15 @@ PROFILE = {"alice": "01JSANDBOXALICE0000000000", "bob": "01JSANDBOXBOB0000000000
            "dana": "01JSANDBOXDANA00000000000"}
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "condition",
+             every: float = 0.2) -> Any:
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
         last = check()
         if last:
             return last
-        time.sleep(0.2)
+        time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last={last!r}")
 
 
