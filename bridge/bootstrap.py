@@ -6,19 +6,20 @@ from __future__ import annotations
 import redis
 
 from bridge import budgets
-from bridge.campaign import CampaignDeps
-from bridge.http import Observer
-from bridge.inbound import InboundDeps
-from bridge.klaviyo import KlaviyoClient
-from bridge.meters import upstream_observer
-from bridge.metrics import MetricsDeps
-from bridge.quota import Budget, Quota
-from bridge.replies import ReplyDeps
-from bridge.rules import Policy
-from bridge.settings import Settings
-from bridge.store import Store
-from bridge.ticket_events import TicketEventDeps
-from bridge.zendesk import ZendeskClient
+from bridge.adapters.http import Observer
+from bridge.adapters.klaviyo import KlaviyoClient
+from bridge.adapters.meters import upstream_observer
+from bridge.adapters.quota import Quota
+from bridge.adapters.store import Store
+from bridge.adapters.zendesk import ZendeskClient
+from bridge.config import Settings
+from bridge.domain.model import Budget
+from bridge.domain.sms_rules import Policy
+from bridge.handlers.agent_reply import ReplyDeps
+from bridge.handlers.campaign_note import CampaignDeps
+from bridge.handlers.sms_inbound import InboundDeps
+from bridge.handlers.ticket_event import TicketEventDeps
+from bridge.handlers.ticket_metric import MetricsDeps
 
 
 def redis_client(settings: Settings) -> redis.Redis:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bridge.quota import Budget, Quota
-from bridge.settings import Settings
+from bridge.adapters.quota import Quota
+from bridge.config import Settings
+from bridge.domain.model import Budget
 
 HANDLER_BUDGETED = frozenset({"POST conversation-messages", "POST events",
                               "POST event-bulk-create-jobs"})

@@ -10,9 +10,9 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from bridge import bootstrap
-from bridge.observe import ScrubFilter, guard_handlers, secret_values, setup_logging
-from bridge.settings import Settings
-from bridge.store import Store
+from bridge.adapters.logs import ScrubFilter, guard_handlers, secret_values, setup_logging
+from bridge.adapters.store import Store
+from bridge.config import Settings
 from webapp import ops
 from webapp.prometheus import bp as metrics_bp
 from webapp.receiver import bp as receiver_bp

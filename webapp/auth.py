@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import Response, current_app, request
 
-from bridge.settings import Settings
+from bridge.config import Settings
 
 OPS_USER = "ops"
 REALM = "zkbridge ops"

@@ -28,11 +28,11 @@ from flask import (
 )
 
 from bridge import bootstrap
-from bridge.failed import list_failed, purge, replay, replay_many
-from bridge.quota import Quota
-from bridge.settings import Settings
-from bridge.setup_check import Check, run_checks
-from bridge.store import Store
+from bridge.adapters.quota import Quota
+from bridge.adapters.store import Store
+from bridge.config import Settings
+from bridge.ops.failed_jobs import list_failed, purge, replay, replay_many
+from bridge.ops.setup_check import Check, run_checks
 from webapp.auth import csrf_ok, csrf_token, ops_only
 from webapp.ops_view import (
     Cached,
@@ -43,7 +43,7 @@ from webapp.ops_view import (
     when,
 )
 from workers.celery_app import KLAVIYO_QUEUE, MAINTENANCE_QUEUE, ZENDESK_QUEUE
-from workers.publish import enqueue, task_for_kind
+from workers.queues import enqueue, task_for_kind
 
 bp = Blueprint("ops", __name__)
 QUEUES = (KLAVIYO_QUEUE, ZENDESK_QUEUE, MAINTENANCE_QUEUE)

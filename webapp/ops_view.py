@@ -17,8 +17,8 @@ from typing import Any, Generic, TypeVar
 
 from celery import Celery
 
-from bridge.phones import mask
-from bridge.store import Store
+from bridge.adapters.store import Store
+from bridge.domain.phones import mask
 
 CACHE_SECONDS = 30.0
 PING_SECONDS = 1.0

@@ -1,6 +1,6 @@
 """GET /metrics in Prometheus' text format, read from Redis at scrape time.
 
-The numbers are made by every receiver and worker process (bridge/meters.py and the outcome
+The numbers are made by every receiver and worker process (bridge/adapters/meters.py and the outcome
 counters of store.py), so they are read where they all meet, in Redis, by a custom collector:
 any gunicorn process answers the scrape with the fleet's totals, and restarts reset nothing.
 Unauthenticated by custom; METRICS_REQUIRE_AUTH=true asks for OPS_TOKEN (Bearer) like /ops.
@@ -21,9 +21,9 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from bridge import meters
-from bridge.settings import Settings
-from bridge.store import Store
+from bridge.adapters import meters
+from bridge.adapters.store import Store
+from bridge.config import Settings
 from webapp.auth import denied
 from workers.celery_app import KLAVIYO_QUEUE, MAINTENANCE_QUEUE, ZENDESK_QUEUE
 

@@ -18,13 +18,14 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from kombu.exceptions import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bridge.envelopes import EnvelopeError, RawEvent, split_klaviyo, split_zendesk
-from bridge.klaviyo_events import SENT_SMS, conversation_route
-from bridge.settings import Settings
-from bridge.signatures import SignatureError, verify_klaviyo, verify_zendesk
-from bridge.store import Store
-from bridge.zendesk_events import reply_route
-from workers.publish import enqueue, task_for
+from bridge.adapters.store import Store
+from bridge.config import Settings
+from bridge.domain.model import RawEvent
+from bridge.payloads.envelopes import EnvelopeError, split_klaviyo, split_zendesk
+from bridge.payloads.klaviyo_events import SENT_SMS, conversation_route
+from bridge.payloads.signatures import SignatureError, verify_klaviyo, verify_zendesk
+from bridge.payloads.zendesk_events import reply_route
+from workers.queues import enqueue, task_for
 
 log = logging.getLogger("zkbridge.receiver")
 bp = Blueprint("receiver", __name__)

@@ -17,8 +17,8 @@ from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger
 from kombu import Exchange, Queue
 
-from bridge.observe import guard_handlers, secret_values
-from bridge.settings import Settings
+from bridge.adapters.logs import guard_handlers, secret_values
+from bridge.config import Settings
 
 KLAVIYO_QUEUE = "zkb.klaviyo"
 ZENDESK_QUEUE = "zkb.zendesk"

@@ -16,21 +16,22 @@ import redis
 from celery import Task
 from celery.exceptions import Reject
 
-from bridge import bootstrap, metrics_bulk
-from bridge.campaign import runner as campaign_runner
-from bridge.http import RateLimited, Retryable
-from bridge.inbound import handle_inbound
-from bridge.meters import count_retry
-from bridge.metrics import record_metric
-from bridge.observe import setup_logging
-from bridge.ordered import Deferred, Done, QueueBusy
-from bridge.reconcile import ReconcileDeps, export_budget
-from bridge.reconcile import reconcile as run_reconcile
-from bridge.settings import Settings
-from bridge.sweep import sweep as run_sweep
-from bridge.ticket_events import handle_ticket_event
+from bridge import bootstrap
+from bridge.adapters.logs import setup_logging
+from bridge.adapters.meters import count_retry
+from bridge.config import Settings
+from bridge.errors import Deferred, FailedAttempt, QueueBusy, RateLimited, Retryable
+from bridge.handlers import metric_burst as metrics_bulk
+from bridge.handlers.campaign_note import runner as campaign_runner
+from bridge.handlers.reconcile import ReconcileDeps, export_budget
+from bridge.handlers.reconcile import reconcile as run_reconcile
+from bridge.handlers.runner import Done
+from bridge.handlers.sms_inbound import handle_inbound
+from bridge.handlers.sweep import sweep as run_sweep
+from bridge.handlers.ticket_event import handle_ticket_event
+from bridge.handlers.ticket_metric import record_metric
 from workers.celery_app import MAX_COUNTDOWN, app
-from workers.publish import enqueue, task_for_kind
+from workers.queues import enqueue, task_for_kind
 
 MAX_TASK_RETRIES = 200   # a backstop; handlers bound each event's own attempts (MAX_ATTEMPTS)
 REDIS_OUTAGE_WAIT = 60.0  # how long a task waits for Redis to come back before giving up
@@ -64,12 +65,15 @@ def _run(task: Task, fn: Callable[[], str]) -> str:
     except RateLimited as e:
         why = "budget" if getattr(e, "local", False) else "rate_limited"
         raise _retry(task, why, e.retry_after + random.uniform(0, 1), e) from e
+    except FailedAttempt as e:
+        # The event's own failed attempts (handlers.runner) set the backoff; budget waits and
+        # busy queues do not lengthen it. Only a retryable cause is retried here; any other
+        # error fails the task, and the sweep re-queues the event's queue (as before).
+        if not isinstance(e.cause, Retryable):
+            raise e.cause from e
+        raise _retry(task, "retryable", _backoff(e.attempts - 1), e.cause) from e.cause
     except Retryable as e:
-        # Failed attempts of the event when the handler counts them (ordered.Runner), else
-        # the task's retries; budget waits and busy queues do not lengthen the backoff.
-        attempts = getattr(e, "attempts", None)
-        tries = attempts - 1 if attempts else task.request.retries
-        raise _retry(task, "retryable", _backoff(tries), e) from e
+        raise _retry(task, "retryable", _backoff(task.request.retries), e) from e
 
 
 def _through_redis_outage(fn: Callable[[], str]) -> str:
@@ -82,6 +86,11 @@ def _through_redis_outage(fn: Callable[[], str]) -> str:
         try:
             return fn()
         except (redis.ConnectionError, redis.TimeoutError):
+            if not _redis_answers_by(deadline):
+                raise
+        except FailedAttempt as e:
+            if not isinstance(e.cause, redis.ConnectionError | redis.TimeoutError):
+                raise
             if not _redis_answers_by(deadline):
                 raise
     return fn()

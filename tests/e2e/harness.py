@@ -178,7 +178,7 @@ class Bridge:
 
     def run_task(self, name: str, *args: object) -> None:
         """Publish a task the way beat would (e.g. the catch-up sweep), on the stack's Redis."""
-        from bridge.settings import Settings  # noqa: PLC0415 - only tests that need it
+        from bridge.config import Settings
         from workers.celery_app import make_celery  # noqa: PLC0415
 
         celery = make_celery(Settings.from_env(self.stack.env()))

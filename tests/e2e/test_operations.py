@@ -26,7 +26,7 @@ MAX_ATTEMPTS = int(E2E_ENV["MAX_ATTEMPTS"])
 
 def zkbridge(bridge: Bridge, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     run_env = {**bridge.stack.env(), "PYTHONIOENCODING": "utf-8", **env}
-    return subprocess.run([sys.executable, "-m", "workers.cli", *args], env=run_env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], env=run_env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
 
 

@@ -18,8 +18,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from bridge import bootstrap
-from bridge.settings import Settings
-from bridge.store import Store
+from bridge.adapters.store import Store
+from bridge.config import Settings
 from scripts.devstack import free_port, redis_server_binary
 from tests.integration.support import (
     KLAVIYO_API_KEY,

@@ -1,5 +1,5 @@
 """What the receiver integration tests share: the test's own webhook signers (written from
-API-NOTES, not from bridge/signatures.py), delivery builders, and a reader for the Celery
+API-NOTES, not from bridge/payloads/signatures.py), delivery builders, and a reader for the Celery
 messages kombu leaves in the Redis lists."""
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from bridge import bootstrap
-from bridge.settings import Settings
+from bridge.config import Settings
 from tests.integration.conftest import Receiver, sandbox_env
 from tests.integration.support import (
     BRAND,
@@ -155,7 +155,7 @@ def test_generated_deliveries_signed_correctly_are_accepted_or_refused_as_malfor
     assert response.status_code == expected, (body[:300], response.data[:300])
 
 
-# --- the contract, written from API-NOTES and openapi.yaml (not from bridge/envelopes.py) --------
+# --- the contract, from API-NOTES and openapi.yaml (not from bridge/payloads/envelopes.py) ---
 
 def good_id(value: Any) -> bool:
     """Non-empty, at most 200 characters, no spaces or line breaks; or an integer."""

@@ -13,13 +13,14 @@ import pytest
 import requests
 from zendesk_support import EMAIL, TOKEN, stack_fixtures
 
-from bridge import inbound
-from bridge.http import RateLimited
-from bridge.inbound import InboundDeps, process_text
-from bridge.klaviyo import KlaviyoClient
-from bridge.rules import Policy
-from bridge.store import Store
-from bridge.zendesk import Ticket, ZendeskClient
+from bridge.adapters.klaviyo import KlaviyoClient
+from bridge.adapters.store import Store
+from bridge.adapters.zendesk import ZendeskClient
+from bridge.domain.model import Ticket
+from bridge.domain.sms_rules import Policy
+from bridge.errors import RateLimited
+from bridge.handlers import sms_inbound as inbound
+from bridge.handlers.sms_inbound import InboundDeps, process_text
 
 stack_server, stack = stack_fixtures()
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from bridge.envelopes import EnvelopeError, RawEvent, split_klaviyo, split_zendesk
+from bridge.domain.model import RawEvent
+from bridge.payloads.envelopes import EnvelopeError, split_klaviyo, split_zendesk
 
 
 def klaviyo_item(event_id: str = "4VzL9pBqzZa", topic: str = "event:klaviyo.sent_sms") -> dict:

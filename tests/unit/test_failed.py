@@ -5,12 +5,12 @@ from __future__ import annotations
 import fakeredis
 import pytest
 
-from bridge import failed
-from bridge.envelopes import RawEvent
-from bridge.http import Permanent, Retryable
-from bridge.ordered import Done, Runner
-from bridge.store import Store
-from workers.publish import task_for_kind
+from bridge.adapters.store import Store
+from bridge.domain.model import RawEvent
+from bridge.errors import FailedAttempt, Permanent, Retryable
+from bridge.handlers.runner import Done, Runner
+from bridge.ops import failed_jobs as failed
+from workers.queues import task_for_kind
 
 ALICE, TOLL_FREE = "+15005550101", "+18005550100"
 QUEUE = f"{ALICE}|{TOLL_FREE}"
@@ -152,8 +152,9 @@ def test_a_replayed_job_that_fails_again_stays_listed_with_its_new_error(store: 
         raise Retryable("zendesk", "POST users/create_or_update answered 503", 503)
 
     again = runner(store, down, Clock(5000.0), max_attempts=2)
-    with pytest.raises(Retryable):
+    with pytest.raises(FailedAttempt) as first:
         again.run_event("klaviyo:k1")
+    assert isinstance(first.value.cause, Retryable) and first.value.attempts == 1
     again.run_event("klaviyo:k1")
     [job] = failed.list_failed(store)
     assert (job["error"], job["attempts"], job["first_failure"], job["last_failure"]) == (
@@ -171,7 +172,7 @@ def test_replaying_an_applied_event_changes_nothing_and_says_so(store: Store) ->
 
 
 def test_a_reply_whose_outcome_is_unknown_is_never_replayed(store: Store) -> None:
-    from bridge.replies import ReplyOutcomeUnknown  # noqa: PLC0415
+    from bridge.errors import ReplyOutcomeUnknown
 
     receive(store, reply_event("z1"))
 

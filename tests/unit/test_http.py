@@ -13,14 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from bridge.http import (
-    DEFAULT_RETRY_AFTER,
-    Funnel,
-    Permanent,
-    RateLimited,
-    Retryable,
-    parse_retry_after,
-)
+from bridge.adapters.http import DEFAULT_RETRY_AFTER, Funnel, parse_retry_after
+from bridge.errors import Permanent, RateLimited, Retryable
 
 NOW = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC).timestamp()
 

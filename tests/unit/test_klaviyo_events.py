@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bridge.klaviyo_events import EventShapeError, order_score, parse_inbound_sms
+from bridge.payloads.klaviyo_events import EventShapeError, order_score, parse_inbound_sms
 
 
 def item(props: dict[str, Any] | None = None, **attributes: Any) -> dict[str, Any]:

@@ -7,11 +7,11 @@ import json
 
 import fakeredis
 
-from bridge import metrics_bulk
-from bridge.http import Retryable
-from bridge.quota import Quota
-from bridge.store import Store
-from bridge.ticket_metrics import OPENED, MetricEvent
+from bridge.adapters.quota import Quota
+from bridge.adapters.store import Store
+from bridge.domain.metric_rules import OPENED, MetricEvent
+from bridge.errors import Retryable
+from bridge.handlers import metric_burst as metrics_bulk
 
 
 class FakeKlaviyo:

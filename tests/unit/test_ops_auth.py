@@ -1,6 +1,6 @@
 """Who may use /ops (and /metrics when asked): OPS_TOKEN as Bearer or basic auth user `ops`;
 forms carry a CSRF token only an OPS_TOKEN holder can mint (webapp/auth.py). And the log guard
-for lines other libraries write (bridge/observe.py)."""
+for lines other libraries write (bridge/adapters/logs.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from bridge.observe import ScrubFilter, secret_values
+from bridge.adapters.logs import ScrubFilter, secret_values
 from tests.unit.test_settings import SANDBOX, problems, settings
 from webapp.auth import credentials_ok, csrf_ok, csrf_token
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.phones import brand_number_kind, canonical_brand_number, mask, mask_email, normalize
+from bridge.domain.phones import (
+    brand_number_kind,
+    canonical_brand_number,
+    mask,
+    mask_email,
+    normalize,
+)
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bridge.klaviyo import profile_from_resource
+from bridge.adapters.klaviyo import profile_from_resource
 
 
 def resource(sms: dict[str, Any] | None = None, *, subscriptions: bool = True,

@@ -1,4 +1,4 @@
-"""/metrics: Redis-side meters (bridge/meters.py) and the collector that exposes them
+"""/metrics: Redis-side meters (bridge/adapters/meters.py) and the collector that exposes them
 (webapp/prometheus.py). Several processes share one Redis, so two clients stand for a gunicorn
 process and a Celery worker writing to the same server."""
 
@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bridge import meters
+from bridge.adapters import meters
 from webapp.prometheus import BridgeCollector
 
 

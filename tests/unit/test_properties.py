@@ -21,20 +21,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.decisions import AddComment, CreateTicket, Drop
-from bridge.envelopes import EnvelopeError, RawEvent, split_klaviyo, split_zendesk
-from bridge.inbound import InboundDeps, process_text
-from bridge.klaviyo_events import (
-    DeliveredSms,
-    EventShapeError,
-    conversation_route,
-    parse_delivered_sms,
-    parse_inbound_sms,
+from bridge.domain.decisions import AddComment, CreateTicket, Drop
+from bridge.domain.metric_rules import PROPERTY_KEYS, build_event, ticket_properties
+from bridge.domain.model import Conversation, InboundSms, Profile, RawEvent
+from bridge.domain.phones import (
+    brand_number_kind,
+    canonical_brand_number,
+    mask,
+    mask_email,
+    normalize,
 )
-from bridge.model import Conversation, InboundSms, Profile
-from bridge.ordered import Done
-from bridge.phones import brand_number_kind, canonical_brand_number, mask, mask_email, normalize
-from bridge.rules import (
+from bridge.domain.reply_text import GSM_BASIC, GSM_EXTENDED, comment_text, html_to_text, segments
+from bridge.domain.sms_rules import (
     HELP_WORDS,
     OPT_IN_WORDS,
     OPT_OUT_WORDS,
@@ -44,10 +42,18 @@ from bridge.rules import (
     keyword_kind,
     screen,
 )
-from bridge.signatures import SignatureError, verify_klaviyo, verify_zendesk
-from bridge.sms_text import GSM_BASIC, GSM_EXTENDED, comment_text, html_to_text, segments
-from bridge.ticket_metrics import PROPERTY_KEYS, build_event, ticket_properties
-from bridge.zendesk_events import agent_comment, new_status, reply_route, ticket_id
+from bridge.handlers.runner import Done
+from bridge.handlers.sms_inbound import InboundDeps, process_text
+from bridge.payloads.envelopes import EnvelopeError, split_klaviyo, split_zendesk
+from bridge.payloads.klaviyo_events import (
+    DeliveredSms,
+    EventShapeError,
+    conversation_route,
+    parse_delivered_sms,
+    parse_inbound_sms,
+)
+from bridge.payloads.signatures import SignatureError, verify_klaviyo, verify_zendesk
+from bridge.payloads.zendesk_events import agent_comment, new_status, reply_route, ticket_id
 
 FAST = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bridge.provision import automation_spec, provision, webhook_changes, webhook_spec
+from bridge.ops.provision import automation_spec, provision, webhook_changes, webhook_spec
 
 URL = "https://bridge.acme-shop.example"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import fakeredis
 
-from bridge.quota import Budget, Quota
+from bridge.adapters.quota import Quota
+from bridge.domain.model import Budget
 
 
 def test_a_window_grants_its_limit_then_says_how_long_to_wait() -> None:

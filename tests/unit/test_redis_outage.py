@@ -11,8 +11,8 @@ import pytest
 import redis
 
 import workers.tasks as tasks
-from bridge.envelopes import RawEvent
-from bridge.store import Store
+from bridge.adapters.store import Store
+from bridge.domain.model import RawEvent
 
 
 def test_an_event_finished_before_the_receiver_marks_it_queued_stays_done() -> None:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bridge.decisions import AddComment, CreateTicket, Drop
-from bridge.model import Conversation, InboundSms, Profile
-from bridge.rules import (
+from bridge.domain.decisions import AddComment, CreateTicket, Drop
+from bridge.domain.model import Conversation, InboundSms, Profile
+from bridge.domain.sms_rules import (
     Policy,
     check_consent,
     comment_body,

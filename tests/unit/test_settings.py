@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.settings import ConfigError, Settings
+from bridge.config import Settings
+from bridge.errors import ConfigError
 
 SANDBOX = {
     "ALLOW_INSECURE_UPSTREAMS": "true",

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import redis
 
-from bridge.http import Permanent, RateLimited, Retryable
-from bridge.settings import Settings
-from bridge.setup_check import Check, failed_required, redacted_url, run_checks
+from bridge.config import Settings
+from bridge.errors import Permanent, RateLimited, Retryable
+from bridge.ops.setup_check import Check, failed_required, redacted_url, run_checks
 
 ENV = {"ALLOW_INSECURE_UPSTREAMS": "true", "ZENDESK_URL": "http://127.0.0.1:5001",
        "KLAVIYO_BASE_URL": "http://127.0.0.1:5002", "ZENDESK_EMAIL": "bridge@acme-shop.test",

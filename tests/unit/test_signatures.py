@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge.signatures import SignatureError, verify_klaviyo, verify_zendesk
+from bridge.payloads.signatures import SignatureError, verify_klaviyo, verify_zendesk
 
 SECRET = "whsec-test-secret"
 BODY = b'{"id":"01J8","type":"zen:event-type:ticket.created","detail":{"id":"5158"}}'

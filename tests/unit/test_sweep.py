@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import fakeredis
 
-from bridge.envelopes import RawEvent
-from bridge.store import Store
-from bridge.sweep import sweep
-from workers.publish import TASK_BY_KIND, ZENDESK_TASK
+from bridge.adapters.store import Store
+from bridge.domain.model import RawEvent
+from bridge.handlers.sweep import sweep
+from workers.queues import TASK_BY_KIND, ZENDESK_TASK
 
 
 def task_for_kind(source: str, kind: str) -> str | None:

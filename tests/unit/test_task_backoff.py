@@ -9,10 +9,10 @@ import fakeredis
 import pytest
 
 import workers.tasks as tasks
-from bridge.envelopes import RawEvent
-from bridge.http import Retryable
-from bridge.ordered import Done, Runner
-from bridge.store import Store
+from bridge.adapters.store import Store
+from bridge.domain.model import RawEvent
+from bridge.errors import Retryable
+from bridge.handlers.runner import Done, Runner
 
 
 class Retried(Exception):

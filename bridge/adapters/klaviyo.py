@@ -1,0 +1,123 @@
+"""Klaviyo API client: profiles with SMS consent, conversations and replies, events, account.
+
+Every call carries `Authorization: Klaviyo-API-Key ...` and the pinned `revision` header.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from bridge.adapters.http import Funnel, Gate, Observer
+from bridge.domain.metric_rules import MetricEvent
+from bridge.domain.model import Profile
+from bridge.domain.phones import normalize
+from bridge.errors import Permanent
+
+
+class KlaviyoClient:
+    def __init__(self, base_url: str, *, api_key: str, revision: str, timeout: float = 10.0,
+                 session: requests.Session | None = None, observe: Observer | None = None,
+                 gate: Gate | None = None) -> None:
+        self.session = session or requests.Session()
+        self.session.headers.update({
+            "Authorization": f"Klaviyo-API-Key {api_key}",
+            "revision": revision,
+            "Accept": "application/vnd.api+json",
+        })
+        self.http = Funnel("klaviyo", base_url.rstrip("/"), self.session, timeout, observe, gate)
+
+    def account(self) -> dict[str, Any]:
+        data = self.http.request("GET", "/api/accounts", "GET accounts").json()["data"]
+        return data[0] if data else {}
+
+    def get_profile(self, profile_id: str) -> Profile | None:
+        try:
+            resp = self.http.request("GET", f"/api/profiles/{profile_id}", "GET profiles/{id}",
+                                     params={"additional-fields[profile]": "subscriptions"})
+        except Permanent as e:
+            if e.status == 404:
+                return None
+            raise
+        return profile_from_resource(resp.json()["data"])
+
+    def find_profile_by_phone(self, phone: str) -> Profile | None:
+        resp = self.http.request("GET", "/api/profiles", "GET profiles?filter",
+                                 params={"filter": f'equals(phone_number,"{phone}")',
+                                         "additional-fields[profile]": "subscriptions"})
+        data = resp.json().get("data") or []
+        return profile_from_resource(data[0]) if data else None
+
+    def sms_conversation(self, profile_id: str) -> str | None:
+        """The id of the profile's SMS conversation (replies go out on its number)."""
+        resp = self.http.request("GET", f"/api/profiles/{profile_id}/conversations",
+                                 "GET profiles/{id}/conversations")
+        for conv in resp.json().get("data") or []:
+            if ((conv.get("attributes") or {}).get("channel") or "").lower() == "sms":
+                return str(conv["id"])
+        return None
+
+    def send_conversation_message(self, conversation_id: str, body: str) -> None:
+        """POST /api/conversation-messages (202). Not idempotent: callers guard (A6)."""
+        self.http.request("POST", "/api/conversation-messages", "POST conversation-messages",
+                          json={"data": {"type": "conversation-message",
+                                         "attributes": {"body": body},
+                                         "relationships": {"conversation": {"data": {
+                                             "type": "conversation", "id": conversation_id}}}}},
+                          headers={"Content-Type": "application/vnd.api+json"})
+
+    def create_event(self, *, metric: str, profile: dict[str, Any], properties: dict[str, Any],
+                     unique_id: str, time: str | None = None) -> None:
+        """POST /api/events (202). Klaviyo stores a unique_id once per profile and metric."""
+        attributes: dict[str, Any] = {
+            "properties": properties, "unique_id": unique_id,
+            "metric": {"data": {"type": "metric", "attributes": {"name": metric}}},
+            "profile": {"data": {"type": "profile", "attributes": profile}}}
+        if time:
+            attributes["time"] = time
+        self.http.request("POST", "/api/events", "POST events",
+                          json={"data": {"type": "event", "attributes": attributes}},
+                          headers={"Content-Type": "application/vnd.api+json"})
+
+    def bulk_create_events(self, events: list[MetricEvent], backfill: bool = False) -> None:
+        """POST /api/event-bulk-create-jobs: up to 1000 events in one call, grouped by profile.
+        With `backfill`, Klaviyo records them without triggering flows."""
+        groups: dict[tuple[tuple[str, str], ...], list[MetricEvent]] = {}
+        for e in events:
+            groups.setdefault(tuple(sorted(e.profile.items())), []).append(e)
+        data = [{"type": "event-bulk-create", "attributes": {
+            "profile": {"data": {"type": "profile", "attributes": dict(profile)}},
+            "events": {"data": [{"type": "event", "attributes": _event_attributes(e, backfill)}
+                                for e in group]}}} for profile, group in groups.items()]
+        self.http.request("POST", "/api/event-bulk-create-jobs", "POST event-bulk-create-jobs",
+                          json={"data": {"type": "event-bulk-create-job", "attributes": {
+                              "events-bulk-create": {"data": data}}}},
+                          headers={"Content-Type": "application/vnd.api+json"})
+
+
+def _event_attributes(event: MetricEvent, backfill: bool) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "properties": event.properties, "unique_id": event.unique_id, "time": event.time,
+        "metric": {"data": {"type": "metric", "attributes": {"name": event.metric}}}}
+    if backfill:
+        attributes["backfill"] = True
+    return attributes
+
+
+def profile_from_resource(resource: dict[str, Any]) -> Profile:
+    """JSON:API profile -> Profile; SMS consent is marketing OR transactional (rule S1)."""
+    attrs = resource.get("attributes") or {}
+    sms = ((attrs.get("subscriptions") or {}).get("sms")) or {}
+    marketing = sms.get("marketing") or {}
+    transactional = sms.get("transactional") or {}
+    can = (marketing.get("can_receive_sms_marketing") is True
+           or str(marketing.get("consent") or "").upper() == "SUBSCRIBED"
+           and marketing.get("can_receive_sms_marketing") is not False
+           or transactional.get("can_receive_sms_transactional") is True
+           or str(transactional.get("consent") or "").upper() == "SUBSCRIBED"
+           and transactional.get("can_receive_sms_transactional") is not False)
+    return Profile(id=str(resource["id"]), email=attrs.get("email") or None,
+                   phone=normalize(attrs.get("phone_number")),
+                   first_name=attrs.get("first_name") or None,
+                   last_name=attrs.get("last_name") or None, can_receive_sms=bool(can))

@@ -1,0 +1,198 @@
+"""Zendesk Ticketing API client: the few calls the bridge makes, with domain-named methods.
+
+Facts it relies on are in API-NOTES.md: Idempotency-Key on ticket creation only; comments are
+added with PUT; a closed ticket answers 422 with "closed prevents ticket update";
+create_or_update matches users by email or external_id (never phone).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from bridge.adapters.http import Funnel, Gate, Observer
+from bridge.domain.model import Comment, Ticket
+from bridge.errors import Permanent, TicketClosed, TicketGone
+
+CLOSED_PHRASE = "closed prevents ticket update"
+MAX_PAGES = 50   # listing webhooks/views/automations: 5000 is more than any account has
+
+
+class ZendeskClient:
+    def __init__(self, base_url: str, *, email: str | None = None, api_token: str | None = None,
+                 oauth_token: str | None = None, timeout: float = 10.0,
+                 session: requests.Session | None = None, observe: Observer | None = None,
+                 gate: Gate | None = None) -> None:
+        self.session = session or requests.Session()
+        if oauth_token:
+            self.session.headers["Authorization"] = f"Bearer {oauth_token}"
+        else:
+            self.session.auth = (f"{email}/token", api_token or "")
+        self.session.headers.setdefault("Accept", "application/json")
+        self.http = Funnel("zendesk", base_url.rstrip("/"), self.session, timeout, observe, gate)
+
+    def me(self) -> dict[str, Any]:
+        return self.http.request("GET", "/api/v2/users/me", "GET users/me").json()["user"]
+
+    def create_or_update_user(self, *, name: str, email: str | None, external_id: str | None,
+                              phone: str | None) -> tuple[int, bool]:
+        """Returns (user id, created). Matched by email if given, else by external_id."""
+        user: dict[str, Any] = {"name": name}
+        if email:
+            user["email"] = email
+        else:
+            user["external_id"] = external_id
+        if phone:
+            user["phone"] = phone
+        resp = self.http.request("POST", "/api/v2/users/create_or_update",
+                                 "POST users/create_or_update", json={"user": user})
+        return int(resp.json()["user"]["id"]), resp.status_code == 201
+
+    def create_ticket(self, ticket: dict[str, Any], idempotency_key: str) -> Ticket:
+        resp = self.http.request("POST", "/api/v2/tickets", "POST tickets",
+                                 json={"ticket": ticket},
+                                 headers={"Idempotency-Key": idempotency_key})
+        return _ticket(resp.json()["ticket"])
+
+    def update_ticket(self, ticket_id: int, *, comment: dict[str, Any] | None = None,
+                      status: str | None = None) -> tuple[Ticket, int | None]:
+        """Comment and/or status in one PUT. Returns the ticket and the new comment's id."""
+        body: dict[str, Any] = {}
+        if comment is not None:
+            body["comment"] = comment
+        if status is not None:
+            body["status"] = status
+        try:
+            resp = self.http.request("PUT", f"/api/v2/tickets/{ticket_id}", "PUT tickets/{id}",
+                                     json={"ticket": body})
+        except Permanent as e:
+            if e.status == 422 and CLOSED_PHRASE in str(e.body).lower():
+                raise TicketClosed("zendesk", f"ticket {ticket_id} is closed", 422) from e
+            if e.status == 404:
+                raise TicketGone("zendesk", f"ticket {ticket_id} not found", 404) from e
+            raise
+        doc = resp.json()
+        comment_id = None
+        for event in (doc.get("audit") or {}).get("events") or []:
+            if event.get("type") == "Comment":
+                comment_id = int(event["id"])
+        return _ticket(doc["ticket"]), comment_id
+
+    def add_note(self, ticket_id: int, body: str) -> int | None:
+        """An internal note by the API user; the status is left as it is. Returns its id."""
+        _, comment_id = self.update_ticket(ticket_id, comment={"body": body, "public": False})
+        return comment_id
+
+    def user(self, user_id: int) -> dict[str, Any]:
+        resp = self.http.request("GET", f"/api/v2/users/{user_id}", "GET users/{id}")
+        return resp.json()["user"]
+
+    def ticket_with_people(self, ticket_id: int) -> tuple[dict[str, Any], dict[int, dict],
+                                                          dict[int, dict]]:
+        """GET tickets/{id}?include=users,groups: the ticket, its users and groups by id."""
+        try:
+            resp = self.http.request("GET", f"/api/v2/tickets/{ticket_id}", "GET tickets/{id}",
+                                     params={"include": "users,groups"})
+        except Permanent as e:
+            if e.status == 404:
+                raise TicketGone("zendesk", f"ticket {ticket_id} not found", 404) from e
+            raise
+        doc = resp.json()
+        return (doc["ticket"], {int(u["id"]): u for u in doc.get("users") or []},
+                {int(g["id"]): g for g in doc.get("groups") or []})
+
+    def export_page(self, *, start_time: int | None = None, cursor: str | None = None,
+                    include: str | None = None, per_page: int = 1000) -> dict[str, Any]:
+        """One page of the cursor-based incremental ticket export (10 requests/minute)."""
+        params: dict[str, Any] = {"per_page": per_page}
+        if cursor:
+            params["cursor"] = cursor
+        else:
+            params["start_time"] = start_time or 0
+        if include:
+            params["include"] = include
+        return self.http.request("GET", "/api/v2/incremental/tickets/cursor.json",
+                                 "GET incremental/tickets/cursor", params=params).json()
+
+    def tickets_by_external_id(self, external_id: str) -> list[Ticket]:
+        resp = self.http.request("GET", "/api/v2/tickets", "GET tickets?external_id",
+                                 params={"external_id": external_id})
+        return [_ticket(t) for t in resp.json().get("tickets") or []]
+
+    def comments(self, ticket_id: int) -> list[Comment]:
+        resp = self.http.request("GET", f"/api/v2/tickets/{ticket_id}/comments",
+                                 "GET tickets/{id}/comments")
+        return [Comment(int(c["id"]), c.get("author_id"), c.get("body") or "",
+                        bool(c.get("public"))) for c in resp.json().get("comments") or []]
+
+    # --- provisioning (webhook, view, automation): see bridge/ops/provision.py ------------------
+    # The Webhooks API is newer than the ticketing one: string ids, no `.json` suffix, cursor
+    # pagination, PATCH as a JSON merge patch answering 204, the secret on its own endpoint.
+    def webhooks(self, name_contains: str) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"filter[name_contains]": name_contains, "page[size]": 100}
+        found: list[dict[str, Any]] = []
+        for _ in range(MAX_PAGES):
+            doc = self.http.request("GET", "/api/v2/webhooks", "GET webhooks",
+                                    params=params).json()
+            found += doc.get("webhooks") or []
+            meta = doc.get("meta") or {}
+            if not meta.get("has_more") or not meta.get("after_cursor"):
+                break
+            params["page[after]"] = meta["after_cursor"]
+        return found
+
+    def create_webhook(self, webhook: dict[str, Any]) -> dict[str, Any]:
+        resp = self.http.request("POST", "/api/v2/webhooks", "POST webhooks",
+                                 json={"webhook": webhook})
+        return resp.json()["webhook"]
+
+    def patch_webhook(self, webhook_id: str, changes: dict[str, Any]) -> None:
+        """Only the fields named change (authentication or headers an admin added are kept)."""
+        self.http.request("PATCH", f"/api/v2/webhooks/{webhook_id}", "PATCH webhooks/{id}",
+                          json={"webhook": changes},
+                          headers={"Content-Type": "application/merge-patch+json"})
+
+    def webhook_signing_secret(self, webhook_id: str) -> str:
+        resp = self.http.request("GET", f"/api/v2/webhooks/{webhook_id}/signing_secret",
+                                 "GET webhooks/{id}/signing_secret")
+        return str(resp.json()["signing_secret"]["secret"])
+
+    def views(self) -> list[dict[str, Any]]:
+        return self._rules("views")
+
+    def create_view(self, view: dict[str, Any]) -> dict[str, Any]:
+        return self.http.request("POST", "/api/v2/views", "POST views",
+                                 json={"view": view}).json()["view"]
+
+    def update_view(self, view_id: int, view: dict[str, Any]) -> dict[str, Any]:
+        return self.http.request("PUT", f"/api/v2/views/{view_id}", "PUT views/{id}",
+                                 json={"view": view}).json()["view"]
+
+    def automations(self) -> list[dict[str, Any]]:
+        return self._rules("automations")
+
+    def create_automation(self, automation: dict[str, Any]) -> dict[str, Any]:
+        return self.http.request("POST", "/api/v2/automations", "POST automations",
+                                 json={"automation": automation}).json()["automation"]
+
+    def update_automation(self, automation_id: int,
+                          automation: dict[str, Any]) -> dict[str, Any]:
+        return self.http.request("PUT", f"/api/v2/automations/{automation_id}",
+                                 "PUT automations/{id}",
+                                 json={"automation": automation}).json()["automation"]
+
+    def _rules(self, plural: str) -> list[dict[str, Any]]:
+        """Every view or automation (offset pagination: `page` until no `next_page`)."""
+        found: list[dict[str, Any]] = []
+        for page in range(1, MAX_PAGES + 1):
+            doc = self.http.request("GET", f"/api/v2/{plural}", f"GET {plural}",
+                                    params={"page": page, "per_page": 100}).json()
+            found += doc.get(plural) or []
+            if not doc.get("next_page"):
+                break
+        return found
+
+
+def _ticket(doc: dict[str, Any]) -> Ticket:
+    return Ticket(int(doc["id"]), str(doc.get("status") or "new").lower(), doc.get("external_id"))

@@ -1,0 +1,125 @@
+"""Small frozen values the rules work on. No I/O, no clock: handlers build these from events
+and upstream answers, and rules turn them into decisions (see `decisions.py`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+OPEN_STATUSES = ("new", "open", "pending")
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """A customer's text to a brand number (Klaviyo's `event:klaviyo.sent_sms`)."""
+
+    event_id: str
+    profile_id: str | None
+    customer_phone: str | None   # E.164, None if neither the event nor the profile has one
+    brand_number: str            # as received: E.164, short code digits, or a sender ID
+    body: str
+    media_count: int
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the bridge needs of a Klaviyo profile."""
+
+    id: str
+    email: str | None
+    phone: str | None
+    first_name: str | None
+    last_name: str | None
+    can_receive_sms: bool
+
+    @property
+    def display_name(self) -> str | None:
+        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return name or None
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Cached state of one (customer phone, brand number) conversation.
+
+    A cache: Redis may lose it, and `recover` rebuilds it from Zendesk (ticket external_id).
+    """
+
+    phone: str
+    brand_number: str
+    ticket_id: int | None = None
+    ticket_status: str | None = None
+    requester_id: int | None = None
+    profile_id: str | None = None              # Klaviyo profile
+    klaviyo_conversation_id: str | None = None
+
+    @property
+    def external_id(self) -> str:
+        return conversation_external_id(self.phone, self.brand_number)
+
+
+EXTERNAL_ID_PREFIX = "zkb-sms:"
+
+
+def conversation_external_id(phone: str, brand_number: str) -> str:
+    """The ticket external_id that ties a Zendesk ticket to its SMS conversation."""
+    return f"{EXTERNAL_ID_PREFIX}{phone}:{brand_number}"
+
+
+def parse_external_id(value: str | None) -> tuple[str, str] | None:
+    """Inverse of `conversation_external_id`; None for tickets that are not ours."""
+    if not value or not value.startswith(EXTERNAL_ID_PREFIX):
+        return None
+    phone, sep, brand = value[len(EXTERNAL_ID_PREFIX):].partition(":")
+    return (phone, brand) if sep and phone and brand else None
+
+
+def requester_external_id(phone: str) -> str:
+    """Zendesk user external_id for a phone-only customer (users never match by phone)."""
+    return f"sms:{phone}"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    status: str
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    author_id: int | None
+    body: str
+    public: bool
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    source: str       # "klaviyo" | "zendesk"
+    id: str
+    kind: str         # Klaviyo topic or Zendesk event type
+    data: dict[str, Any]
+
+    @property
+    def ref(self) -> str:
+        """What a task carries: source and id, nothing personal (E5)."""
+        return f"{self.source}:{self.id}"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A named budget: at most `limit` calls in any `seconds`, for each (limit, seconds)."""
+
+    name: str
+    windows: tuple[tuple[int, float], ...]
+
+    @classmethod
+    def per_minute(cls, name: str, per_minute: int, per_second: int | None = None) -> Budget:
+        """A vendor's published limits, one call kept in hand on the minute window."""
+        windows: list[tuple[int, float]] = [(max(1, per_minute - 1), 60.0)]
+        if per_second:
+            windows.insert(0, (per_second, 1.0))
+        return cls(name, tuple(windows))

@@ -1,0 +1,127 @@
+"""Inbound SMS rules S1-S6 as pure functions: no Redis, no HTTP, no clock, no environment.
+
+Handlers load state, call these, and apply what they return. Everything a rule needs comes in
+as arguments (`Policy` carries the brand's settings), so the rules are tested in milliseconds.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from bridge.domain.decisions import AddComment, CreateTicket, Drop, InboundDecision
+from bridge.domain.model import OPEN_STATUSES, Conversation, InboundSms, Profile
+from bridge.domain.phones import brand_number_kind, mask
+
+OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
+                           "OPTOUT"})
+OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES", "Y", "JOIN"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+# US carriers require STOP to work anywhere in a text, even in exact-match mode.
+ALWAYS_CONTAINS = frozenset({"STOP"})
+RECEIVING_KINDS = frozenset({"toll_free", "long_code", "short_code"})
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The brand's settings that shape the rules (from `Settings`)."""
+
+    sync_enabled: bool = True
+    custom_keywords: frozenset[str] = frozenset()
+    opt_out_match: str = "contains"          # contains | exact
+    subject_template: str = "SMS from {masked_phone}"
+
+
+def keyword_kind(body: str, policy: Policy) -> str | None:
+    """'opt_out', 'opt_in', 'custom', 'help' or None for an ordinary text (rule S2).
+
+    Case, surrounding spaces and trailing punctuation are ignored. Opt-out words match as a
+    whole word anywhere in "contains" mode (Klaviyo's default), otherwise the whole text.
+    """
+    text = _without_trailing_punctuation(body.strip()).upper()
+    if not text:
+        return None
+    if text in HELP_WORDS:
+        return "help"
+    words = set(_WORD.findall(text))
+    contains_words = OPT_OUT_WORDS if policy.opt_out_match == "contains" else ALWAYS_CONTAINS
+    if text in OPT_OUT_WORDS or words & contains_words:
+        return "opt_out"
+    if text in OPT_IN_WORDS:
+        return "opt_in"
+    if text in policy.custom_keywords:
+        return "custom"
+    return None
+
+
+def _without_trailing_punctuation(text: str) -> str:
+    """Drop trailing spaces and Unicode punctuation (category P*: also the "…", "”", "’" and
+    "。" that phone keyboards put in on their own)."""
+    end = len(text)
+    while end and (text[end - 1].isspace() or unicodedata.category(text[end - 1])[0] == "P"):
+        end -= 1
+    return text[:end]
+
+
+def screen(sms: InboundSms, policy: Policy) -> Drop | None:
+    """Reasons to drop a text before any upstream call (sync off, S3 numbers, S2 keywords).
+    A text without a usable From Number is not dropped here: the profile's phone may serve."""
+    if not policy.sync_enabled:
+        return Drop("sync_disabled")
+    kind = brand_number_kind(sms.brand_number)
+    if kind == "branded":
+        return Drop("branded_sender")
+    if kind not in RECEIVING_KINDS:
+        return Drop("invalid_brand_number")
+    keyword = keyword_kind(sms.body, policy) if sms.media_count == 0 or sms.body.strip() else None
+    if keyword in ("opt_out", "opt_in", "custom"):
+        return Drop(f"keyword_{keyword}")
+    return None
+
+
+def check_consent(profile: Profile | None) -> Drop | None:
+    """S1: only a profile that can receive SMS reaches Zendesk."""
+    if profile is None or not profile.can_receive_sms:
+        return Drop("not_consented")
+    return None
+
+
+def decide_inbound(conversation: Conversation) -> InboundDecision:
+    """S4 threading: what a new text does to the conversation's current ticket."""
+    status = (conversation.ticket_status or "").lower()
+    if conversation.ticket_id is None:
+        return CreateTicket()
+    if status == "closed":
+        return CreateTicket(followup_of=conversation.ticket_id)
+    if status == "deleted":
+        return CreateTicket()
+    if status == "hold":
+        return AddComment(conversation.ticket_id, status=None)
+    if status in OPEN_STATUSES or status == "solved":
+        return AddComment(conversation.ticket_id, status="open")
+    return AddComment(conversation.ticket_id, status="open")
+
+
+def comment_body(sms: InboundSms) -> str:
+    """S6: the text as it goes into Zendesk, with a note when media was not carried over."""
+    text = sms.body.strip()
+    if sms.media_count == 0:
+        # Zendesk rejects a blank comment (422); an empty text still shows up in the ticket.
+        return text or "[The customer sent an empty message.]"
+    noun = "attachment" if sms.media_count == 1 else "attachments"
+    note = (f"[The customer sent {sms.media_count} picture/media {noun}; "
+            "MMS media is not carried over to Zendesk.]")
+    return f"{text}\n\n{note}" if text else note
+
+
+def ticket_subject(sms: InboundSms, policy: Policy) -> str:
+    """S5 subject line; the phone is masked because subjects show up in notifications."""
+    return policy.subject_template.format(masked_phone=mask(sms.customer_phone),
+                                          brand_number=sms.brand_number)
+
+
+def status_after_comment(decision: AddComment, previous: str | None) -> str | None:
+    """The status the cache should hold after applying `decision`."""
+    return decision.status or previous

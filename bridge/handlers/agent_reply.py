@@ -1,0 +1,213 @@
+"""Agent replies in Zendesk -> SMS to the customer through Klaviyo (A1-A6).
+
+Runs per ticket, in comment order (`ordered.Runner` on the queue `reply|<ticket id>` that the
+receiver fills). For each agent comment: screen it (A1/A2), look at the customer as they are
+now (A3 email, A4 consent), then send it once (A6).
+
+At most one SMS per comment id (A6): before calling Klaviyo the bridge records "sending" for the
+comment id (SET NX); after Klaviyo's 202 it records "sent". A refused or throttled call clears
+the record (nothing was sent), so it is retried. The one window left: the worker dies after
+Klaviyo accepted the message and before "sent" is written, or the call times out after being
+sent. A later attempt then finds "sending" and cannot know whether the customer got the text;
+it errs towards NOT sending again, and records the reply in failed jobs as
+`ReplyOutcomeUnknown` (counted) so an operator can check Klaviyo's inbox and resend by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bridge.adapters.klaviyo import KlaviyoClient
+from bridge.adapters.quota import Quota
+from bridge.adapters.store import Store
+from bridge.adapters.zendesk import ZendeskClient
+from bridge.domain import reply_rules
+from bridge.domain.model import Budget, Conversation
+from bridge.domain.reply_text import segments
+from bridge.errors import (
+    Deferred,
+    Permanent,
+    RateLimited,
+    ReplyOutcomeUnknown,
+    Retryable,
+    TicketClosed,
+)
+from bridge.handlers.runner import Done, Runner
+from bridge.payloads.zendesk_events import agent_comment, conversation_of
+
+log = logging.getLogger("zkbridge.replies")
+KIND = "agent_reply"
+PEER_GRACE_SECONDS = 60   # a "sending" record younger than this may be a live peer
+
+
+@dataclass
+class ReplyDeps:
+    store: Store
+    zendesk: ZendeskClient
+    klaviyo: KlaviyoClient
+    quota: Quota
+    budget: Budget
+    mode: str = "conversations"        # or "flow_event"
+    max_attempts: int = 8
+    settle_seconds: float = 1.0
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+
+def runner(deps: ReplyDeps) -> Runner:
+    return Runner(store=deps.store, kind=KIND, source="zendesk", task="bridge.zendesk_event",
+                  process=lambda ref, event: process_comment(ref, event, deps),
+                  max_attempts=deps.max_attempts, settle_seconds=deps.settle_seconds,
+                  clock=deps.clock, sleep=deps.sleep)
+
+
+def process_comment(ref: str, event: dict[str, Any], deps: ReplyDeps) -> Done:
+    data = event["data"]
+    comment = agent_comment(data)
+    if comment is None:
+        return Done("dropped", "malformed_event")
+    where = conversation_of(data) or deps.store.ticket_conversation(comment.ticket_id)
+    drop = reply_rules.screen_comment(
+        comment, sms_ticket=where is not None,
+        written_by_bridge=_written_by_bridge(comment, deps))
+    if drop is not None:
+        return Done("dropped", drop.reason)
+    assert where is not None
+    phone, brand = where
+    previous = deps.store.reply_state(comment.comment_id)
+    if previous is not None:
+        return _after_previous_attempt(comment, previous, deps)
+    conv = deps.store.get_conversation(phone, brand) or Conversation(phone, brand)
+    grant = None
+    if deps.mode == "conversations":
+        # Take the send's token first: a reply waiting for the budget then costs no API call
+        # per retry. Until the send itself, the token is given back if the reply stops (a
+        # note instead, a lookup held back by its own budget, an error), so it is not spent
+        # twice.
+        wait, grant = deps.quota.grant(deps.budget)
+        if wait > 0:
+            raise Deferred(wait, "conversation-message budget spent for now")
+    try:
+        profile = deps.klaviyo.find_profile_by_phone(phone)    # consent as it is now (A4)
+        decision = reply_rules.decide_reply(comment, agent_email=_agent_email(comment, deps),
+                                            profile=profile)
+        if isinstance(decision, reply_rules.NoteInstead):
+            if grant:
+                deps.quota.refund(grant, deps.budget)
+                grant = None
+            _note_once(comment.ticket_id, f"{comment.comment_id}:{decision.reason}",
+                       decision.note, deps)
+            return Done("dropped", decision.reason, {"ticket_id": comment.ticket_id})
+        assert profile is not None
+        if deps.mode == "conversations":
+            conv = _conversation_of(conv, profile.id, deps)
+    except Exception:
+        if grant:
+            deps.quota.refund(grant, deps.budget)
+        raise
+    if deps.mode == "flow_event":
+        _record_flow_event(comment, decision.text, phone, brand, deps)
+    else:
+        _send(comment.comment_id, decision.text, conv, deps)
+    deps.store.remember_sent_text(phone, decision.text)
+    if decision.note:
+        _note_once(comment.ticket_id, f"{comment.comment_id}:attachments", decision.note, deps)
+    encoding, parts = segments(decision.text)
+    return Done("applied", fields={"ticket_id": comment.ticket_id, "mode": deps.mode,
+                                   "encoding": encoding, "segments": parts})
+
+
+def _written_by_bridge(comment: reply_rules.AgentComment, deps: ReplyDeps) -> bool:
+    """The ledger of comment ids, or (for comments in the requester's name, whose id the bridge
+    may not know yet, like a ticket's first comment) the ledger of texts it posted in the
+    requester's name."""
+    if deps.store.is_own_comment(comment.comment_id):
+        return True
+    return comment.author_id is not None and comment.author_id == comment.requester_id \
+        and deps.store.was_posted(comment.author_id, comment.body)
+
+
+def _after_previous_attempt(comment: reply_rules.AgentComment, previous: dict[str, Any],
+                            deps: ReplyDeps) -> Done:
+    if previous.get("state") == "sent":
+        if comment.attachment_count and comment.text.strip():
+            # The attempt that sent it may have stopped before leaving its note.
+            _note_once(comment.ticket_id, f"{comment.comment_id}:attachments",
+                       reply_rules.attachments_note(comment.attachment_count), deps)
+        return Done("dropped", "already_sent")
+    if deps.clock() - float(previous.get("at") or 0) < PEER_GRACE_SECONDS:
+        raise Deferred(5, "another attempt may still be sending this reply")
+    deps.store.count(KIND, "outcome_unknown")
+    raise ReplyOutcomeUnknown("klaviyo", "a previous attempt to send this reply was "
+                                         "interrupted; not sent again (check Klaviyo's inbox)")
+
+
+def _conversation_of(conv: Conversation, profile_id: str, deps: ReplyDeps) -> Conversation:
+    """The conversation with its Klaviyo SMS conversation id (looked up once, then cached)."""
+    if conv.profile_id == profile_id and conv.klaviyo_conversation_id:
+        return conv
+    conversation_id = deps.klaviyo.sms_conversation(profile_id)
+    if conversation_id is None:
+        raise Permanent("klaviyo", "the customer has no SMS conversation in Klaviyo")
+    conv = replace(conv, profile_id=profile_id, klaviyo_conversation_id=conversation_id)
+    if conv.ticket_id is not None:
+        deps.store.put_conversation(conv)
+    return conv
+
+
+def _send(comment_id: int, text: str, conv: Conversation, deps: ReplyDeps) -> None:
+    conversation_id = conv.klaviyo_conversation_id
+    assert conversation_id is not None
+    if not deps.store.begin_reply(comment_id, deps.clock()):
+        raise Deferred(5, "another attempt is sending this reply")
+    try:
+        deps.klaviyo.send_conversation_message(conversation_id, text)
+    except Retryable as e:
+        if not e.maybe_applied:
+            deps.store.abandon_reply(comment_id)
+        raise
+    except (Permanent, RateLimited):
+        deps.store.abandon_reply(comment_id)
+        raise
+    deps.store.finish_reply(comment_id, deps.clock())
+
+
+def _record_flow_event(comment: reply_rules.AgentComment, text: str, phone: str, brand: str,
+                       deps: ReplyDeps) -> None:
+    """SMS_REPLY_MODE=flow_event: a metric-triggered flow sends the text. Idempotent by
+    `unique_id` = comment id, so no sending/sent record is needed."""
+    deps.klaviyo.create_event(metric="Zendesk Agent Reply",
+                              profile={"phone_number": phone},
+                              properties={"body": text, "ticket_id": comment.ticket_id,
+                                          "brand_number": brand},
+                              unique_id=f"zendesk-comment-{comment.comment_id}")
+    deps.store.finish_reply(comment.comment_id, deps.clock())
+
+
+def _agent_email(comment: reply_rules.AgentComment, deps: ReplyDeps) -> str | None:
+    if comment.author_id is None:
+        return None
+    email = deps.store.agent_email(comment.author_id)
+    if email is None:
+        email = deps.zendesk.user(comment.author_id).get("email") or ""
+        deps.store.cache_agent_email(comment.author_id, email)
+    return email or None
+
+
+def _note_once(ticket_id: int, key: str, body: str, deps: ReplyDeps) -> None:
+    """Leave an internal note once per (comment, reason); a retry after a crash may repeat it,
+    which beats an agent left guessing."""
+    if deps.store.note_done(key):
+        return
+    try:
+        note_id = deps.zendesk.add_note(ticket_id, body)
+    except TicketClosed:
+        return
+    if note_id is not None:
+        deps.store.remember_own_comment(note_id)
+    deps.store.mark_note_done(key)
+

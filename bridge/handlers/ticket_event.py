@@ -1,0 +1,66 @@
+"""Zendesk event-subscription events: which handler each goes to.
+
+- `ticket.comment_added` → agent replies (replies.py), in comment order per ticket;
+- `ticket.created` → `Opened Ticket` on the requester's Klaviyo profile (metrics.py);
+- `ticket.status_changed` → keep the conversation cache's ticket status in step with what
+  agents do (so a text to a ticket on hold does not take it off hold), and to CLOSED →
+  `Resolved Ticket`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.adapters.store import Store
+from bridge.domain.metric_rules import metric_for_change
+from bridge.handlers import agent_reply as replies
+from bridge.handlers.runner import Done, Runner
+from bridge.handlers.ticket_metric import MetricsDeps, record_metric
+from bridge.payloads.zendesk_events import (
+    COMMENT_ADDED,
+    CREATED,
+    STATUS_CHANGED,
+    conversation_of,
+    event_type,
+    new_status,
+    ticket_id,
+)
+
+KIND = "zendesk_event"
+
+
+@dataclass
+class TicketEventDeps:
+    store: Store
+    replies: replies.ReplyDeps
+    metrics: MetricsDeps
+    max_attempts: int = 8
+
+
+def handle_ticket_event(ref: str, deps: TicketEventDeps) -> str:
+    event = deps.store.load_event(ref)
+    kind = event_type(event["data"]) if event else ""
+    if kind == COMMENT_ADDED:
+        return replies.runner(deps.replies).run_event(ref)
+    return Runner(store=deps.store, kind=KIND, source="zendesk", task="bridge.zendesk_event",
+                  process=lambda _ref, ev: process_ticket_change(ev, deps),
+                  max_attempts=deps.max_attempts).run_event(ref)
+
+
+def process_ticket_change(event: dict[str, Any], deps: TicketEventDeps) -> Done:
+    data = event["data"]
+    kind = event_type(data)
+    tid, status = ticket_id(data), new_status(data)
+    if tid is None:
+        return Done("dropped", "malformed_event", {"type": kind})
+    conv = conversation_of(data)
+    if kind == STATUS_CHANGED and conv is not None and status:
+        deps.store.set_ticket_status(tid, *conv, status)
+    metric = metric_for_change(kind, status)
+    if metric is None:
+        return Done("applied", "recorded", {"type": kind})
+    detail = data.get("detail") or {}
+    when = (detail.get("created_at") if kind == CREATED else None) or data.get("time") or ""
+    return record_metric(tid, metric, str(when), deps.metrics,
+                         status=status if kind == STATUS_CHANGED else None)

@@ -1,0 +1,61 @@
+"""Ticket metrics handler (M1-M3): record `Opened Ticket` / `Resolved Ticket` on the requester's
+Klaviyo profile, once per ticket and metric.
+
+Called for live webhooks (ticket_events.py) and for what the catch-up sweep finds missing
+(reconcile.py). Once: the bridge's done-marker is checked first (a duplicate costs no API
+call), and the event's `unique_id` is derived from ticket id + metric, so even two workers
+racing on the same ticket make Klaviyo store one event.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bridge.adapters.klaviyo import KlaviyoClient
+from bridge.adapters.quota import Quota
+from bridge.adapters.store import Store
+from bridge.adapters.zendesk import ZendeskClient
+from bridge.domain.metric_rules import build_event
+from bridge.domain.model import Budget
+from bridge.errors import TicketGone
+from bridge.handlers import metric_burst as metrics_bulk
+from bridge.handlers.runner import Done
+
+
+@dataclass
+class MetricsDeps:
+    store: Store
+    zendesk: ZendeskClient
+    klaviyo: KlaviyoClient
+    quota: Quota
+    events_budget: Budget
+    zendesk_url: str
+    clock: Callable[[], float] = time.time
+
+
+def record_metric(ticket_id: int, metric: str, when: str, deps: MetricsDeps,
+                  status: str | None = None) -> Done:
+    """Send one metric event unless already recorded. `when` is the Zendesk time (ISO)."""
+    if deps.store.metric_done(ticket_id, metric):
+        return Done("dropped", "already_recorded", {"ticket_id": ticket_id})
+    try:
+        ticket, users, groups = deps.zendesk.ticket_with_people(ticket_id)
+    except TicketGone:
+        return Done("dropped", "ticket_gone", {"ticket_id": ticket_id})
+    deps.store.cache_users(users)
+    event = build_event(metric, ticket, users, groups, deps.zendesk_url, when,
+                        status=(status or ticket.get("status") or "").lower() or None)
+    if event is None:
+        deps.store.mark_metric_done(ticket_id, metric, "no_profile_identity")
+        return Done("dropped", "no_profile_identity", {"ticket_id": ticket_id})
+    if deps.quota.take(deps.events_budget) > 0:
+        # A burst: rather than wait or exceed the limit, the event joins the next bulk call.
+        metrics_bulk.buffer(deps.store, event)
+        return Done("applied", "bulk", {"ticket_id": ticket_id, "metric": metric})
+    deps.klaviyo.create_event(metric=event.metric, profile=event.profile,
+                              properties=event.properties, unique_id=event.unique_id,
+                              time=event.time)
+    deps.store.mark_metric_done(ticket_id, metric)
+    return Done("applied", fields={"ticket_id": ticket_id, "metric": metric})

@@ -1,0 +1,265 @@
+"""`zkbridge failed | check | provision`: the operator's commands around bridge/ops/failed_jobs.py,
+bridge/ops/setup_check.py and bridge/ops/provision.py. This module only parses, wires Celery in (to
+publish replays and ping workers) and prints; what is done and said lives in `bridge/`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from celery import Celery
+
+from bridge import bootstrap
+from bridge.config import Settings
+from bridge.errors import Permanent, UpstreamError
+from bridge.ops import failed_jobs as failed
+from bridge.ops import provision, setup_check
+from workers.celery_app import make_celery
+from workers.queues import enqueue, task_for_kind
+
+PING_SECONDS = 2.0
+TABLE = (("REF", "ref", 40), ("SOURCE", "source", 7), ("ERROR", "error", 20),
+         ("TRIES", "attempts", 5), ("LAST FAILURE (UTC)", "last_failure", 19),
+         ("STATE", "state", 7), ("MESSAGE", "message", 60))
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def add_commands(sub: Any, date: Callable[[str], datetime]) -> None:
+    """Register the subcommands on `zkbridge`'s subparsers (`date` parses --since)."""
+    f = sub.add_parser("failed", help="failed jobs: list, show, replay, purge (E2)")
+    fsub = f.add_subparsers(dest="action", required=True)
+    ls = fsub.add_parser("list", help="failed jobs, oldest first")
+    _filters(ls, date)
+    ls.add_argument("--json", action="store_true", help="one JSON object per line")
+    ls.set_defaults(run=_redis_guard(cmd_list))
+    show = fsub.add_parser("show", help="one failed job with its event (masked)")
+    show.add_argument("ref", help="event ref, e.g. klaviyo:01J...")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(run=_redis_guard(cmd_show))
+    rp = fsub.add_parser("replay", help="run failed jobs again (safe: jobs are idempotent)")
+    rp.add_argument("refs", nargs="*", metavar="REF")
+    rp.add_argument("--all", action="store_true", help="every failed job")
+    _filters(rp, date)
+    rp.set_defaults(run=_redis_guard(cmd_replay))
+    pg = fsub.add_parser("purge", help="remove jobs from the list (they are not replayed)")
+    pg.add_argument("refs", nargs="*", metavar="REF")
+    pg.add_argument("--all", action="store_true", help="empty the whole list")
+    pg.set_defaults(run=_redis_guard(cmd_purge))
+
+    c = sub.add_parser("check", help="check credentials, secrets, Redis and workers")
+    c.set_defaults(run=cmd_check)
+
+    p = sub.add_parser("provision", help="create or update the Zendesk webhook (and optionally "
+                                         "the SMS view and close automation); idempotent")
+    p.add_argument("--view", action="store_true", help="also the 'SMS tickets' view")
+    p.add_argument("--automation", action="store_true",
+                   help="also the automation closing solved SMS tickets")
+    p.add_argument("--close-after-hours", type=int, metavar="N",
+                   help="with --automation: close SMS tickets solved at least N hours ago")
+    p.add_argument("--secret-file", metavar="PATH",
+                   help="write the webhook's signing secret there (mode 600) instead of "
+                        "printing it, when it differs from ZENDESK_WEBHOOK_SECRET")
+    p.set_defaults(run=cmd_provision)
+
+
+def _filters(p: argparse.ArgumentParser, date: Callable[[str], datetime]) -> None:
+    p.add_argument("--source", choices=("klaviyo", "zendesk"), help="only this source's jobs")
+    p.add_argument("--since", type=date, help="only jobs that failed since, e.g. 2026-07-01")
+
+
+def _redis_guard(cmd: Command) -> Command:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        try:
+            return cmd(args, settings)
+        except redis.RedisError as e:
+            print(f"cannot reach Redis at {setup_check.redacted_url(settings.redis_url)} "
+                  f"({type(e).__name__}): check REDIS_URL", file=sys.stderr)
+            return 1
+    return run
+
+
+# --- failed ---------------------------------------------------------------------------------
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    jobs = failed.list_failed(bootstrap.store(settings), args.source, args.since)
+    if args.json:
+        for job in jobs:
+            print(json.dumps(job, ensure_ascii=False, sort_keys=True))
+        return 0
+    if not jobs:
+        print("No failed jobs" + _filter_words(args) + ".")
+        return 0
+    print("  ".join(title.ljust(width) for title, _, width in TABLE).rstrip())
+    for job in jobs:
+        print("  ".join(_cell(job, key, width) for _, key, width in TABLE).rstrip())
+    print(f"{len(jobs)} failed job(s). Details: zkbridge failed show REF; "
+          f"run again: zkbridge failed replay REF")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    job = failed.get_failed(bootstrap.store(settings), args.ref)
+    if job is None:
+        print(f"{args.ref} is not in failed jobs.", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(job, ensure_ascii=False, sort_keys=True))
+        return 0
+    for key in ("ref", "summary", "kind", "task", "state", "error", "message", "last_error",
+                "attempts", "first_failure", "last_failure", "received_at", "queue"):
+        value = job.get(key)
+        if key in ("first_failure", "last_failure", "received_at"):
+            value = _when(value)
+        print(f"{key + ':':15} {'' if value is None else value}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    if not (args.refs or args.all or args.source or args.since):
+        print("name the jobs to replay: REF..., or --all, --source klaviyo|zendesk, "
+              "--since DATE", file=sys.stderr)
+        return 2
+    if args.refs and (args.all or args.source or args.since):
+        print("give REFs or filters (--all, --source, --since), not both", file=sys.stderr)
+        return 2
+    store, app = bootstrap.store(settings), make_celery(settings)
+
+    def publish(task: str, ref: str) -> None:
+        enqueue(app, task, ref)
+
+    status = 0
+    if args.refs:
+        for ref in args.refs:
+            if store.load_event(ref) is None and store.failed_entry(ref) is None:
+                print(f"{ref}: unknown: no such event or failed job")
+                status = 1
+                continue
+            print(failed.replay(store, ref, publish, task_for_kind))
+        return status
+    lines = failed.replay_many(store, publish, task_for_kind, args.source, args.since)
+    for line in lines:
+        print(line)
+    replayed = sum(": replayed:" in line for line in lines)
+    print(f"{replayed} of {len(lines)} failed job(s){_filter_words(args)} replayed.")
+    return status
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.refs and not args.all:
+        print("name the jobs to purge (REF...), or --all to empty the list", file=sys.stderr)
+        return 2
+    removed = failed.purge(bootstrap.store(settings), None if args.all else args.refs)
+    print(f"{removed} failed job(s) removed from the list (their events were not replayed).")
+    return 0
+
+
+def _filter_words(args: argparse.Namespace) -> str:
+    words = f" from {args.source}" if getattr(args, "source", None) else ""
+    return words + (f" since {args.since:%Y-%m-%d %H:%M} UTC" if getattr(args, "since", None)
+                    else "")
+
+
+def _cell(job: dict[str, Any], key: str, width: int) -> str:
+    value = job.get(key)
+    text = _when(value) if key == "last_failure" else ("" if value is None else str(value))
+    text = " ".join(text.split())
+    return (text if len(text) <= width else text[:width - 1] + "…").ljust(width)
+
+
+def _when(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# --- check ----------------------------------------------------------------------------------
+def workers_seen(app: Celery, timeout: float = PING_SECONDS) -> list[str]:
+    """Names of the Celery workers answering a broadcast ping within `timeout` seconds."""
+    replies = app.control.ping(timeout=timeout) or []
+    return [name for reply in replies for name in reply]
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    app = make_celery(settings)
+    checks = setup_check.run_checks(settings, bootstrap.store(settings),
+                                    bootstrap.zendesk_client(settings),
+                                    bootstrap.klaviyo_client(settings),
+                                    lambda: workers_seen(app))
+    ok, bad, warn = _marks()
+    for c in checks:
+        mark = ok if c.ok else (bad if c.required else warn)
+        print(f"{mark} {c.name}: {c.detail}")
+    failing = setup_check.failed_required(checks)
+    warnings = sum(1 for c in checks if not c.ok and not c.required)
+    if failing:
+        print(f"\n{len(failing)} required check(s) failed; fix them and run zkbridge check "
+              f"again.")
+        return 1
+    print("\nAll required checks passed" + (f" ({warnings} warning(s))." if warnings else "."))
+    return 0
+
+
+def _marks() -> tuple[str, str, str]:
+    """✓ ✗ ⚠ where the terminal can show them, plain words where it cannot."""
+    try:
+        "✓✗⚠".encode(sys.stdout.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return "OK  ", "FAIL", "WARN"
+    return "✓", "✗", "⚠"
+
+
+# --- provision ------------------------------------------------------------------------------
+def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.public_url:
+        print("PUBLIC_URL is not set: set it to the https address where Zendesk reaches this "
+              "bridge's receiver, e.g. https://bridge.example.com", file=sys.stderr)
+        return 2
+    if args.automation and (args.close_after_hours is None or args.close_after_hours < 1):
+        print("--automation needs --close-after-hours N (N ≥ 1): SMS tickets solved at least N "
+              "hours ago are closed", file=sys.stderr)
+        return 2
+    try:
+        report = provision.provision(
+            bootstrap.zendesk_client(settings), settings.public_url,
+            settings.zendesk_webhook_secret, view=args.view,
+            close_after_hours=args.close_after_hours if args.automation else None)
+    except Permanent as e:
+        hint = (": the API user must be a Zendesk admin to manage webhooks, views and "
+                "automations" if e.status in (401, 403) else "")
+        print(f"Zendesk refused ({e}){hint}. Nothing after that step was changed.",
+              file=sys.stderr)
+        return 1
+    except UpstreamError as e:
+        print(f"Zendesk did not answer ({e}); run the same command again (it is idempotent).",
+              file=sys.stderr)
+        return 1
+    for outcome in report.outcomes:
+        print(outcome.sentence())
+    _tell_secret(report, args.secret_file)
+    return 0
+
+
+def _tell_secret(report: provision.Report, secret_file: str | None) -> None:
+    if report.secret_matches:
+        print("Signing secret: the webhook signs with the secret in ZENDESK_WEBHOOK_SECRET; "
+              "nothing to do.")
+        return
+    why = ("The webhook signs its deliveries with a secret that is not the one in "
+           "ZENDESK_WEBHOOK_SECRET, so the receiver rejects them (401) until you set it and "
+           "restart the receiver (web).")
+    if secret_file:
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)   # also when the file already existed
+        with os.fdopen(fd, "w") as out:
+            out.write(report.secret + "\n")
+        print(f"{why}\nThe signing secret was written to {secret_file} (mode 600): set "
+              f"ZENDESK_WEBHOOK_SECRET to its content.")
+        return
+    print(f"{why}\nSet ZENDESK_WEBHOOK_SECRET to this value (keep it secret; it is shown only "
+          f"while the two differ):\n\n    {report.secret}\n")

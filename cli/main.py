@@ -1,0 +1,85 @@
+"""`zkbridge` command line: the operator's tools. Subcommands build what they need from the same
+environment as the services (see the README's configuration table). `failed`, `check` and
+`provision` live in cli_ops.py (docs/operations.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from tqdm import tqdm
+
+from bridge import bootstrap
+from bridge.adapters.quota import Quota
+from bridge.config import Settings
+from bridge.errors import ConfigError
+from bridge.handlers.reconcile import export_budget
+from bridge.ops.backfill import BackfillDeps, BackfillReport, backfill
+from cli.commands import add_commands
+
+
+def _date(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-01-31") from e
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    store = bootstrap.store(settings)
+    quota = Quota(store.r)
+    deps = BackfillDeps(store=store, zendesk=bootstrap.zendesk_client(settings, quota),
+                        klaviyo=bootstrap.klaviyo_client(settings, quota), quota=quota,
+                        zendesk_url=settings.zendesk_url,
+                        export_budget=export_budget(settings.zendesk_exports_per_minute),
+                        page_size=args.page_size)
+    bar = tqdm(unit=" tickets", desc="backfill" + (" (dry run)" if args.dry_run else ""),
+               file=sys.stderr, disable=args.quiet)
+
+    def progress(report: BackfillReport) -> None:
+        bar.update(report.tickets - bar.n)
+        bar.set_postfix(events=report.events, skipped=report.skipped)
+
+    report = backfill(args.since, args.until, deps, dry_run=args.dry_run, on_page=progress)
+    bar.close()
+    verb = "would send" if args.dry_run else "sent"
+    opened = report.by_metric.get("Opened Ticket", 0)
+    resolved = report.by_metric.get("Resolved Ticket", 0)
+    print(f"tickets scanned: {report.tickets}")
+    print(f"events {verb}: {report.events} (Opened Ticket {opened}, Resolved Ticket {resolved})")
+    print(f"already recorded, skipped: {report.skipped}")
+    print(f"no email or phone on the requester, skipped: {report.no_identity}")
+    print(f"Klaviyo calls: {report.bulk_calls} bulk (one call per event would be "
+          f"{report.events}); Zendesk export calls: {report.export_calls}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zkbridge", description="Operate the Zendesk-Klaviyo bridge.")
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("backfill", help="record Opened/Resolved Ticket for past tickets "
+                                        "(Klaviyo backfill: no flows triggered)")
+    b.add_argument("--since", type=_date, required=True, help="first day, e.g. 2026-01-01")
+    b.add_argument("--until", type=_date, help="day after the last (default: now)")
+    b.add_argument("--dry-run", action="store_true", help="count, send nothing")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--page-size", type=int, default=1000, help=argparse.SUPPRESS)
+    b.set_defaults(run=cmd_backfill)
+    add_commands(sub, _date)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
+    return args.run(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
