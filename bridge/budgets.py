@@ -1,26 +1,61 @@
-"""Which shared budgets (quota.py) each upstream call spends (E3). Defaults are the vendors'
-published limits (Zendesk Team plan: 200 requests/min, 100 ticket updates/min; Klaviyo: 750
-profile reads/min, 60 conversation reads/min, 15 account reads/min).
+"""E3: every shared request budget, its limits (from Settings) and what spends it, in one place.
 
-Three calls are budgeted by their handlers instead, before any other call is made, so a job
-waiting for its turn spends nothing: conversation messages (replies.py), single events
-(metrics.py) and bulk event jobs (backfill.py). The export's own 10/min is taken by its callers
-(reconcile.py, backfill.py); it also counts against the Zendesk account budget here.
+Defaults are the vendors' published limits (Zendesk Team plan: 200 requests/min, 100 ticket
+updates/min, 10 export requests/min; Klaviyo: 750 profile reads/min, 60 conversation reads/min,
+15 account reads/min, 60 conversation messages/min, 3500 events/min, 150 bulk jobs/min).
+The budgets live in Redis (adapters/quota.py), so a whole fleet stays under an account limit.
+
+Who spends what:
+- the HTTP funnel, per endpoint, before each call (`zendesk_budgets`, `klaviyo_budgets`);
+- handlers, before any other call, so a job waiting for its turn spends nothing: conversation
+  messages (handlers/agent_reply.py), single events (handlers/ticket_metric.py), bulk event
+  jobs (handlers/metric_burst.py, ops/backfill.py);
+- the export's 10/min, by its callers (handlers/reconcile.py, ops/backfill.py); each export
+  call also counts against the Zendesk account budget in the funnel.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from bridge.adapters.quota import Quota
 from bridge.config import Settings
 from bridge.domain.model import Budget
+from bridge.ports import QuotaPort
 
+# Spent by handlers themselves (see above), so the funnel takes nothing for them.
 HANDLER_BUDGETED = frozenset({"POST conversation-messages", "POST events",
                               "POST event-bulk-create-jobs"})
+BudgetTable = Callable[[str], tuple[Budget, ...]]   # endpoint -> budgets its call spends
+Gate = Callable[[str], float]                       # endpoint -> seconds to wait (0: go)
+BULK_MAX = 1000            # events per Klaviyo bulk job
+BULK_BUDGET = Budget.per_minute("klaviyo-bulk-events", 150, per_second=10)
 
 
-def zendesk_budgets(settings: Settings) -> Callable[[str], tuple[Budget, ...]]:
+def export_budget(per_minute: int = 10) -> Budget:
+    """Zendesk allows 10 export requests a minute; shared by the sweep and the backfill."""
+    return Budget.per_minute("zendesk-incremental-export", per_minute)
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """The budgets handlers take themselves, with the limits configured for this account."""
+
+    messages: Budget       # Klaviyo conversation messages (replies, A6)
+    events: Budget         # Klaviyo single events (ticket metrics, M1)
+    export: Budget         # Zendesk incremental export (catch-up sweep, backfill)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Budgets:
+        return cls(
+            messages=Budget.per_minute("klaviyo-conversation-messages",
+                                       settings.klaviyo_messages_per_minute, per_second=3),
+            events=Budget.per_minute("klaviyo-events", settings.klaviyo_events_per_minute,
+                                     per_second=350),
+            export=export_budget(settings.zendesk_exports_per_minute))
+
+
+def zendesk_budgets(settings: Settings) -> BudgetTable:
     account = Budget.per_minute("zendesk", settings.zendesk_requests_per_minute)
     updates = Budget.per_minute("zendesk-ticket-updates",
                                settings.zendesk_updates_per_minute)
@@ -30,7 +65,7 @@ def zendesk_budgets(settings: Settings) -> Callable[[str], tuple[Budget, ...]]:
     return budgets
 
 
-def klaviyo_budgets(settings: Settings) -> Callable[[str], tuple[Budget, ...]]:
+def klaviyo_budgets(settings: Settings) -> BudgetTable:
     profiles = Budget.per_minute("klaviyo-profiles", settings.klaviyo_profiles_per_minute,
                                  per_second=75)
     conversations = Budget.per_minute("klaviyo-conversations", 60, per_second=3)
@@ -49,6 +84,6 @@ def klaviyo_budgets(settings: Settings) -> Callable[[str], tuple[Budget, ...]]:
     return budgets
 
 
-def gate(quota: Quota, budgets: Callable[[str], tuple[Budget, ...]]) -> Callable[[str], float]:
+def gate(quota: QuotaPort, budgets: BudgetTable) -> Gate:
     """The Funnel hook: seconds to wait before `endpoint` may be called (0: go now)."""
     return lambda endpoint: quota.take(*budgets(endpoint))

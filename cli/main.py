@@ -11,11 +11,9 @@ from datetime import UTC, datetime
 from tqdm import tqdm
 
 from bridge import bootstrap
-from bridge.adapters.quota import Quota
 from bridge.config import Settings
 from bridge.errors import ConfigError
-from bridge.handlers.reconcile import export_budget
-from bridge.ops.backfill import BackfillDeps, BackfillReport, backfill
+from bridge.ops.backfill import BackfillReport, backfill
 from cli.commands import add_commands
 
 
@@ -28,13 +26,7 @@ def _date(value: str) -> datetime:
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
-    store = bootstrap.store(settings)
-    quota = Quota(store.r)
-    deps = BackfillDeps(store=store, zendesk=bootstrap.zendesk_client(settings, quota),
-                        klaviyo=bootstrap.klaviyo_client(settings, quota), quota=quota,
-                        zendesk_url=settings.zendesk_url,
-                        export_budget=export_budget(settings.zendesk_exports_per_minute),
-                        page_size=args.page_size)
+    deps = bootstrap.backfill_deps(settings, page_size=args.page_size)
     bar = tqdm(unit=" tickets", desc="backfill" + (" (dry run)" if args.dry_run else ""),
                file=sys.stderr, disable=args.quiet)
 

@@ -9,7 +9,6 @@ can show it.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ from flask import (
 )
 
 from bridge import bootstrap
-from bridge.adapters.quota import Quota
 from bridge.adapters.store import Store
 from bridge.config import Settings
 from bridge.ops.failed_jobs import list_failed, purge, replay, replay_many
@@ -64,9 +62,8 @@ class OpsDeps:
 def install(app: Flask, settings: Settings, store: Store, celery: Celery) -> None:
     """Register the page with its per-process caches. Clients are built here, not per view;
     they make no call until the first setup check."""
-    quota = Quota(store.r)
-    zendesk = bootstrap.zendesk_client(settings, quota, bootstrap.counted(store))
-    klaviyo = bootstrap.klaviyo_client(settings, quota, bootstrap.counted(store))
+    zendesk = bootstrap.zendesk_client(settings, store)
+    klaviyo = bootstrap.klaviyo_client(settings, store)
     workers = Cached(lambda: ping_workers(celery))
     checks = Cached(lambda: run_checks(settings, store, zendesk, klaviyo, workers.get))
     app.extensions["zkb.ops"] = OpsDeps(settings, store, celery, workers, checks)
@@ -85,7 +82,7 @@ def page() -> Response | str:
     try:
         failed = list_failed(deps.store, source=source)
         view = {"queues": queue_depths(deps.store, QUEUES),
-                "outcomes": outcomes(deps.store.counters()),
+                "outcomes": outcomes(deps.store.outcomes.counters()),
                 "recent": recent_conversations(deps.store),
                 "notice": _notice(deps.store, request.args.get("notice", ""))}
     except redis.RedisError as e:
@@ -147,12 +144,11 @@ def _refuse_forgery(settings: Settings) -> Response | None:
 def _back(store: Store, lines: list[str]) -> Response:
     """Redirect to the page, which shows `lines` once (post/redirect/get)."""
     notice = secrets.token_urlsafe(9)
-    store.r.set(f"zkb:ops:notice:{notice}", json.dumps(lines[:NOTICE_LINES]), ex=NOTICE_TTL)
+    store.outcomes.put_notice(notice, lines[:NOTICE_LINES])
     return redirect(url_for("ops.page", notice=notice), code=303)
 
 
 def _notice(store: Store, notice: str) -> list[str]:
     if not notice.replace("-", "").replace("_", "").isalnum():
         return []
-    raw = store.r.get(f"zkb:ops:notice:{notice}")
-    return json.loads(raw) if raw else []
+    return store.outcomes.notice(notice) or []

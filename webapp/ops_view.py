@@ -78,9 +78,7 @@ def outcomes(counters: dict[str, int]) -> list[KindOutcomes]:
 def recent_conversations(store: Store, limit: int = RECENT) -> list[dict[str, Any]]:
     """The latest conversations (`zkb:recent`), phone masked, with their ticket."""
     out = []
-    for member, at in store.r.zrevrange("zkb:recent", 0, limit - 1, withscores=True):
-        phone, _, brand = member.decode().partition(":")
-        conv = store.get_conversation(phone, brand)
+    for conv, phone, brand, at in store.conversations.recent(limit):
         out.append({"phone": mask(phone), "brand": brand, "updated": when(at),
                     "ticket_id": conv.ticket_id if conv else None,
                     "status": (conv.ticket_status if conv else None) or "?"})
@@ -89,12 +87,7 @@ def recent_conversations(store: Store, limit: int = RECENT) -> list[dict[str, An
 
 def queue_depths(store: Store, queues: tuple[str, ...]) -> dict[str, int]:
     """Tasks waiting per queue, plus those delivered to a worker and not yet acknowledged."""
-    pipe = store.r.pipeline(transaction=False)
-    for q in queues:
-        pipe.llen(q)
-    pipe.hlen("unacked")
-    values = pipe.execute()
-    return {**dict(zip(queues, values, strict=False)), "unacked (held by workers)": values[-1]}
+    return store.outcomes.queue_depths(queues)
 
 
 def when(at: float | str | None) -> str:

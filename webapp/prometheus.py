@@ -8,7 +8,7 @@ Unauthenticated by custom; METRICS_REQUIRE_AUTH=true asks for OPS_TOKEN (Bearer)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import redis
 from flask import Blueprint, Response, current_app
@@ -36,11 +36,12 @@ TASK_OF_KIND = {"inbound_sms": "bridge.inbound_sms", "received_sms": "bridge.rec
 
 
 class BridgeCollector(Collector):
-    def __init__(self, client: redis.Redis, queues: Iterable[str] = QUEUES) -> None:
-        self.client, self.queues = client, tuple(queues)
+    def __init__(self, read: Callable[[Iterable[str]], meters.Readings],
+                 queues: Iterable[str] = QUEUES) -> None:
+        self.read, self.queues = read, tuple(queues)
 
     def collect(self) -> Iterator[Metric]:
-        yield from families(meters.read(self.client, self.queues))
+        yield from families(self.read(self.queues))
 
 
 def families(r: meters.Readings) -> list[Metric]:
@@ -152,7 +153,7 @@ def metrics() -> Response:
             return answer
     store: Store = current_app.extensions["zkb.store"]
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(BridgeCollector(store.r))
+    registry.register(BridgeCollector(store.outcomes.readings))
     try:
         body = generate_latest(registry)
     except redis.RedisError:

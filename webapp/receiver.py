@@ -62,7 +62,7 @@ def _receive(source: str, verify: Callable[[bytes], None],
         _count(store, source, "rejected", "malformed")
         return _error(400, "malformed", str(e))
     try:
-        new, unconfirmed = store.save_events(events, time.time(), route=_route)
+        new, unconfirmed = store.events.save_events(events, time.time(), route=_route)
         queued, unused = [], []
         for event in new + unconfirmed:
             task = task_for(event)
@@ -71,7 +71,7 @@ def _receive(source: str, verify: Callable[[bytes], None],
                 continue
             enqueue(celery, task, event.ref)
             queued.append(event.ref)
-        store.settle_receipt(source, queued, unused, received=len(events))
+        store.events.settle_receipt(source, queued, unused, received=len(events))
     except (redis.RedisError, OperationalError) as e:
         log.error("cannot store or queue events", extra={"fields": {"source": source,
                                                                      "error": type(e).__name__}})
@@ -93,7 +93,7 @@ def _route(event: RawEvent) -> tuple[str, float] | None:
 
 def _count(store: Store, source: str, outcome: str, reason: str) -> None:
     try:
-        store.count(source, outcome, reason)
+        store.outcomes.count(source, outcome, reason)
     except redis.RedisError:
         pass
 
@@ -129,7 +129,7 @@ def healthz() -> Response:
 def readyz() -> Response:
     store: Store = current_app.extensions["zkb.store"]
     try:
-        store.r.ping()
+        store.ping()
     except redis.RedisError:
         return _error(503, "redis_unreachable", "Redis does not answer")
     return jsonify({"status": "ready"})

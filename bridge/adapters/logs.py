@@ -10,34 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-from bridge.domain.phones import mask, mask_email
+from bridge.domain.redact import scrub
 
 log = logging.getLogger("zkbridge")
-_PHONE = re.compile(r"\+\d{7,15}")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 SECRET_VARIABLES = ("ZENDESK_API_TOKEN", "ZENDESK_OAUTH_TOKEN", "ZENDESK_WEBHOOK_SECRET",
                     "KLAVIYO_API_KEY", "KLAVIYO_WEBHOOK_SECRET", "OPS_TOKEN")
-
-
-def scrub(text: str) -> str:
-    """Mask phone numbers and emails inside free text."""
-    text = _PHONE.sub(lambda m: mask(m.group(0)), text)
-    return _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
-
-
-def log_outcome(ref: str, source: str, decision: str, **fields: Any) -> None:
-    record = {"event": ref, "source": source, "decision": decision}
-    for k, v in fields.items():
-        if isinstance(v, float):
-            v = round(v, 4)
-        record[k] = scrub(v) if isinstance(v, str) else v
-    log.info("outcome", extra={"fields": record})
 
 
 class JsonFormatter(logging.Formatter):

@@ -21,10 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bridge.adapters.klaviyo import KlaviyoClient
-from bridge.adapters.quota import Quota
-from bridge.adapters.store import Store
-from bridge.adapters.zendesk import ZendeskClient
 from bridge.domain import reply_rules
 from bridge.domain.model import Budget, Conversation
 from bridge.domain.reply_text import segments
@@ -38,6 +34,7 @@ from bridge.errors import (
 )
 from bridge.handlers.runner import Done, Runner
 from bridge.payloads.zendesk_events import agent_comment, conversation_of
+from bridge.ports import QuotaPort, SmsApi, StorePort, TicketApi
 
 log = logging.getLogger("zkbridge.replies")
 KIND = "agent_reply"
@@ -46,10 +43,10 @@ PEER_GRACE_SECONDS = 60   # a "sending" record younger than this may be a live p
 
 @dataclass
 class ReplyDeps:
-    store: Store
-    zendesk: ZendeskClient
-    klaviyo: KlaviyoClient
-    quota: Quota
+    store: StorePort
+    zendesk: TicketApi
+    klaviyo: SmsApi
+    quota: QuotaPort
     budget: Budget
     mode: str = "conversations"        # or "flow_event"
     max_attempts: int = 8
@@ -70,7 +67,7 @@ def process_comment(ref: str, event: dict[str, Any], deps: ReplyDeps) -> Done:
     comment = agent_comment(data)
     if comment is None:
         return Done("dropped", "malformed_event")
-    where = conversation_of(data) or deps.store.ticket_conversation(comment.ticket_id)
+    where = conversation_of(data) or deps.store.conversations.ticket_conversation(comment.ticket_id)
     drop = reply_rules.screen_comment(
         comment, sms_ticket=where is not None,
         written_by_bridge=_written_by_bridge(comment, deps))
@@ -78,10 +75,10 @@ def process_comment(ref: str, event: dict[str, Any], deps: ReplyDeps) -> Done:
         return Done("dropped", drop.reason)
     assert where is not None
     phone, brand = where
-    previous = deps.store.reply_state(comment.comment_id)
+    previous = deps.store.ledger.reply_state(comment.comment_id)
     if previous is not None:
         return _after_previous_attempt(comment, previous, deps)
-    conv = deps.store.get_conversation(phone, brand) or Conversation(phone, brand)
+    conv = deps.store.conversations.get_conversation(phone, brand) or Conversation(phone, brand)
     grant = None
     if deps.mode == "conversations":
         # Take the send's token first: a reply waiting for the budget then costs no API call
@@ -113,7 +110,7 @@ def process_comment(ref: str, event: dict[str, Any], deps: ReplyDeps) -> Done:
         _record_flow_event(comment, decision.text, phone, brand, deps)
     else:
         _send(comment.comment_id, decision.text, conv, deps)
-    deps.store.remember_sent_text(phone, decision.text)
+    deps.store.ledger.remember_sent_text(phone, decision.text)
     if decision.note:
         _note_once(comment.ticket_id, f"{comment.comment_id}:attachments", decision.note, deps)
     encoding, parts = segments(decision.text)
@@ -125,10 +122,10 @@ def _written_by_bridge(comment: reply_rules.AgentComment, deps: ReplyDeps) -> bo
     """The ledger of comment ids, or (for comments in the requester's name, whose id the bridge
     may not know yet, like a ticket's first comment) the ledger of texts it posted in the
     requester's name."""
-    if deps.store.is_own_comment(comment.comment_id):
+    if deps.store.ledger.is_own_comment(comment.comment_id):
         return True
     return comment.author_id is not None and comment.author_id == comment.requester_id \
-        and deps.store.was_posted(comment.author_id, comment.body)
+        and deps.store.ledger.was_posted(comment.author_id, comment.body)
 
 
 def _after_previous_attempt(comment: reply_rules.AgentComment, previous: dict[str, Any],
@@ -141,7 +138,7 @@ def _after_previous_attempt(comment: reply_rules.AgentComment, previous: dict[st
         return Done("dropped", "already_sent")
     if deps.clock() - float(previous.get("at") or 0) < PEER_GRACE_SECONDS:
         raise Deferred(5, "another attempt may still be sending this reply")
-    deps.store.count(KIND, "outcome_unknown")
+    deps.store.outcomes.count(KIND, "outcome_unknown")
     raise ReplyOutcomeUnknown("klaviyo", "a previous attempt to send this reply was "
                                          "interrupted; not sent again (check Klaviyo's inbox)")
 
@@ -155,25 +152,25 @@ def _conversation_of(conv: Conversation, profile_id: str, deps: ReplyDeps) -> Co
         raise Permanent("klaviyo", "the customer has no SMS conversation in Klaviyo")
     conv = replace(conv, profile_id=profile_id, klaviyo_conversation_id=conversation_id)
     if conv.ticket_id is not None:
-        deps.store.put_conversation(conv)
+        deps.store.conversations.put_conversation(conv)
     return conv
 
 
 def _send(comment_id: int, text: str, conv: Conversation, deps: ReplyDeps) -> None:
     conversation_id = conv.klaviyo_conversation_id
     assert conversation_id is not None
-    if not deps.store.begin_reply(comment_id, deps.clock()):
+    if not deps.store.ledger.begin_reply(comment_id, deps.clock()):
         raise Deferred(5, "another attempt is sending this reply")
     try:
         deps.klaviyo.send_conversation_message(conversation_id, text)
     except Retryable as e:
         if not e.maybe_applied:
-            deps.store.abandon_reply(comment_id)
+            deps.store.ledger.abandon_reply(comment_id)
         raise
     except (Permanent, RateLimited):
-        deps.store.abandon_reply(comment_id)
+        deps.store.ledger.abandon_reply(comment_id)
         raise
-    deps.store.finish_reply(comment_id, deps.clock())
+    deps.store.ledger.finish_reply(comment_id, deps.clock())
 
 
 def _record_flow_event(comment: reply_rules.AgentComment, text: str, phone: str, brand: str,
@@ -185,29 +182,29 @@ def _record_flow_event(comment: reply_rules.AgentComment, text: str, phone: str,
                               properties={"body": text, "ticket_id": comment.ticket_id,
                                           "brand_number": brand},
                               unique_id=f"zendesk-comment-{comment.comment_id}")
-    deps.store.finish_reply(comment.comment_id, deps.clock())
+    deps.store.ledger.finish_reply(comment.comment_id, deps.clock())
 
 
 def _agent_email(comment: reply_rules.AgentComment, deps: ReplyDeps) -> str | None:
     if comment.author_id is None:
         return None
-    email = deps.store.agent_email(comment.author_id)
+    email = deps.store.conversations.agent_email(comment.author_id)
     if email is None:
         email = deps.zendesk.user(comment.author_id).get("email") or ""
-        deps.store.cache_agent_email(comment.author_id, email)
+        deps.store.conversations.cache_agent_email(comment.author_id, email)
     return email or None
 
 
 def _note_once(ticket_id: int, key: str, body: str, deps: ReplyDeps) -> None:
     """Leave an internal note once per (comment, reason); a retry after a crash may repeat it,
     which beats an agent left guessing."""
-    if deps.store.note_done(key):
+    if deps.store.ledger.note_done(key):
         return
     try:
         note_id = deps.zendesk.add_note(ticket_id, body)
     except TicketClosed:
         return
     if note_id is not None:
-        deps.store.remember_own_comment(note_id)
-    deps.store.mark_note_done(key)
+        deps.store.ledger.remember_own_comment(note_id)
+    deps.store.ledger.mark_note_done(key)
 

@@ -13,22 +13,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.adapters.store import Store
-from bridge.adapters.zendesk import ZendeskClient
 from bridge.domain.model import Conversation, conversation_external_id
 from bridge.domain.phones import canonical_brand_number
 from bridge.domain.reply_rules import campaign_note
 from bridge.errors import TicketClosed
 from bridge.handlers.runner import Done, Runner
 from bridge.payloads.klaviyo_events import EventShapeError, parse_delivered_sms
+from bridge.ports import StorePort, TicketApi
 
 KIND = "received_sms"
 
 
 @dataclass
 class CampaignDeps:
-    store: Store
-    zendesk: ZendeskClient
+    store: StorePort
+    zendesk: TicketApi
     max_attempts: int = 8
     clock: Callable[[], float] = time.time
 
@@ -49,11 +48,11 @@ def process_delivered(event: dict[str, Any], deps: CampaignDeps) -> Done:
     note = campaign_note(sms.campaign, sms.flow, sms.body)
     if note is None:
         return Done("dropped", "conversation_reply")
-    if deps.store.sent_text_recently(sms.customer_phone, sms.body):
+    if deps.store.ledger.sent_text_recently(sms.customer_phone, sms.body):
         return Done("dropped", "own_reply")
     brand = canonical_brand_number(sms.brand_number)
-    conv = (deps.store.get_conversation(sms.customer_phone, brand)
-            or deps.store.latest_conversation_of(sms.customer_phone)
+    conv = (deps.store.conversations.get_conversation(sms.customer_phone, brand)
+            or deps.store.conversations.latest_conversation_of(sms.customer_phone)
             or _from_zendesk(sms.customer_phone, brand, deps))
     if conv is None or conv.ticket_id is None or conv.ticket_status == "closed":
         return Done("dropped", "no_open_ticket")
@@ -62,7 +61,7 @@ def process_delivered(event: dict[str, Any], deps: CampaignDeps) -> Done:
     except TicketClosed:
         return Done("dropped", "no_open_ticket")
     if note_id is not None:
-        deps.store.remember_own_comment(note_id)
+        deps.store.ledger.remember_own_comment(note_id)
     return Done("applied", fields={"ticket_id": conv.ticket_id})
 
 

@@ -12,68 +12,43 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from dataclasses import asdict
 
-from bridge.adapters.klaviyo import KlaviyoClient
-from bridge.adapters.quota import Quota
-from bridge.adapters.store import Store
+from bridge.budgets import BULK_BUDGET, BULK_MAX
 from bridge.domain.metric_rules import MetricEvent
-from bridge.domain.model import Budget
 from bridge.errors import Permanent, Retryable
+from bridge.ports import EventsApi, StorePort
 
-PENDING = "zkb:metrics:bulk"
-INFLIGHT = "zkb:metrics:bulk:inflight:"
 STALE_SECONDS = 120
-BULK_MAX = 1000
-BULK_BUDGET = Budget.per_minute("klaviyo-bulk-events", 150, per_second=10)
 
 
-def buffer(store: Store, event: MetricEvent) -> None:
+def buffer(store: StorePort, event: MetricEvent) -> None:
     """Park one event for the next bulk call; its done-marker is set now (it will be sent)."""
-    pipe = store.r.pipeline()
-    pipe.rpush(PENDING, json.dumps(asdict(event)))
-    pipe.set(f"zkb:metric:{event.ticket_id}:{event.metric}", "bulk", ex=400 * 24 * 3600)
-    pipe.execute()
+    store.metric_buffer.park(json.dumps(asdict(event)), event.ticket_id, event.metric)
 
 
-def flush(store: Store, klaviyo: KlaviyoClient, quota: Quota, now: float | None = None) -> int:
+def flush(store: StorePort, klaviyo: EventsApi, now: float | None = None) -> int:
     """Send what is parked, in batches, while the bulk budget allows. Returns events sent."""
     now = time.time() if now is None else now
-    _requeue_stale(store, now)
+    parked, outcomes, quota = store.metric_buffer, store.outcomes, store.quota
+    parked.requeue_stale(now, STALE_SECONDS)
     sent = 0
-    while store.r.llen(PENDING) and quota.take(BULK_BUDGET) == 0:
-        token = f"{INFLIGHT}{int(now)}:{uuid.uuid4().hex}"
-        pipe = store.r.pipeline()
-        pipe.lrange(PENDING, 0, BULK_MAX - 1)
-        pipe.ltrim(PENDING, BULK_MAX, -1)
-        batch = pipe.execute()[0]
+    while parked.waiting() and quota.take(BULK_BUDGET) == 0:
+        token, batch = parked.take_batch(BULK_MAX, now)
         if not batch:
             break
-        store.r.rpush(token, *batch)
         events = [MetricEvent(**json.loads(raw)) for raw in batch]
         try:
             klaviyo.bulk_create_events(events)
         except Retryable:
-            store.r.rpush(PENDING, *batch)
-            store.r.delete(token)
+            parked.put_back(token, batch)
             break
         except Permanent as e:
-            store.record_failure(token.removeprefix("zkb:"), "bridge.flush_metrics", e,
-                                 1, now)
-            store.r.delete(token)
+            outcomes.record_failure(token.removeprefix("zkb:"), "bridge.flush_metrics", e, 1,
+                                    now)
+            parked.done(token)
             continue
-        store.r.delete(token)
-        store.count("ticket_metric", "processed", "bulk", amount=len(events))
+        parked.done(token)
+        outcomes.count("ticket_metric", "processed", "bulk", amount=len(events))
         sent += len(events)
     return sent
-
-
-def _requeue_stale(store: Store, now: float) -> None:
-    for key in store.r.scan_iter(match=f"{INFLIGHT}*", count=100):
-        started = int(key.decode()[len(INFLIGHT):].split(":", 1)[0])
-        if started < now - STALE_SECONDS:
-            batch = store.r.lrange(key, 0, -1)
-            if batch:
-                store.r.rpush(PENDING, *batch)
-            store.r.delete(key)

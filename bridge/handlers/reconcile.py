@@ -20,39 +20,37 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bridge.adapters.quota import Quota
-from bridge.adapters.store import Store
-from bridge.adapters.zendesk import ZendeskClient
+from bridge.budgets import export_budget
 from bridge.domain.metric_rules import OPENED, RESOLVED
 from bridge.domain.model import Budget
+from bridge.ports import QuotaPort, StorePort, TicketApi
 
 CURSOR_KEY = "reconcile:cursor"
 START_KEY = "reconcile:start"
 
 
-def export_budget(per_minute: int = 10) -> Budget:
-    """Zendesk allows 10 export requests a minute; shared by the sweep and the backfill."""
-    return Budget.per_minute("zendesk-incremental-export", per_minute)
 FIRST_LOOKBACK_SECONDS = 3600
+
+ReconcileEnqueue = Callable[[int, str, str], None]   # (ticket id, metric, time)
 
 
 @dataclass
 class ReconcileDeps:
-    store: Store
-    zendesk: ZendeskClient
-    quota: Quota
-    enqueue_metric: Callable[[int, str, str], None]   # (ticket id, metric, time)
+    store: StorePort
+    zendesk: TicketApi
+    quota: QuotaPort
+    enqueue_metric: ReconcileEnqueue
     budget: Budget = field(default_factory=export_budget)
     max_pages: int = 10
 
 
 def reconcile(deps: ReconcileDeps, now: float) -> dict[str, int]:
     """One sweep. Returns counts of pages read and metrics asked for."""
-    start = deps.store.get_value(START_KEY)
+    start = deps.store.ledger.get_value(START_KEY)
     if start is None:   # first run, or Redis lost it: look back a little, never all history
         start = str(int(now - FIRST_LOOKBACK_SECONDS))
-        deps.store.set_value(START_KEY, start)
-    cursor = deps.store.get_value(CURSOR_KEY)
+        deps.store.ledger.set_value(START_KEY, start)
+    cursor = deps.store.ledger.get_value(CURSOR_KEY)
     pages = asked = 0
     while pages < deps.max_pages:
         if deps.quota.take(deps.budget) > 0:
@@ -62,7 +60,7 @@ def reconcile(deps: ReconcileDeps, now: float) -> dict[str, int]:
         asked += _missing(page.get("tickets") or [], int(start), deps)
         cursor = page.get("after_cursor") or cursor
         if cursor:
-            deps.store.set_value(CURSOR_KEY, cursor)
+            deps.store.ledger.set_value(CURSOR_KEY, cursor)
         if page.get("end_of_stream"):
             break
     return {"pages": pages, "asked": asked}
@@ -76,7 +74,7 @@ def _missing(tickets: list[dict], start: int, deps: ReconcileDeps) -> int:
             wanted.append((tid, OPENED, str(t.get("created_at"))))
         if str(t.get("status") or "").lower() == "closed":
             wanted.append((tid, RESOLVED, str(t.get("updated_at"))))
-    done = deps.store.metrics_done([(tid, metric) for tid, metric, _ in wanted])
+    done = deps.store.ledger.metrics_done([(tid, metric) for tid, metric, _ in wanted])
     asked = 0
     for (tid, metric, when), already in zip(wanted, done, strict=True):
         if not already:

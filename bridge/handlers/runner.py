@@ -11,7 +11,7 @@ bookkeeping that must be the same everywhere:
   event's attempts; other errors count, and an event that fails permanently or `max_attempts`
   times is set aside in failed jobs so the events behind it are not blocked forever;
 - every outcome is counted, and an applied event's time since receipt is observed in its
-  kind's latency histogram (meters.py, shared by all processes for /metrics).
+  kind's latency histogram (adapters/meters.py, shared by all processes for /metrics).
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.adapters.logs import log_outcome
-from bridge.adapters.meters import record_outcome
-from bridge.adapters.store import Store
 from bridge.errors import Deferred, FailedAttempt, Permanent, QueueBusy, RateLimited
+from bridge.handlers.outcome_log import log_outcome
+from bridge.ports import StorePort
 
 FINAL_STATES = ("done", "dropped", "failed")
 LOCK_SECONDS = 45   # held longer only by extending after each event; a dead holder blocks <= 45 s
@@ -44,7 +43,7 @@ Process = Callable[[str, dict[str, Any]], Done]
 
 @dataclass
 class Runner:
-    store: Store
+    store: StorePort
     kind: str                      # counter and log kind, e.g. "inbound_sms"
     source: str                    # "klaviyo" | "zendesk"
     task: str                      # task name, for failed jobs
@@ -58,9 +57,9 @@ class Runner:
         """Make sure this event, and every event before it in its queue, is processed."""
         if not ref.startswith(self.source + ":"):
             raise RuntimeError(f"{self.kind} runner given a {ref.split(':', 1)[0]} event")
-        event = self.store.load_event(ref)
+        event = self.store.events.load_event(ref)
         if event is None:
-            self.store.count(self.kind, "dropped", "event_missing")
+            self.store.outcomes.count(self.kind, "dropped", "event_missing")
             log_outcome(ref, self.source, "dropped", reason="event_missing")
             return "dropped:event_missing"
         if event.get("state") in FINAL_STATES:
@@ -73,11 +72,11 @@ class Runner:
 
     def _drain(self, queue: str) -> None:
         while True:
-            lock = self.store.queue_lock(queue, LOCK_SECONDS)
+            lock = self.store.queues.queue_lock(queue, LOCK_SECONDS)
             if not lock.acquire():
                 raise QueueBusy("queue busy")
             try:
-                while (member := self.store.head(queue)) is not None:
+                while (member := self.store.queues.head(queue)) is not None:
                     self._process_head(queue, member)
                     lock.extend(LOCK_SECONDS, replace_ttl=True)
             finally:
@@ -85,7 +84,7 @@ class Runner:
                     lock.release()
                 except Exception:  # noqa: BLE001 - expired lock: nothing to release
                     pass
-            if self.store.head(queue) is None:
+            if self.store.queues.head(queue) is None:
                 return
 
     def _process_head(self, queue: str, member: str) -> None:
@@ -93,15 +92,15 @@ class Runner:
         if not ref.startswith(self.source + ":"):
             # A queue holds one handler's events; never let another handler "drop" them.
             raise RuntimeError(f"{self.kind} runner reached a {ref.split(':', 1)[0]} queue")
-        event = self.store.load_event(ref)
+        event = self.store.events.load_event(ref)
         if event is None or event.get("state") in FINAL_STATES:
-            self.store.remove_pending(queue, member)
+            self.store.queues.remove_pending(queue, member)
             return
         waited = self.clock() - float(event.get("received_at") or 0)
         if waited < self.settle_seconds:
             # Give events sent just before this one (in flight in other deliveries) time to land.
             self.sleep(self.settle_seconds - waited)
-            if self.store.head(queue) != member:
+            if self.store.queues.head(queue) != member:
                 return
         self._process(ref, event, queue, member)
 
@@ -112,23 +111,23 @@ class Runner:
         except (Deferred, RateLimited):
             raise
         except Permanent as e:
-            self._set_aside(ref, queue, member, e, self.store.bump_attempts(ref, str(e)))
+            self._set_aside(ref, queue, member, e, self.store.events.bump_attempts(ref, str(e)))
             return "failed"
         except Exception as e:
-            attempts = self.store.bump_attempts(ref, str(e))
+            attempts = self.store.events.bump_attempts(ref, str(e))
             if attempts < self.max_attempts:
                 raise FailedAttempt(e, attempts) from e
             self._set_aside(ref, queue, member, e, attempts)
             return "failed"
         state = "done" if done.outcome == "applied" else "dropped"
-        self.store.update_event(ref, state=state, outcome=done.outcome, reason=done.reason,
+        self.store.events.update_event(ref, state=state, outcome=done.outcome, reason=done.reason,
                                 done_at=self.clock())
         if "attempts" in event:   # it failed before (or was replayed): off the failed list
-            self.store.clear_failure(ref)
+            self.store.outcomes.clear_failure(ref)
         if member is not None and queue is not None:
-            self.store.remove_pending(queue, member)
+            self.store.queues.remove_pending(queue, member)
         latency = self.clock() - float(event.get("received_at") or self.clock())
-        record_outcome(self.store.r, self.kind, "processed" if state == "done" else "dropped",
+        self.store.outcomes.record_outcome(self.kind, "processed" if state == "done" else "dropped",
                        done.reason, latency if state == "done" else None)
         log_outcome(ref, self.source, done.outcome, reason=done.reason or None,
                     latency=latency, **done.fields)
@@ -136,9 +135,9 @@ class Runner:
 
     def _set_aside(self, ref: str, queue: str | None, member: str | None, error: Exception,
                    attempts: int) -> None:
-        self.store.update_event(ref, state="failed")
-        self.store.record_failure(ref, self.task, error, attempts, self.clock())
+        self.store.events.update_event(ref, state="failed")
+        self.store.outcomes.record_failure(ref, self.task, error, attempts, self.clock())
         if queue is not None and member is not None:
-            self.store.remove_pending(queue, member)
-        self.store.count(self.kind, "failed", type(error).__name__)
+            self.store.queues.remove_pending(queue, member)
+        self.store.outcomes.count(self.kind, "failed", type(error).__name__)
         log_outcome(ref, self.source, "failed", reason=type(error).__name__, attempts=attempts)

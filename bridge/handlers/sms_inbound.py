@@ -19,9 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bridge.adapters.klaviyo import KlaviyoClient
-from bridge.adapters.store import Store
-from bridge.adapters.zendesk import ZendeskClient
 from bridge.domain import sms_rules as rules
 from bridge.domain.decisions import AddComment, CreateTicket, Drop
 from bridge.domain.model import Conversation, Profile, Ticket, requester_external_id
@@ -29,6 +26,7 @@ from bridge.domain.phones import canonical_brand_number, mask
 from bridge.errors import RateLimited, TicketClosed, TicketGone
 from bridge.handlers.runner import Done, Runner
 from bridge.payloads.klaviyo_events import EventShapeError, parse_inbound_sms
+from bridge.ports import SmsApi, StorePort, TicketApi
 
 KIND = "inbound_sms"
 # Zendesk keeps an Idempotency-Key for 2 hours; replaying a creation is safe well inside that.
@@ -37,9 +35,9 @@ ZENDESK_IDEMPOTENCY_SECONDS = 2 * 3600 - 600
 
 @dataclass
 class InboundDeps:
-    store: Store
-    zendesk: ZendeskClient
-    klaviyo: KlaviyoClient
+    store: StorePort
+    zendesk: TicketApi
+    klaviyo: SmsApi
     policy: rules.Policy
     tags: tuple[str, ...] = ()
     group_id: int | None = None
@@ -93,13 +91,13 @@ def _prepare(ref: str, event: dict[str, Any], deps: InboundDeps) -> dict[str, An
                 "body": rules.comment_body(sms),
                 "subject": rules.ticket_subject(replace(sms, customer_phone=phone), deps.policy),
                 "name": profile.display_name or mask(phone), "email": profile.email}
-    deps.store.update_event(ref, prepared=prepared)
+    deps.store.events.update_event(ref, prepared=prepared)
     return prepared
 
 
 def _profile(profile_id: str | None, phone: str | None, deps: InboundDeps) -> Profile | None:
     if profile_id:
-        cached = deps.store.cached_profile(profile_id)
+        cached = deps.store.conversations.cached_profile(profile_id)
         if cached:
             return cached
         profile = deps.klaviyo.get_profile(profile_id)
@@ -108,27 +106,28 @@ def _profile(profile_id: str | None, phone: str | None, deps: InboundDeps) -> Pr
     else:
         return None
     if profile is not None:
-        deps.store.cache_profile(profile)
+        deps.store.conversations.cache_profile(profile)
     return profile
 
 
 def _apply(ref: str, prepared: dict[str, Any], phone: str, brand: str,
            deps: InboundDeps) -> int:
     """Write one text to Zendesk; returns the ticket id it landed on."""
-    conv = deps.store.get_conversation(phone, brand)
+    conv = deps.store.conversations.get_conversation(phone, brand)
     if conv is None:
         conv = _recover(phone, brand, prepared, deps)
-        deps.store.put_conversation(conv)    # a retry (e.g. after a budget wait) starts here
+        # a retry (e.g. after a budget wait) starts here
+        deps.store.conversations.put_conversation(conv)
     resumed = _resume_create(ref, prepared, conv, deps)
     if resumed is not None:
-        deps.store.put_conversation(resumed)
+        deps.store.conversations.put_conversation(resumed)
         assert resumed.ticket_id is not None
         return resumed.ticket_id
     for _ in range(3):  # a 422/404 on comment changes the decision once
         decision = rules.decide_inbound(conv)
         if isinstance(decision, CreateTicket):
             conv = _create_ticket(ref, prepared, conv, decision, deps)
-            deps.store.put_conversation(conv)
+            deps.store.conversations.put_conversation(conv)
             assert conv.ticket_id is not None
             return conv.ticket_id
         assert isinstance(decision, AddComment)
@@ -141,7 +140,7 @@ def _apply(ref: str, prepared: dict[str, Any], phone: str, brand: str,
             conv = replace(conv, ticket_status="deleted")
             continue
         conv = replace(conv, ticket_status=status)
-        deps.store.put_conversation(conv)
+        deps.store.conversations.put_conversation(conv)
         return decision.ticket_id
     raise RuntimeError("ticket state kept changing while applying the text")
 
@@ -197,10 +196,10 @@ def _create_ticket(ref: str, prepared: dict[str, Any], conv: Conversation,
         ticket["brand_id"] = deps.brand_id
     intent = {"create": True, "at": deps.clock(), "ticket": ticket,
               "after": decision.followup_of or conv.ticket_id or 0}
-    deps.store.set_intent(ref, intent)
-    deps.store.remember_posted(requester_id, prepared["body"])
+    deps.store.ledger.set_intent(ref, intent)
+    deps.store.ledger.remember_posted(requester_id, prepared["body"])
     created = deps.zendesk.create_ticket(ticket, idempotency_key=_create_key(ref))
-    deps.store.set_intent(ref, {**intent, "ticket_id": created.id})
+    deps.store.ledger.set_intent(ref, {**intent, "ticket_id": created.id})
     return replace(conv, ticket_id=created.id, ticket_status=created.status,
                    requester_id=requester_id)
 
@@ -220,7 +219,7 @@ def _resume_create(ref: str, prepared: dict[str, Any], conv: Conversation,
     the first attempt created (or creates it, if that attempt never landed); after it, the
     ticket is looked for among the conversation's tickets newer than the one it followed.
     """
-    intent = deps.store.get_intent(ref)
+    intent = deps.store.ledger.get_intent(ref)
     if not intent or not intent.get("create"):
         return None
     ticket = intent["ticket"]
@@ -229,7 +228,7 @@ def _resume_create(ref: str, prepared: dict[str, Any], conv: Conversation,
     elif deps.clock() - float(intent["at"]) < ZENDESK_IDEMPOTENCY_SECONDS:
         created = deps.zendesk.create_ticket(ticket, idempotency_key=_create_key(ref))
         ticket_id, status = created.id, created.status
-        deps.store.set_intent(ref, {**intent, "ticket_id": ticket_id})
+        deps.store.ledger.set_intent(ref, {**intent, "ticket_id": ticket_id})
     else:
         found = _find_created(conv.external_id, int(intent.get("after") or 0),
                               int(ticket["requester_id"]), prepared["body"], deps)
@@ -263,19 +262,19 @@ def _add_comment(ref: str, prepared: dict[str, Any], conv: Conversation, decisio
     before the crash (earlier identical texts are in the ledger already).
     """
     after = rules.status_after_comment(decision, conv.ticket_status)
-    intent = deps.store.get_intent(ref)
+    intent = deps.store.ledger.get_intent(ref)
     if intent and intent.get("ticket_id") == decision.ticket_id:
         if intent.get("comment_id"):
             return after
         for c in deps.zendesk.comments(decision.ticket_id):
             if c.author_id == conv.requester_id and c.body.strip() == prepared["body"].strip() \
-                    and not deps.store.is_own_comment(c.id):
-                deps.store.confirm_comment(ref, intent, c.id)
+                    and not deps.store.ledger.is_own_comment(c.id):
+                deps.store.ledger.confirm_comment(ref, intent, c.id)
                 return after
     intent = {"ticket_id": decision.ticket_id, "at": deps.clock()}
-    deps.store.set_intent(ref, intent)
+    deps.store.ledger.set_intent(ref, intent)
     if conv.requester_id is not None:
-        deps.store.remember_posted(conv.requester_id, prepared["body"])
+        deps.store.ledger.remember_posted(conv.requester_id, prepared["body"])
     try:
         _, comment_id = deps.zendesk.update_ticket(
             decision.ticket_id,
@@ -284,8 +283,8 @@ def _add_comment(ref: str, prepared: dict[str, Any], conv: Conversation, decisio
     except RateLimited:
         # Held back by a budget or answered 429: nothing was written, so the retry need not
         # read the ticket's comments (under a backlog that read would double the calls).
-        deps.store.clear_intent(ref)
+        deps.store.ledger.clear_intent(ref)
         raise
     if comment_id is not None:
-        deps.store.confirm_comment(ref, intent, comment_id)
+        deps.store.ledger.confirm_comment(ref, intent, comment_id)
     return after

@@ -12,23 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bridge.adapters.store import Store
+from bridge.ports import StorePort
 
 STRANDED_AFTER = 30.0
 
 
-def sweep(store: Store, enqueue: Callable[[str, str], None], now: float,
+def sweep(store: StorePort, enqueue: Callable[[str, str], None], now: float,
           task_for_kind: Callable[[str, str], str | None]) -> dict[str, int]:
     requeued_events = 0
-    for ref, kind in store.unqueued_before(now - STRANDED_AFTER):
+    for ref, kind in store.events.unqueued_before(now - STRANDED_AFTER):
         task = task_for_kind(ref.split(":", 1)[0], kind)
         if task:
             enqueue(task, ref)
-            store.mark_queued([ref])
+            store.events.mark_queued([ref])
             requeued_events += 1
     requeued_queues = 0
-    for queue, member, received_at, kind in store.waiting_heads():
-        if received_at < now - STRANDED_AFTER and not store.queue_locked(queue):
+    for queue, member, received_at, kind in store.queues.waiting_heads():
+        if received_at < now - STRANDED_AFTER and not store.queues.queue_locked(queue):
             ref = member.split("|", 1)[1]
             task = task_for_kind(ref.split(":", 1)[0], kind)
             if task:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.adapters.store import Store
 from bridge.domain.metric_rules import metric_for_change
 from bridge.handlers import agent_reply as replies
 from bridge.handlers.runner import Done, Runner
@@ -26,20 +25,21 @@ from bridge.payloads.zendesk_events import (
     new_status,
     ticket_id,
 )
+from bridge.ports import StorePort
 
 KIND = "zendesk_event"
 
 
 @dataclass
 class TicketEventDeps:
-    store: Store
+    store: StorePort
     replies: replies.ReplyDeps
     metrics: MetricsDeps
     max_attempts: int = 8
 
 
 def handle_ticket_event(ref: str, deps: TicketEventDeps) -> str:
-    event = deps.store.load_event(ref)
+    event = deps.store.events.load_event(ref)
     kind = event_type(event["data"]) if event else ""
     if kind == COMMENT_ADDED:
         return replies.runner(deps.replies).run_event(ref)
@@ -56,7 +56,7 @@ def process_ticket_change(event: dict[str, Any], deps: TicketEventDeps) -> Done:
         return Done("dropped", "malformed_event", {"type": kind})
     conv = conversation_of(data)
     if kind == STATUS_CHANGED and conv is not None and status:
-        deps.store.set_ticket_status(tid, *conv, status)
+        deps.store.conversations.set_ticket_status(tid, *conv, status)
     metric = metric_for_change(kind, status)
     if metric is None:
         return Done("applied", "recorded", {"type": kind})

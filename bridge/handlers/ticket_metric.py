@@ -13,23 +13,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bridge.adapters.klaviyo import KlaviyoClient
-from bridge.adapters.quota import Quota
-from bridge.adapters.store import Store
-from bridge.adapters.zendesk import ZendeskClient
 from bridge.domain.metric_rules import build_event
 from bridge.domain.model import Budget
 from bridge.errors import TicketGone
 from bridge.handlers import metric_burst as metrics_bulk
 from bridge.handlers.runner import Done
+from bridge.ports import QuotaPort, SmsApi, StorePort, TicketApi
 
 
 @dataclass
 class MetricsDeps:
-    store: Store
-    zendesk: ZendeskClient
-    klaviyo: KlaviyoClient
-    quota: Quota
+    store: StorePort
+    zendesk: TicketApi
+    klaviyo: SmsApi
+    quota: QuotaPort
     events_budget: Budget
     zendesk_url: str
     clock: Callable[[], float] = time.time
@@ -38,17 +35,17 @@ class MetricsDeps:
 def record_metric(ticket_id: int, metric: str, when: str, deps: MetricsDeps,
                   status: str | None = None) -> Done:
     """Send one metric event unless already recorded. `when` is the Zendesk time (ISO)."""
-    if deps.store.metric_done(ticket_id, metric):
+    if deps.store.ledger.metric_done(ticket_id, metric):
         return Done("dropped", "already_recorded", {"ticket_id": ticket_id})
     try:
         ticket, users, groups = deps.zendesk.ticket_with_people(ticket_id)
     except TicketGone:
         return Done("dropped", "ticket_gone", {"ticket_id": ticket_id})
-    deps.store.cache_users(users)
+    deps.store.conversations.cache_users(users)
     event = build_event(metric, ticket, users, groups, deps.zendesk_url, when,
                         status=(status or ticket.get("status") or "").lower() or None)
     if event is None:
-        deps.store.mark_metric_done(ticket_id, metric, "no_profile_identity")
+        deps.store.ledger.mark_metric_done(ticket_id, metric, "no_profile_identity")
         return Done("dropped", "no_profile_identity", {"ticket_id": ticket_id})
     if deps.quota.take(deps.events_budget) > 0:
         # A burst: rather than wait or exceed the limit, the event joins the next bulk call.
@@ -57,5 +54,5 @@ def record_metric(ticket_id: int, metric: str, when: str, deps: MetricsDeps,
     deps.klaviyo.create_event(metric=event.metric, profile=event.profile,
                               properties=event.properties, unique_id=event.unique_id,
                               time=event.time)
-    deps.store.mark_metric_done(ticket_id, metric)
+    deps.store.ledger.mark_metric_done(ticket_id, metric)
     return Done("applied", fields={"ticket_id": ticket_id, "metric": metric})

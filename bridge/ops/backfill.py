@@ -19,23 +19,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bridge.adapters.klaviyo import KlaviyoClient
-from bridge.adapters.quota import Quota
-from bridge.adapters.store import Store
-from bridge.adapters.zendesk import ZendeskClient
+from bridge.budgets import BULK_BUDGET, BULK_MAX, export_budget
 from bridge.domain.metric_rules import OPENED, RESOLVED, MetricEvent, build_event
 from bridge.domain.model import Budget
 from bridge.errors import RateLimited
-from bridge.handlers.metric_burst import BULK_BUDGET, BULK_MAX
-from bridge.handlers.reconcile import export_budget
+from bridge.ports import QuotaPort, SmsApi, StorePort, TicketApi
 
 
 @dataclass
 class BackfillDeps:
-    store: Store
-    zendesk: ZendeskClient
-    klaviyo: KlaviyoClient
-    quota: Quota
+    store: StorePort
+    zendesk: TicketApi
+    klaviyo: SmsApi
+    quota: QuotaPort
     zendesk_url: str
     export_budget: Budget = field(default_factory=export_budget)
     page_size: int = 1000
@@ -58,7 +54,7 @@ def backfill(since: datetime, until: datetime | None, deps: BackfillDeps, *,
              ) -> BackfillReport:
     report = BackfillReport()
     key = f"backfill:{int(since.timestamp())}:{int(until.timestamp()) if until else 'now'}"
-    cursor = None if dry_run else deps.store.get_value(key)
+    cursor = None if dry_run else deps.store.ledger.get_value(key)
     for page in _pages(since, cursor, deps, report):
         events = list(_events(page, since, until, deps, report))
         pending = _not_done(events, deps, report)
@@ -66,7 +62,7 @@ def backfill(since: datetime, until: datetime | None, deps: BackfillDeps, *,
             for chunk in _chunks(pending, BULK_MAX):
                 _send_bulk(chunk, deps, report)
             if page.get("after_cursor"):
-                deps.store.set_value(key, page["after_cursor"])
+                deps.store.ledger.set_value(key, page["after_cursor"])
         report.events += len(pending)
         for e in pending:
             report.by_metric[e.metric] = report.by_metric.get(e.metric, 0) + 1
@@ -110,7 +106,7 @@ def _events(page: dict, since: datetime, until: datetime | None, deps: BackfillD
 
 def _not_done(events: list[MetricEvent], deps: BackfillDeps,
               report: BackfillReport) -> list[MetricEvent]:
-    done = deps.store.metrics_done([(e.ticket_id, e.metric) for e in events])
+    done = deps.store.ledger.metrics_done([(e.ticket_id, e.metric) for e in events])
     report.skipped += sum(done)
     return [e for e, d in zip(events, done, strict=True) if not d]
 
@@ -125,7 +121,7 @@ def _send_bulk(events: list[MetricEvent], deps: BackfillDeps, report: BackfillRe
             deps.sleep(e.retry_after)
     report.bulk_calls += 1
     for e in events:
-        deps.store.mark_metric_done(e.ticket_id, e.metric, "backfill")
+        deps.store.ledger.mark_metric_done(e.ticket_id, e.metric, "backfill")
 
 
 def _wait_for(budget: Budget, deps: BackfillDeps) -> None:

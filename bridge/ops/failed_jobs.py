@@ -20,8 +20,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from bridge.adapters.logs import scrub
-from bridge.adapters.store import Store
+from bridge.domain.redact import scrub
 from bridge.payloads.klaviyo_events import (
     RECEIVED_SMS,
     SENT_SMS,
@@ -30,6 +29,7 @@ from bridge.payloads.klaviyo_events import (
     parse_inbound_sms,
 )
 from bridge.payloads.zendesk_events import COMMENT_ADDED, STATUS_CHANGED, event_type, ticket_id
+from bridge.ports import StorePort
 
 EXCERPT = 60
 NOT_REPLAYABLE = {"ReplyOutcomeUnknown": (
@@ -41,30 +41,30 @@ Enqueue = Callable[[str, str], None]
 TaskForKind = Callable[[str, str], str | None]
 
 
-def list_failed(store: Store, source: str | None = None,
+def list_failed(store: StorePort, source: str | None = None,
                 since: datetime | float | None = None) -> list[dict[str, Any]]:
     """Failed jobs, oldest first, optionally only one source's or those failing since a time.
 
     Each is the stored entry (`ref, source, task, error, message, attempts, first_failure,
     last_failure`, message masked) plus the event's current `state` and `kind`."""
     after = _timestamp(since)
-    entries = [e for e in store.failed().values()
+    entries = [e for e in store.outcomes.failed().values()
                if (source is None or e.get("source") == source)
                and (after is None or float(e.get("last_failure") or 0) >= after)]
     entries.sort(key=lambda e: (float(e.get("first_failure") or 0), e.get("ref", "")))
-    fields = store.event_fields([e["ref"] for e in entries], "state", "kind")
+    fields = store.events.event_fields([e["ref"] for e in entries], "state", "kind")
     return [{**_masked(e), "state": f.get("state"), "kind": f.get("kind")}
             for e, f in zip(entries, fields, strict=True)]
 
 
-def get_failed(store: Store, ref: str) -> dict[str, Any] | None:
+def get_failed(store: StorePort, ref: str) -> dict[str, Any] | None:
     """One failed job with its event: `state`, `kind`, `attempts` (the event's counter, the
     failure's while it is set aside), `last_error`, `received_at`, `queue` and a masked
     one-line `summary`. None if `ref` is not in failed jobs."""
-    entry = store.failed_entry(ref)
+    entry = store.outcomes.failed_entry(ref)
     if entry is None:
         return None
-    event = store.load_event(ref)
+    event = store.events.load_event(ref)
     out = _masked(entry)
     if event is None:
         return {**out, "state": None, "kind": None, "last_error": None, "received_at": None,
@@ -78,25 +78,25 @@ def get_failed(store: Store, ref: str) -> dict[str, Any] | None:
             "summary": summarize(event.get("kind") or "", event.get("data") or {})}
 
 
-def purge(store: Store, refs: list[str] | None = None) -> int:
+def purge(store: StorePort, refs: list[str] | None = None) -> int:
     """Forget failed jobs (all when `refs` is None): their events are not replayed or deleted,
     they just leave the list. Returns how many entries were removed."""
-    return store.forget_failures(refs)
+    return store.outcomes.forget_failures(refs)
 
 
-def replay(store: Store, ref: str, enqueue: Enqueue, task_for_kind: TaskForKind,
+def replay(store: StorePort, ref: str, enqueue: Enqueue, task_for_kind: TaskForKind,
            now: Callable[[], float] = time.time) -> str:
     """Make one set-aside event runnable again and publish its task; says what was done."""
-    event = store.load_event(ref)
+    event = store.events.load_event(ref)
     if event is None:
         return (f"{ref}: not replayed; the event is no longer stored (events are kept "
                 f"{store.event_ttl // 86400} days)")
     state, kind = event.get("state"), event.get("kind") or ""
     if state in ("done", "dropped"):
         how = "applied" if state == "done" else f"dropped ({event.get('reason') or 'no reason'})"
-        hint = "; purge it to clear the list" if store.failed_entry(ref) else ""
+        hint = "; purge it to clear the list" if store.outcomes.failed_entry(ref) else ""
         return f"{ref}: already {how}; nothing changed{hint}"
-    entry = store.failed_entry(ref) or {}
+    entry = store.outcomes.failed_entry(ref) or {}
     if entry.get("error") in NOT_REPLAYABLE:
         return f"{ref}: not replayed; {NOT_REPLAYABLE[entry['error']]}"
     task = task_for_kind(ref.split(":", 1)[0], kind)
@@ -105,23 +105,23 @@ def replay(store: Store, ref: str, enqueue: Enqueue, task_for_kind: TaskForKind,
     if state != "failed":
         # Waiting or running (e.g. replayed a moment ago): publishing again is harmless.
         enqueue(task, ref)
-        store.mark_queued([ref])
+        store.events.mark_queued([ref])
         return f"{ref}: already waiting to be processed (state {state}); its task was " \
                f"published again"
-    if not store.reopen_event(ref, now()):
+    if not store.events.reopen_event(ref, now()):
         return f"{ref}: not replayed; the event expired just now"
     try:
         enqueue(task, ref)
     except Exception as e:  # noqa: BLE001 - the broker's errors vary; the sweep covers them
         return (f"{ref}: made runnable again, but publishing its task failed "
                 f"({type(e).__name__}); the sweep publishes it within a minute")
-    store.mark_queued([ref])
+    store.events.mark_queued([ref])
     where = " and back in its conversation's queue" if event.get("queue") else ""
     return (f"{ref}: replayed: attempts reset to 0{where}, task {task} published; it leaves "
             f"failed jobs once it succeeds")
 
 
-def replay_many(store: Store, enqueue: Enqueue, task_for_kind: TaskForKind,
+def replay_many(store: StorePort, enqueue: Enqueue, task_for_kind: TaskForKind,
                 source: str | None = None, since: datetime | float | None = None) -> list[str]:
     """Replay every failed job (or one source's, or those failing since a time), oldest first."""
     return [replay(store, e["ref"], enqueue, task_for_kind)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from bridge.adapters.store import Store
 from bridge.config import Settings
 from bridge.errors import Permanent, RateLimited, UpstreamError
+from bridge.ports import StorePort
 
 STAFF_ROLES = ("agent", "admin")
 MAX_RATE_LIMIT_WAIT = 3.0
@@ -39,7 +39,7 @@ class KlaviyoAccount(Protocol):
     def account(self) -> dict[str, Any]: ...
 
 
-def run_checks(settings: Settings, store: Store, zendesk: ZendeskMe, klaviyo: KlaviyoAccount,
+def run_checks(settings: Settings, store: StorePort, zendesk: ZendeskMe, klaviyo: KlaviyoAccount,
                workers_seen: Callable[[], list[str]],
                sleep: Callable[[float], None] = time.sleep) -> list[Check]:
     """Every check, in the order a person would fix things."""
@@ -183,17 +183,17 @@ def check_sms_sync(settings: Settings) -> Check:
 
 
 # --- Redis ----------------------------------------------------------------------------------
-def check_redis(settings: Settings, store: Store) -> list[Check]:
+def check_redis(settings: Settings, store: StorePort) -> list[Check]:
     where = redacted_url(settings.redis_url)
     try:
-        store.r.ping()
+        store.ping()
     except Exception as e:  # noqa: BLE001 - any client error means "not reachable"
         return [Check("Redis", False, f"cannot reach Redis at {where} ({type(e).__name__}): "
                                       f"check REDIS_URL and that Redis is running; the receiver "
                                       f"answers 503 until it is back")]
     out = [Check("Redis", True, f"answers at {where}")]
     try:
-        memory, persistence = store.r.info("memory"), store.r.info("persistence")
+        memory, persistence = store.info("memory"), store.info("persistence")
     except Exception as e:  # noqa: BLE001 - managed Redis may refuse INFO
         return out + [Check("Redis settings", False, f"could not read Redis's settings "
                                                      f"({type(e).__name__}); make sure it runs "

@@ -126,7 +126,7 @@ def make_receiver(r: redis.Redis, redis_server: str) -> Iterator[Callable[..., R
     yield build
     for receiver in built:
         receiver.celery.close()
-        receiver.store.r.close()
+        receiver.store.client.close()
 
 
 @pytest.fixture

@@ -42,8 +42,8 @@ def set_aside(receiver: Receiver, r: redis.Redis, event_id: str) -> str:
                                 headers=klaviyo_headers(body)).status_code == 202
     ref = f"klaviyo:{event_id}"
     store = receiver.store
-    store.update_event(ref, state="failed", attempts=4)
-    store.record_failure(ref, "bridge.inbound_sms",
+    store.events.update_event(ref, state="failed", attempts=4)
+    store.outcomes.record_failure(ref, "bridge.inbound_sms",
                          RuntimeError(f"zendesk: 500 while texting {CUSTOMER}"), 4, time.time())
     for key in r.scan_iter(match="zkb:convq:*"):
         r.delete(key)
@@ -127,9 +127,9 @@ def test_purge_forgets_one_failed_job_or_all(make_receiver: Callable[..., Receiv
 
     resp = client.post("/ops/purge", data={"ref": first, "csrf": csrf}, headers=BEARER)
     assert resp.status_code == 303
-    assert set(receiver.store.failed()) == {second}
+    assert set(receiver.store.outcomes.failed()) == {second}
     client.post("/ops/purge", data={"csrf": csrf}, headers=BEARER)
-    assert receiver.store.failed() == {}
+    assert receiver.store.outcomes.failed() == {}
     assert queued(r, KLAVIYO_QUEUE) == []                      # purging replays nothing
     page = client.get("/ops", headers=BEARER).text
     assert 'data-testid="no-failed-jobs"' in page
@@ -141,6 +141,6 @@ def test_a_delivery_over_the_size_limit_is_counted_as_rejected_too_large(
     body = klaviyo_body([klaviyo_event(f"01JBIG{i}") for i in range(10)])
     resp = receiver.client.post("/webhooks/klaviyo", data=body, headers=klaviyo_headers(body))
     assert resp.status_code == 413
-    assert receiver.store.counters()["klaviyo:rejected:too_large"] == 1
+    assert receiver.store.outcomes.counters()["klaviyo:rejected:too_large"] == 1
     assert 'zkb_webhook_rejected_total{reason="too_large",source="klaviyo"} 1.0' in \
         receiver.client.get("/metrics").text

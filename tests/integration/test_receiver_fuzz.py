@@ -68,12 +68,12 @@ def fuzz_receiver(redis_server: str) -> Iterator[Receiver]:
     production builds it, on the test's own redis-server."""
     settings_ = Settings.from_env(sandbox_env(redis_server))
     store = bootstrap.store(settings_)
-    store.r.flushall()
+    store.client.flushall()
     celery = make_celery(settings_)
     app = create_app(settings_, store, celery)
     yield Receiver(app, app.test_client(), settings_, store, celery)
     celery.close()
-    store.r.close()
+    store.client.close()
 
 
 @pytest.fixture(scope="module")
@@ -342,7 +342,7 @@ def test_signed_bodies_that_are_no_json_document_are_refused_as_malformed(
 
 def test_a_delivery_of_1000_odd_events_is_accepted_and_queued(
         fuzz_receiver: Receiver, api_schema: schemathesis.BaseSchema) -> None:
-    r = fuzz_receiver.store.r
+    r = fuzz_receiver.store.client
     before = r.llen(KLAVIYO_QUEUE)
     odd = [(BIG_TEXTS[i % len(BIG_TEXTS)] if i % 100 == 0 else f"text {i} 😀 ü 中"[: 1 + i % 14],
             NOT_PHONES[i % len(NOT_PHONES)] if i % 3 else CUSTOMER) for i in range(1000)]

@@ -119,7 +119,7 @@ def test_a_delivery_failing_its_signature_check_is_refused_with_the_reason_and_c
     assert resp.status_code == 401
     assert resp.is_json and resp.json["error"] == reason
     assert nothing_kept_or_queued(r)
-    assert receiver.store.counters() == {f"{source}:rejected:{reason}": 1}
+    assert receiver.store.outcomes.counters() == {f"{source}:rejected:{reason}": 1}
 
 
 @pytest.mark.parametrize("source", ["klaviyo", "zendesk"])
@@ -193,7 +193,7 @@ def test_a_signed_but_malformed_body_is_refused_with_a_message_naming_the_proble
     assert resp.json["error"] == "malformed"
     assert problem in resp.json["message"]
     assert nothing_kept_or_queued(r)
-    assert receiver.store.counters() == {f"{source}:rejected:malformed": 1}
+    assert receiver.store.outcomes.counters() == {f"{source}:rejected:malformed": 1}
 
 
 # --- too large: 413 -------------------------------------------------------------------------------

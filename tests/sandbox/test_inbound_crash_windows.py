@@ -89,7 +89,7 @@ def test_a_rerun_after_dying_past_the_post_adds_nothing(stack, monkeypatch, dies
     [ticket] = sms_tickets(stack.base)
     assert ticket["id"] == ticket_id
     assert ticket["bodies"] == [PREPARED["body"]]
-    assert store.get_conversation(PHONE, BRAND).ticket_id == ticket_id
+    assert store.conversations.get_conversation(PHONE, BRAND).ticket_id == ticket_id
 
 
 @pytest.mark.parametrize("rerun_after_hours", [0.1, 3.0])
@@ -113,7 +113,7 @@ def test_a_rerun_after_the_answer_was_lost_finds_the_ticket_the_post_made(
     [first] = sms_tickets(stack.base)
     requester = first["requester_id"]
     # The first comment's webhook may arrive now: it is recognised as the bridge's own (A2).
-    assert store.was_posted(requester, PREPARED["body"])
+    assert store.ledger.was_posted(requester, PREPARED["body"])
 
     def counting_create(ticket: dict[str, Any], idempotency_key: str) -> Ticket:
         calls.append(idempotency_key)

@@ -48,9 +48,9 @@ def store() -> Store:
 
 def receive(store: Store, *events: RawEvent, score: float = 5.0, now: float = 1000.0) -> None:
     """What the receiver does: keep, place texts in their conversation's queue, confirm."""
-    store.save_events(list(events), now=now,
+    store.events.save_events(list(events), now=now,
                       route=lambda e: (QUEUE, score) if e.source == "klaviyo" else None)
-    store.mark_queued([e.ref for e in events])
+    store.events.mark_queued([e.ref for e in events])
 
 
 def runner(store: Store, process, clock: Clock | None = None,  # noqa: ANN001
@@ -72,7 +72,7 @@ def apply(ref: str, event: dict) -> Done:
 def set_aside(store: Store, event: RawEvent, clock: Clock | None = None) -> None:
     receive(store, event)
     assert runner(store, refuse, clock).run_event(event.ref) == "done"
-    assert store.load_event(event.ref)["state"] == "failed"
+    assert store.events.load_event(event.ref)["state"] == "failed"
 
 
 class Published:
@@ -122,26 +122,26 @@ def test_list_filters_by_source_and_by_when_it_failed(store: Store) -> None:
 
 def test_replay_puts_the_text_back_in_its_queue_and_publishes_its_task(store: Store) -> None:
     set_aside(store, text_event("k1"))
-    assert store.r.zcard(f"zkb:convq:{QUEUE}") == 0
+    assert store.client.zcard(f"zkb:convq:{QUEUE}") == 0
     published = Published()
     said = failed.replay(store, "klaviyo:k1", published, task_for_kind, now=lambda: 3000.0)
     assert "replayed" in said and "attempts reset to 0" in said
     assert published.tasks == [("bridge.inbound_sms", "klaviyo:k1")]
-    event = store.load_event("klaviyo:k1")
+    event = store.events.load_event("klaviyo:k1")
     assert (event["state"], event["attempts"]) == ("queued", "0")
-    assert store.r.zrange(f"zkb:convq:{QUEUE}", 0, -1, withscores=True) == [
+    assert store.client.zrange(f"zkb:convq:{QUEUE}", 0, -1, withscores=True) == [
         (f"{int(event['seq']):015d}|klaviyo:k1".encode(), 5.0)]
-    assert store.r.zscore("zkb:unqueued", "klaviyo:k1") is None   # publish confirmed
-    assert store.failed_entry("klaviyo:k1") is not None           # until it succeeds
+    assert store.client.zscore("zkb:unqueued", "klaviyo:k1") is None   # publish confirmed
+    assert store.outcomes.failed_entry("klaviyo:k1") is not None           # until it succeeds
 
 
 def test_a_replayed_job_that_succeeds_leaves_failed_jobs(store: Store) -> None:
     set_aside(store, text_event("k1"))
     failed.replay(store, "klaviyo:k1", Published(), task_for_kind)
     assert runner(store, apply).run_event("klaviyo:k1") == "done"
-    assert store.load_event("klaviyo:k1")["state"] == "done"
+    assert store.events.load_event("klaviyo:k1")["state"] == "done"
     assert failed.list_failed(store) == []
-    assert store.r.zcard(f"zkb:convq:{QUEUE}") == 0
+    assert store.client.zcard(f"zkb:convq:{QUEUE}") == 0
 
 
 def test_a_replayed_job_that_fails_again_stays_listed_with_its_new_error(store: Store) -> None:
@@ -164,11 +164,11 @@ def test_a_replayed_job_that_fails_again_stays_listed_with_its_new_error(store: 
 def test_replaying_an_applied_event_changes_nothing_and_says_so(store: Store) -> None:
     receive(store, text_event("k1"))
     runner(store, apply).run_event("klaviyo:k1")
-    before = store.r.hgetall("zkb:ev:klaviyo:k1")
+    before = store.client.hgetall("zkb:ev:klaviyo:k1")
     published = Published()
     said = failed.replay(store, "klaviyo:k1", published, task_for_kind)
     assert said == "klaviyo:k1: already applied; nothing changed"
-    assert published.tasks == [] and store.r.hgetall("zkb:ev:klaviyo:k1") == before
+    assert published.tasks == [] and store.client.hgetall("zkb:ev:klaviyo:k1") == before
 
 
 def test_a_reply_whose_outcome_is_unknown_is_never_replayed(store: Store) -> None:
@@ -183,12 +183,12 @@ def test_a_reply_whose_outcome_is_unknown_is_never_replayed(store: Store) -> Non
     published = Published()
     said = failed.replay(store, "zendesk:z1", published, task_for_kind)
     assert "not replayed" in said and "Klaviyo's inbox" in said
-    assert published.tasks == [] and store.load_event("zendesk:z1")["state"] == "failed"
+    assert published.tasks == [] and store.events.load_event("zendesk:z1")["state"] == "failed"
 
 
 def test_replay_of_an_expired_event_says_it_cannot(store: Store) -> None:
     set_aside(store, text_event("k1"))
-    store.r.delete("zkb:ev:klaviyo:k1")
+    store.client.delete("zkb:ev:klaviyo:k1")
     said = failed.replay(store, "klaviyo:k1", Published(), task_for_kind)
     assert "no longer stored" in said
     assert failed.get_failed(store, "klaviyo:k1")["summary"].startswith("(the event is no")
@@ -210,7 +210,7 @@ def test_purge_named_jobs_or_all_leaves_their_events_alone(store: Store) -> None
     assert failed.purge(store, ["klaviyo:k1", "klaviyo:nope"]) == 1
     assert [j["ref"] for j in failed.list_failed(store)] == ["klaviyo:k2", "klaviyo:k3"]
     assert failed.purge(store) == 2 and failed.list_failed(store) == []
-    assert store.load_event("klaviyo:k1")["state"] == "failed"
+    assert store.events.load_event("klaviyo:k1")["state"] == "failed"
 
 
 def test_a_replay_whose_publish_fails_is_left_for_the_sweep(store: Store) -> None:
@@ -221,4 +221,4 @@ def test_a_replay_whose_publish_fails_is_left_for_the_sweep(store: Store) -> Non
 
     said = failed.replay(store, "klaviyo:k1", broker_down, task_for_kind, now=lambda: 3000.0)
     assert "the sweep publishes it" in said
-    assert store.unqueued_before(3100.0) == [("klaviyo:k1", "event:klaviyo.sent_sms")]
+    assert store.events.unqueued_before(3100.0) == [("klaviyo:k1", "event:klaviyo.sent_sms")]

@@ -7,7 +7,7 @@ import json
 
 import fakeredis
 
-from bridge.adapters.quota import Quota
+from bridge.adapters import redis_keys
 from bridge.adapters.store import Store
 from bridge.domain.metric_rules import OPENED, MetricEvent
 from bridge.errors import Retryable
@@ -35,26 +35,26 @@ def test_parked_events_go_out_in_batches_of_at_most_1000() -> None:
     store = Store(fakeredis.FakeRedis())
     for i in range(2500):
         metrics_bulk.buffer(store, event(i))
-    assert store.metric_done(7, OPENED)      # a duplicate webhook now costs nothing
+    assert store.ledger.metric_done(7, OPENED)      # a duplicate webhook now costs nothing
     klaviyo = FakeKlaviyo()
-    assert metrics_bulk.flush(store, klaviyo, Quota(store.r), now=1000.0) == 2500
+    assert metrics_bulk.flush(store, klaviyo, now=1000.0) == 2500
     assert [len(b) for b in klaviyo.batches] == [1000, 1000, 500]
-    assert store.r.llen(metrics_bulk.PENDING) == 0
+    assert store.client.llen(redis_keys.METRICS_PENDING) == 0
 
 
 def test_a_batch_klaviyo_could_not_take_waits_for_the_next_flush() -> None:
     store = Store(fakeredis.FakeRedis())
     metrics_bulk.buffer(store, event(1))
     klaviyo = FakeKlaviyo(fail=1)
-    assert metrics_bulk.flush(store, klaviyo, Quota(store.r), now=1000.0) == 0
-    assert metrics_bulk.flush(store, klaviyo, Quota(store.r), now=1001.0) == 1
+    assert metrics_bulk.flush(store, klaviyo, now=1000.0) == 0
+    assert metrics_bulk.flush(store, klaviyo, now=1001.0) == 1
     assert [e.ticket_id for b in klaviyo.batches for e in b] == [1]
 
 
 def test_a_batch_left_in_flight_by_a_dead_flusher_is_sent_again() -> None:
     store = Store(fakeredis.FakeRedis())
-    store.r.rpush(f"{metrics_bulk.INFLIGHT}900:dead", json.dumps(event(5).__dict__))
+    store.client.rpush(f"{redis_keys.METRICS_INFLIGHT}900:dead", json.dumps(event(5).__dict__))
     klaviyo = FakeKlaviyo()
-    assert metrics_bulk.flush(store, klaviyo, Quota(store.r), now=1000.0) == 0  # not stale yet
-    assert metrics_bulk.flush(store, klaviyo, Quota(store.r), now=1100.0) == 1
+    assert metrics_bulk.flush(store, klaviyo, now=1000.0) == 0  # not stale yet
+    assert metrics_bulk.flush(store, klaviyo, now=1100.0) == 1
     assert klaviyo.batches[0][0].unique_id == "zendesk-ticket-5-opened"

@@ -641,11 +641,15 @@ def documented_item(event_id: str, *, customer: str, brand: str = BRAND) -> dict
                                                                "id": "01JPROFILE"}}}}}
 
 
-class ProfileOnlyStore:
+class ProfileOnlyConversations:
     """The one store call screening makes: the cached profile (consenting, phone unknown)."""
 
     def cached_profile(self, profile_id: str) -> Profile:
         return Profile(profile_id, None, None, None, None, can_receive_sms=True)
+
+
+class ProfileOnlyStore:
+    conversations = ProfileOnlyConversations()
 
 
 def worker_outcome(item: dict[str, Any]) -> Done:

@@ -59,8 +59,16 @@ class FakeRedis:
 
 
 class FakeStore:
+    """What the Redis check asks of the store: ping and info."""
+
     def __init__(self, r: FakeRedis) -> None:
         self.r = r
+
+    def ping(self) -> bool:
+        return bool(self.r.ping())
+
+    def info(self, section: str) -> dict[str, Any]:
+        return dict(self.r.info(section))
 
 
 def checks(zendesk: FakeZendesk | None = None, klaviyo: FakeKlaviyo | None = None,

@@ -19,8 +19,8 @@ def test_stranded_queue_heads_are_requeued_to_their_own_handler() -> None:
     text = RawEvent("klaviyo", "k1", "event:klaviyo.sent_sms", {"x": 1})
     reply = RawEvent("zendesk", "z1", "zen:event-type:ticket.comment_added", {"y": 2})
     routes = {text.ref: ("+15005550101|+18005550100", 1.0), reply.ref: ("reply|101", 5.0)}
-    store.save_events([text, reply], now=1000.0, route=lambda e: routes[e.ref])
-    store.mark_queued([text.ref, reply.ref])
+    store.events.save_events([text, reply], now=1000.0, route=lambda e: routes[e.ref])
+    store.events.mark_queued([text.ref, reply.ref])
     sent: list[tuple[str, str]] = []
     result = sweep(store, lambda task, ref: sent.append((task, ref)), now=1100.0,
                    task_for_kind=task_for_kind)
@@ -32,12 +32,12 @@ def test_stranded_queue_heads_are_requeued_to_their_own_handler() -> None:
 def test_fresh_or_locked_queues_and_confirmed_events_are_left_alone() -> None:
     store = Store(fakeredis.FakeRedis())
     text = RawEvent("klaviyo", "k2", "event:klaviyo.sent_sms", {})
-    store.save_events([text], now=1000.0, route=lambda e: ("+1|+2", 1.0))
-    store.mark_queued([text.ref])
+    store.events.save_events([text], now=1000.0, route=lambda e: ("+1|+2", 1.0))
+    store.events.mark_queued([text.ref])
     sent: list[tuple[str, str]] = []
     assert sweep(store, lambda t, r: sent.append((t, r)), 1010.0, task_for_kind) == {
         "events": 0, "queues": 0}
-    lock = store.queue_lock("+1|+2")
+    lock = store.queues.queue_lock("+1|+2")
     assert lock.acquire()
     assert sweep(store, lambda t, r: sent.append((t, r)), 2000.0, task_for_kind)["queues"] == 0
     assert sent == []
@@ -46,7 +46,7 @@ def test_fresh_or_locked_queues_and_confirmed_events_are_left_alone() -> None:
 def test_an_event_whose_enqueue_was_never_confirmed_is_queued_again() -> None:
     store = Store(fakeredis.FakeRedis())
     event = RawEvent("zendesk", "z9", "zen:event-type:ticket.created", {})
-    store.save_events([event], now=1000.0)
+    store.events.save_events([event], now=1000.0)
     sent: list[tuple[str, str]] = []
     assert sweep(store, lambda t, r: sent.append((t, r)), 1100.0, task_for_kind)["events"] == 1
     assert sent == [("bridge.zendesk_event", "zendesk:z9")]

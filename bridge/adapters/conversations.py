@@ -1,0 +1,108 @@
+"""Caches of what Zendesk and Klaviyo know, so the hot path makes fewer calls: the conversation
+map (customer phone + brand number -> ticket; a cache, rebuilt from Zendesk when lost), the
+Klaviyo profile, and agents' emails (A3)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from typing import Any
+
+import redis
+
+from bridge.adapters import redis_keys as keys
+from bridge.domain.model import Conversation, Profile
+
+
+class Conversations:
+    def __init__(self, client: redis.Redis) -> None:
+        self._r = client
+
+    def get_conversation(self, phone: str, brand: str) -> Conversation | None:
+        raw = self._r.hgetall(keys.conversation(phone, brand))
+        if not raw:
+            return None
+        d = {k.decode(): v.decode() for k, v in raw.items()}
+        return Conversation(phone=phone, brand_number=brand,
+                            ticket_id=_int(d.get("ticket_id")),
+                            ticket_status=d.get("ticket_status") or None,
+                            requester_id=_int(d.get("requester_id")),
+                            profile_id=d.get("profile_id") or None,
+                            klaviyo_conversation_id=d.get("klaviyo_conversation_id") or None)
+
+    def put_conversation(self, conv: Conversation) -> None:
+        key = keys.conversation(conv.phone, conv.brand_number)
+        values = {k: ("" if v is None else v) for k, v in asdict(conv).items()}
+        values["updated_at"] = time.time()
+        pipe = self._r.pipeline()
+        pipe.hset(key, mapping=values)
+        pipe.expire(key, keys.CONVERSATION_TTL)
+        if conv.ticket_id:
+            pipe.set(keys.ticket_conversation(conv.ticket_id),
+                     f"{conv.phone}:{conv.brand_number}", ex=keys.CONVERSATION_TTL)
+        pipe.zadd(keys.RECENT, {f"{conv.phone}:{conv.brand_number}": time.time()})
+        pipe.zremrangebyrank(keys.RECENT, 0, -keys.RECENT_KEEP - 1)
+        pipe.execute()
+
+    def latest_conversation_of(self, phone: str) -> Conversation | None:
+        """The customer's most recently updated conversation, on any brand number."""
+        best, best_at = None, -1.0
+        prefix = keys.conversation_prefix(phone)
+        for key in self._r.scan_iter(match=prefix + "*", count=100):
+            brand = key.decode()[len(prefix):]
+            at = float(self._r.hget(key, "updated_at") or 0)
+            if at > best_at:
+                best, best_at = self.get_conversation(phone, brand), at
+        return best
+
+    def set_ticket_status(self, ticket_id: int, phone: str, brand: str, status: str) -> bool:
+        """Keep the cached status in step with Zendesk (from its webhooks); False if not cached."""
+        conv = self.get_conversation(phone, brand)
+        if conv is None or conv.ticket_id != ticket_id:
+            return False
+        self._r.hset(keys.conversation(phone, brand), "ticket_status", status)
+        return True
+
+    def ticket_conversation(self, ticket_id: int) -> tuple[str, str] | None:
+        raw = self._r.get(keys.ticket_conversation(ticket_id))
+        if not raw:
+            return None
+        phone, _, brand = raw.decode().partition(":")
+        return phone, brand
+
+    def recent(self, limit: int) -> list[tuple[Conversation | None, str, str, float]]:
+        """The latest conversations for /ops: (cached conversation, phone, brand, updated)."""
+        out = []
+        for member, at in self._r.zrevrange(keys.RECENT, 0, limit - 1, withscores=True):
+            phone, _, brand = member.decode().partition(":")
+            out.append((self.get_conversation(phone, brand), phone, brand, float(at)))
+        return out
+
+    # --- profile and agent caches -------------------------------------------------------------
+    def cached_profile(self, profile_id: str) -> Profile | None:
+        raw = self._r.get(keys.profile(profile_id))
+        return Profile(**json.loads(raw)) if raw else None
+
+    def cache_profile(self, profile: Profile) -> None:
+        self._r.set(keys.profile(profile.id), json.dumps(asdict(profile)), ex=keys.PROFILE_TTL)
+
+    def agent_email(self, user_id: int) -> str | None:
+        raw = self._r.get(keys.agent(user_id))
+        return raw.decode() if raw is not None else None
+
+    def cache_agent_email(self, user_id: int, email: str) -> None:
+        self._r.set(keys.agent(user_id), email, ex=keys.AGENT_TTL)
+
+    def cache_users(self, users: dict[int, dict[str, Any]]) -> None:
+        """Users seen in sideloads: their emails serve the A3 check without another call."""
+        if not users:
+            return
+        pipe = self._r.pipeline(transaction=False)
+        for uid, user in users.items():
+            pipe.set(keys.agent(uid), user.get("email") or "", ex=keys.AGENT_TTL)
+        pipe.execute()
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value else None

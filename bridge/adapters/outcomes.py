@@ -1,0 +1,90 @@
+"""Outcomes: counters by kind/outcome/reason (the ops page), the meters behind /metrics, and
+failed jobs (E2). Every process adds to the same Redis hashes, so the fleet is seen as one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+
+from bridge.adapters import meters
+from bridge.adapters import redis_keys as keys
+from bridge.adapters.http import Observer
+
+
+class Outcomes:
+    def __init__(self, client: redis.Redis) -> None:
+        self._r = client
+
+    def count(self, kind: str, outcome: str, reason: str = "", amount: int = 1) -> None:
+        self._r.hincrby(keys.COUNTERS, f"{kind}:{outcome}:{reason}", amount)
+
+    def counters(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self._r.hgetall(keys.COUNTERS).items()}
+
+    def record_outcome(self, kind: str, outcome: str, reason: str = "",
+                       latency: float | None = None) -> None:
+        """Count an outcome and observe its latency (see meters.record_outcome)."""
+        meters.record_outcome(self._r, kind, outcome, reason, latency)
+
+    def count_retry(self, task: str, why: str) -> None:
+        meters.count_retry(self._r, task, why)
+
+    def upstream_observer(self) -> Observer:
+        """The `observe` hook of the HTTP funnel: every upstream attempt counted."""
+        return meters.upstream_observer(self._r)
+
+    def readings(self, queues: Iterable[str]) -> meters.Readings:
+        """Everything a /metrics scrape needs, in one round trip."""
+        return meters.read(self._r, queues)
+
+    def queue_depths(self, queues: tuple[str, ...]) -> dict[str, int]:
+        """Tasks waiting per broker queue, plus those held by workers and not yet acked."""
+        pipe = self._r.pipeline(transaction=False)
+        for q in queues:
+            pipe.llen(q)
+        pipe.hlen(keys.UNACKED)
+        values = pipe.execute()
+        return {**dict(zip(queues, values, strict=False)),
+                "unacked (held by workers)": values[-1]}
+
+    # --- failed jobs (E2) ---------------------------------------------------------------------
+    def record_failure(self, ref: str, task: str, error: BaseException, attempts: int,
+                       now: float) -> None:
+        """Set a job aside; `replayable` (from the error class) says whether replay is safe."""
+        previous = self._r.hget(keys.FAILED, ref)
+        first = json.loads(previous)["first_failure"] if previous else now
+        source = ref.split(":", 1)[0]
+        self._r.hset(keys.FAILED, ref, json.dumps({
+            "ref": ref, "source": source, "task": task, "error": type(error).__name__,
+            "message": str(error)[:500], "attempts": attempts, "first_failure": first,
+            "last_failure": now, "replayable": bool(getattr(error, "replayable", True))}))
+
+    def clear_failure(self, ref: str) -> None:
+        """The job succeeded (e.g. after a replay): it leaves the failed-jobs list."""
+        self._r.hdel(keys.FAILED, ref)
+
+    def failed(self) -> dict[str, dict[str, Any]]:
+        return {k.decode(): json.loads(v) for k, v in self._r.hgetall(keys.FAILED).items()}
+
+    def failed_entry(self, ref: str) -> dict[str, Any] | None:
+        raw = self._r.hget(keys.FAILED, ref)
+        return json.loads(raw) if raw else None
+
+    def forget_failures(self, refs: list[str] | None = None) -> int:
+        """Remove failed-job entries (all when `refs` is None); their events stay as they are."""
+        if refs is None:
+            count = self._r.hlen(keys.FAILED)
+            self._r.delete(keys.FAILED)
+            return int(count)
+        return int(self._r.hdel(keys.FAILED, *refs)) if refs else 0
+
+    # --- /ops notices -------------------------------------------------------------------------
+    def put_notice(self, notice: str, lines: list[str]) -> None:
+        self._r.set(keys.ops_notice(notice), json.dumps(lines), ex=keys.NOTICE_TTL)
+
+    def notice(self, notice: str) -> list[str] | None:
+        raw = self._r.get(keys.ops_notice(notice))
+        return json.loads(raw) if raw else None

@@ -1,0 +1,146 @@
+"""Every Redis key the bridge writes, with its lifetime, in one table (STYLE: "every key and TTL
+written once"). All keys start with `zkb:`; names and formats are part of the stored data of
+running deployments, so they never change without a migration and a test.
+
+Functions build the keys; `TABLE` documents them (the README's glossary points here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+DAY = 24 * 3600
+CONVERSATION_TTL = 90 * DAY
+OWN_COMMENT_TTL = 90 * DAY
+PROFILE_TTL = 60
+INTENT_TTL = 7 * DAY
+REPLY_TTL = 30 * DAY
+ECHO_TTL = 6 * 3600
+AGENT_TTL = 600
+METRIC_TTL = 400 * DAY          # longer than any ticket stays open
+NOTICE_TTL = 600
+RECENT_KEEP = 200
+
+# key pattern -> (type, lifetime, what it holds)
+TABLE: dict[str, tuple[str, str, str]] = {
+    "zkb:ev:<source>:<id>": ("hash", "EVENT_TTL_SECONDS", "raw event + state (received/queued/"
+                             "done/dropped/failed), attempts, prepared, queue, seq"),
+    "zkb:seq": ("string", "none", "receipt sequence number (orders a queue's ties)"),
+    "zkb:unqueued": ("zset", "none", "events stored whose enqueue is not yet confirmed (E1)"),
+    "zkb:convq:<queue>": ("zset", "none", "events waiting their turn in an ordered queue (S7, A6)"),
+    "zkb:lock:<queue>": ("string", "45 s", "one worker drains an ordered queue at a time"),
+    "zkb:conv:<phone>:<brand>": ("hash", "90 days", "conversation cache (recoverable)"),
+    "zkb:ticketconv:<ticket>": ("string", "90 days", "ticket -> conversation"),
+    "zkb:recent": ("zset", f"last {RECENT_KEEP}", "recently updated conversations (/ops)"),
+    "zkb:profile:<id>": ("string", "60 s", "Klaviyo profile cache"),
+    "zkb:agent:<user>": ("string", "10 min", "agent email cache (A3)"),
+    "zkb:intent:<ref>": ("string", "7 days", "what a job was about to write upstream (E1)"),
+    "zkb:own:comment:<id>": ("string", "90 days", "comments the bridge wrote (A2)"),
+    "zkb:posted:<requester>:<hash>": ("string", "90 days", "texts posted in a customer's name"),
+    "zkb:reply:<comment>": ("string", "30 days", "sending/sent state of an agent reply (A6)"),
+    "zkb:sent:<phone>:<hash>": ("string", "6 h", "texts the bridge sent (Klaviyo echo, A7)"),
+    "zkb:note:<key>": ("string", "30 days", "internal notes already left"),
+    "zkb:metric:<ticket>:<metric>": ("string", "400 days", "metric recorded (M1)"),
+    "zkb:metrics:bulk": ("list", "none", "metric events parked for the bulk endpoint"),
+    "zkb:metrics:bulk:inflight:<at>:<token>": ("list", "until sent", "a bulk batch in flight"),
+    "zkb:reconcile:*, zkb:backfill:*": ("string", "none", "export cursors (M4, backfill)"),
+    "zkb:quota:<budget>:<window>": ("zset", "window + 1 s", "shared request budgets (E3)"),
+    "zkb:quota:seq": ("string", "none", "grant ids"),
+    "zkb:counters": ("hash", "none", "outcome counters `<kind>:<outcome>:<reason>`"),
+    "zkb:m:upstream, zkb:m:retries, zkb:m:latency": ("hash", "none", "meters for /metrics"),
+    "zkb:failed": ("hash", "none", "failed jobs by event ref (E2)"),
+    "zkb:ops:notice:<id>": ("string", "10 min", "what an /ops action did, for its redirect"),
+}
+
+SEQ = "zkb:seq"
+UNQUEUED = "zkb:unqueued"
+RECENT = "zkb:recent"
+COUNTERS = "zkb:counters"
+FAILED = "zkb:failed"
+UPSTREAM = "zkb:m:upstream"
+RETRIES = "zkb:m:retries"
+LATENCY = "zkb:m:latency"
+METRICS_PENDING = "zkb:metrics:bulk"
+METRICS_INFLIGHT = "zkb:metrics:bulk:inflight:"
+UNACKED = "unacked"          # kombu's hash of messages delivered to a worker, not yet acked
+
+
+def event(ref: str) -> str:
+    return f"zkb:ev:{ref}"
+
+
+def ordered_queue(queue: str) -> str:
+    return f"zkb:convq:{queue}"
+
+
+def queue_lock(queue: str) -> str:
+    return f"zkb:lock:{queue}"
+
+
+def conversation(phone: str, brand: str) -> str:
+    return f"zkb:conv:{phone}:{brand}"
+
+
+def conversation_prefix(phone: str) -> str:
+    return f"zkb:conv:{phone}:"
+
+
+def ticket_conversation(ticket_id: int) -> str:
+    return f"zkb:ticketconv:{ticket_id}"
+
+
+def profile(profile_id: str) -> str:
+    return f"zkb:profile:{profile_id}"
+
+
+def agent(user_id: int) -> str:
+    return f"zkb:agent:{user_id}"
+
+
+def intent(ref: str) -> str:
+    return f"zkb:intent:{ref}"
+
+
+def own_comment(comment_id: int) -> str:
+    return f"zkb:own:comment:{comment_id}"
+
+
+def posted(requester_id: int, text: str) -> str:
+    return f"zkb:posted:{requester_id}:{digest(squash(text))}"
+
+
+def reply(comment_id: int) -> str:
+    return f"zkb:reply:{comment_id}"
+
+
+def sent_text(phone: str, text: str) -> str:
+    return f"zkb:sent:{phone}:{digest(text)}"
+
+
+def note(key: str) -> str:
+    return f"zkb:note:{key}"
+
+
+def metric(ticket_id: int, name: str) -> str:
+    return f"zkb:metric:{ticket_id}:{name}"
+
+
+def value(name: str) -> str:
+    """Cursors and anchors (`reconcile:cursor`, `backfill:<since>:<until>`)."""
+    return f"zkb:{name}"
+
+
+def quota(budget: str, seconds: float) -> str:
+    return f"zkb:quota:{budget}:{seconds:g}"
+
+
+def ops_notice(notice: str) -> str:
+    return f"zkb:ops:notice:{notice}"
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.strip().encode()).hexdigest()[:32]
