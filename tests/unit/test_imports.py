@@ -1,9 +1,13 @@
-"""Dependencies point one way (STYLE.md #1, #13), checked by reading every module's imports.
+"""Dependencies point one way (STYLE.md #1, #13, "The house"), checked over folders by reading
+every module's imports.
 
-- bridge/ never imports workers/, webapp/ or sandbox/;
-- the rules (rules, decisions, model, and the bridge modules they pull in) import nothing that
-  does I/O and read no environment or clock;
-- sandbox/ shares no code with bridge/ in either direction (nor through webapp/ or workers/).
+Inside bridge/, folders are layers: `domain` imports nothing of bridge but itself; `payloads` may
+import `domain`; `adapters` may import `domain`, `errors` and other adapters (redis_keys);
+`handlers` and `ops` depend on `domain`, `payloads`, `ports`, `errors` and `budgets` (`ops` also
+reads `config`: checking the settings is its job); only `bootstrap` imports everything. Nothing
+in bridge/ imports Celery, kombu, Flask, werkzeug, workers/, webapp/, cli/ or sandbox/; domain and
+payloads are pure (no I/O, clock or environment); no module outside bridge/adapters/ touches a
+raw Redis client; sandbox/ shares no code with the rest.
 """
 
 from __future__ import annotations
@@ -14,8 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("bridge", "workers", "webapp", "sandbox")
-PURE = ("bridge.domain.sms_rules", "bridge.domain.decisions", "bridge.domain.model")
+PACKAGES = ("bridge", "workers", "webapp", "cli", "sandbox")
 IO_MODULES = frozenset({"os", "sys", "time", "socket", "ssl", "select", "subprocess", "shutil",
                         "logging", "random", "secrets", "threading", "multiprocessing",
                         "asyncio", "io", "pathlib", "tempfile", "urllib", "http", "smtplib",
@@ -23,6 +26,21 @@ IO_MODULES = frozenset({"os", "sys", "time", "socket", "ssl", "select", "subproc
                         "flask", "werkzeug", "celery", "kombu", "gunicorn"})
 IO_ATTRIBUTES = frozenset({"environ", "getenv", "now", "utcnow", "today", "time_ns",
                            "monotonic", "perf_counter", "open"})
+FRAMEWORKS = frozenset({"celery", "kombu", "flask", "werkzeug", "gunicorn", "flower",
+                        "workers", "webapp", "cli", "sandbox"})
+# layer -> the bridge layers it may import (besides itself)
+LAYERS = {
+    "errors": set(),
+    "domain": set(),
+    "payloads": {"domain"},
+    "config": {"errors"},
+    "ports": {"domain", "errors"},
+    "budgets": {"domain", "config", "ports", "errors"},
+    "adapters": {"domain", "errors"},
+    "handlers": {"domain", "payloads", "ports", "errors", "budgets"},
+    "ops": {"domain", "payloads", "ports", "errors", "budgets", "config"},
+}
+PURE_LAYERS = ("domain", "payloads")
 
 
 def module_name(path: Path) -> str:
@@ -59,8 +77,19 @@ def io_attributes(source: str) -> set[str]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Attribute) and node.attr in IO_ATTRIBUTES:
             used.add(node.attr)
-        elif isinstance(node, ast.Name) and node.id in IO_ATTRIBUTES:
+        elif isinstance(node, ast.Name) and node.id == "open":   # a variable may be `now`
             used.add(node.id)
+    return used
+
+
+def raw_redis_uses(source: str) -> set[str]:
+    """Ways of reaching a Redis client directly: `redis.Redis(...)`, `.from_url(...)`, or a
+    store's client attribute (`.client`, `.r`, `._r`)."""
+    used: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in ("Redis", "StrictRedis", "from_url",
+                                                             "client", "r", "_r"):
+            used.add(node.attr)
     return used
 
 
@@ -84,29 +113,27 @@ def top(name: str) -> str:
     return name.split(".", 1)[0]
 
 
+def layer(name: str) -> str | None:
+    """`bridge.handlers.runner` -> 'handlers'; `bridge.config` -> 'config'; None outside."""
+    parts = name.split(".")
+    return parts[1] if parts[0] == "bridge" and len(parts) > 1 else None
+
+
 def in_package(package: str) -> list[str]:
     return sorted(m for m in MODULES if top(m) == package)
 
 
-def pure_closure() -> set[str]:
-    """The pure modules plus every bridge module they import, transitively."""
-    seen: set[str] = set()
-    todo = list(PURE)
-    while todo:
-        module = todo.pop()
-        if module in seen:
-            continue
-        seen.add(module)
-        todo.extend(name for name in imports(module) if name in MODULES)
-    return seen
+def in_layer(name: str) -> list[str]:
+    return sorted(m for m in in_package("bridge") if layer(m) == name)
 
 
 # --- the checker itself ---------------------------------------------------------------------
 
-def test_the_checker_finds_every_module_of_each_package() -> None:
+def test_the_checker_finds_every_module_of_each_package_and_layer() -> None:
     for package in PACKAGES:
         assert in_package(package), f"no modules found under {package}/"
-    assert set(PURE) <= set(MODULES)
+    for name in LAYERS:
+        assert in_layer(name), f"no modules found in bridge layer {name}"
 
 
 def test_the_checker_sees_plain_from_relative_and_nested_imports() -> None:
@@ -117,37 +144,61 @@ def test_the_checker_sees_plain_from_relative_and_nested_imports() -> None:
     assert imports_of("from . import common\n", "sandbox.app") >= {"sandbox", "sandbox.common"}
     assert io_attributes("import os\nx = os.environ['A']\nd = datetime.now()\n") == {
         "environ", "now"}
+    assert raw_redis_uses("c = redis.Redis.from_url(u)\nstore.r.get('k')\n") == {
+        "Redis", "from_url", "r"}
+    assert layer("bridge.handlers.runner") == "handlers" and layer("webapp.app") is None
 
 
-# --- STYLE.md #1 ----------------------------------------------------------------------------
+# --- layers inside bridge/ ------------------------------------------------------------------
+
+def _bridge_modules_outside_bootstrap() -> list[str]:
+    return [m for m in in_package("bridge") if m not in ("bridge", "bridge.bootstrap")]
+
+
+@pytest.mark.parametrize("module", _bridge_modules_outside_bootstrap())
+def test_each_bridge_layer_imports_only_the_layers_below_it(module: str) -> None:
+    own = layer(module)
+    allowed = LAYERS[own] | {own}
+    wrong = sorted(n for n in imports(module)
+                   if top(n) == "bridge" and layer(n) is not None and layer(n) not in allowed)
+    assert not wrong, f"{module} ({own}) imports {wrong}; {own} may import {sorted(allowed)}"
+
 
 @pytest.mark.parametrize("module", in_package("bridge"))
-def test_bridge_never_imports_workers_webapp_or_sandbox(module: str) -> None:
-    wrong = sorted(n for n in imports(module) if top(n) in ("workers", "webapp", "sandbox"))
+def test_bridge_imports_no_framework_and_no_entry_point(module: str) -> None:
+    wrong = sorted(n for n in imports(module) if top(n) in FRAMEWORKS)
     assert not wrong, f"{module} imports {wrong}"
 
 
-@pytest.mark.parametrize("module", sorted(pure_closure()))
-def test_the_rules_import_nothing_that_does_io(module: str) -> None:
+@pytest.mark.parametrize("module", [m for name in PURE_LAYERS for m in in_layer(name)])
+def test_domain_and_payloads_import_nothing_that_does_io(module: str) -> None:
     wrong = sorted(n for n in imports(module) if top(n) in IO_MODULES)
-    assert not wrong, f"{module} (used by the rules) imports {wrong}"
+    assert not wrong, f"{module} (pure) imports {wrong}"
 
 
-@pytest.mark.parametrize("module", sorted(pure_closure()))
-def test_the_rules_read_no_environment_clock_or_files(module: str) -> None:
+@pytest.mark.parametrize("module", [m for name in PURE_LAYERS for m in in_layer(name)])
+def test_domain_and_payloads_read_no_environment_clock_or_files(module: str) -> None:
     used = io_attributes(MODULES[module].read_text())
-    assert not used, f"{module} (used by the rules) uses {sorted(used)}"
+    assert not used, f"{module} (pure) uses {sorted(used)}"
 
 
-def test_the_rules_reach_only_these_bridge_modules() -> None:
-    """A new import here widens what 'pure' covers; review it, then update this list."""
-    assert pure_closure() == {"bridge.domain.sms_rules", "bridge.domain.decisions",
-                              "bridge.domain.model", "bridge.domain.phones"}
+def test_only_bootstrap_imports_every_layer() -> None:
+    reached = {layer(n) for n in imports("bridge.bootstrap") if top(n) == "bridge"}
+    assert {"adapters", "handlers", "ops", "config", "budgets", "domain"} <= reached
+    for module in _bridge_modules_outside_bootstrap():
+        assert "bridge.bootstrap" not in imports(module), f"{module} imports bootstrap"
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if top(m) != "sandbox"
+                                    and layer(m) != "adapters"])
+def test_no_module_outside_the_adapters_touches_a_raw_redis_client(module: str) -> None:
+    used = raw_redis_uses(MODULES[module].read_text())
+    assert not used, f"{module} reaches Redis directly through {sorted(used)}"
 
 
 # --- STYLE.md #13 ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("module", in_package("sandbox"))
 def test_the_sandbox_shares_no_code_with_the_bridge(module: str) -> None:
-    wrong = sorted(n for n in imports(module) if top(n) in ("bridge", "webapp", "workers"))
+    wrong = sorted(n for n in imports(module) if top(n) in ("bridge", "webapp", "workers", "cli"))
     assert not wrong, f"{module} imports {wrong}"
