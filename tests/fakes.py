@@ -1,0 +1,238 @@
+"""Fakes of the vendor ports (bridge/ports.py) for handler tests, in cosmicpython's manner: they
+keep what the vendor would keep and record outcomes (`zendesk.tickets`, `klaviyo.sent`), so a test
+asserts what happened, not how it was asked. They do nothing the real vendor does not do.
+
+Any fake can be told to fail its next call(s) of a method: `fake.fail_next("update_ticket", err)`
+raises `err` instead of carrying the call out; with `applied=True` the call is carried out first
+and then `err` is raised (a timeout after the vendor acted: `Retryable` with `maybe_applied`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import fakeredis
+
+from bridge.adapters.store import Store
+from bridge.domain.metric_rules import MetricEvent
+from bridge.domain.model import Comment, Profile, Ticket
+from bridge.errors import TicketClosed, TicketGone
+
+T = TypeVar("T")
+
+
+def store() -> Store:
+    """The real Redis stores, on an in-process fake Redis."""
+    return Store(fakeredis.FakeRedis())
+
+
+class Clock:
+    """A clock the test moves: `clock()` is now; `clock.sleep(s)` (inject as `sleep`) and
+    `clock.advance(s)` move it on without waiting."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    sleep = advance
+
+
+class Fallible:
+    """`calls` counts each method's calls; `fail_next` queues errors for the next calls."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self._failures: dict[str, list[tuple[BaseException, bool]]] = {}
+
+    def fail_next(self, method: str, *errors: BaseException, applied: bool = False) -> None:
+        self._failures.setdefault(method, []).extend((e, applied) for e in errors)
+
+    def _call(self, method: str, carry_out: Callable[[], T]) -> T:
+        self.calls[method] += 1
+        error, applied = (self._failures.get(method) or [(None, False)])[0]
+        if error is not None:
+            self._failures[method].pop(0)
+        if error is not None and not applied:
+            raise error
+        result = carry_out()
+        if error is not None:
+            raise error
+        return result
+
+
+class FakeZendesk(Fallible):
+    """bridge.ports.TicketApi. Tickets are Zendesk-shaped dicts; ids count up from 101."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.users: dict[int, dict[str, Any]] = {}
+        self.tickets: dict[int, dict[str, Any]] = {}
+        self._comments: dict[int, list[Comment]] = {}
+        self._by_key: dict[str, int] = {}       # Idempotency-Key -> ticket id
+        self._next_id = 100
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    # --- what a test reads --------------------------------------------------------------------
+    def comments_on(self, ticket_id: int) -> list[str]:
+        """Bodies of the ticket's public comments, oldest first."""
+        return [c.body for c in self._comments.get(ticket_id, []) if c.public]
+
+    def notes_on(self, ticket_id: int) -> list[str]:
+        return [c.body for c in self._comments.get(ticket_id, []) if not c.public]
+
+    @property
+    def notes(self) -> list[tuple[int, str]]:
+        """Every internal note: (ticket id, body)."""
+        return [(tid, c.body) for tid, cs in self._comments.items() for c in cs if not c.public]
+
+    # --- what a test sets up (Zendesk's state before the handler runs) ------------------------
+    def add_user(self, name: str = "Alice", **fields: Any) -> int:
+        uid = self._new_id()
+        self.users[uid] = {"id": uid, "name": name, "role": "end-user", **fields}
+        return uid
+
+    def add_ticket(self, *, status: str = "open", comments: tuple[str, ...] = (),
+                   **fields: Any) -> int:
+        tid = self._new_id()
+        self.tickets[tid] = {"id": tid, "status": status, "tags": [], **fields}
+        self._comments[tid] = []
+        for body in comments:
+            self._comment(tid, {"body": body, "author_id": fields.get("requester_id")})
+        return tid
+
+    def _comment(self, ticket_id: int, comment: dict[str, Any]) -> int:
+        cid = self._new_id()
+        self._comments[ticket_id].append(Comment(cid, comment.get("author_id"), comment["body"],
+                                                 bool(comment.get("public", True))))
+        return cid
+
+    # --- TicketApi ----------------------------------------------------------------------------
+    def create_or_update_user(self, *, name: str, email: str | None, external_id: str | None,
+                              phone: str | None) -> tuple[int, bool]:
+        def carry_out() -> tuple[int, bool]:
+            key, value = ("email", email) if email else ("external_id", external_id)
+            found = next((u for u in self.users.values() if u.get(key) == value), None)
+            if found:
+                found.update(name=name, phone=phone or found.get("phone"))
+                return found["id"], False
+            return self.add_user(name, **{key: value, "phone": phone}), True
+        return self._call("create_or_update_user", carry_out)
+
+    def create_ticket(self, ticket: dict[str, Any], idempotency_key: str) -> Ticket:
+        def carry_out() -> Ticket:
+            if idempotency_key not in self._by_key:
+                fields = {k: v for k, v in ticket.items() if k != "comment"}
+                tid = self.add_ticket(status=fields.pop("status", "new"), **fields)
+                self._comment(tid, ticket["comment"])
+                self._by_key[idempotency_key] = tid
+            return self._ticket(self._by_key[idempotency_key])
+        return self._call("create_ticket", carry_out)
+
+    def update_ticket(self, ticket_id: int, *, comment: dict[str, Any] | None = None,
+                      status: str | None = None) -> tuple[Ticket, int | None]:
+        return self._call("update_ticket", lambda: self._update(ticket_id, comment, status))
+
+    def _update(self, ticket_id: int, comment: dict[str, Any] | None,
+                status: str | None) -> tuple[Ticket, int | None]:
+        if ticket_id not in self.tickets:
+            raise TicketGone("zendesk", f"ticket {ticket_id} not found", 404)
+        if self.tickets[ticket_id]["status"] == "closed":
+            raise TicketClosed("zendesk", f"ticket {ticket_id} is closed", 422)
+        comment_id = self._comment(ticket_id, comment) if comment else None
+        if status:
+            self.tickets[ticket_id]["status"] = status
+        return self._ticket(ticket_id), comment_id
+
+    def add_note(self, ticket_id: int, body: str) -> int | None:
+        return self._call("add_note",
+                          lambda: self._update(ticket_id, {"body": body, "public": False}, None)[1])
+
+    def user(self, user_id: int) -> dict[str, Any]:
+        return self._call("user", lambda: dict(self.users[user_id]))
+
+    def ticket_with_people(self, ticket_id: int) -> tuple[dict[str, Any], dict[int, dict],
+                                                          dict[int, dict]]:
+        def carry_out() -> tuple[dict[str, Any], dict[int, dict], dict[int, dict]]:
+            if ticket_id not in self.tickets:
+                raise TicketGone("zendesk", f"ticket {ticket_id} not found", 404)
+            ticket = dict(self.tickets[ticket_id])
+            people = {ticket.get(k) for k in ("requester_id", "assignee_id", "submitter_id")}
+            return ticket, {u: dict(self.users[u]) for u in people if u in self.users}, {}
+        return self._call("ticket_with_people", carry_out)
+
+    def export_page(self, *, start_time: int | None = None, cursor: str | None = None,
+                    include: str | None = None, per_page: int = 1000) -> dict[str, Any]:
+        """One page holding every ticket (tests seed only what the export should return)."""
+        return self._call("export_page", lambda: {
+            "tickets": [dict(t) for t in self.tickets.values()], "after_cursor": "end",
+            "end_of_stream": True})
+
+    def tickets_by_external_id(self, external_id: str) -> list[Ticket]:
+        return self._call("tickets_by_external_id", lambda: [
+            self._ticket(tid) for tid, t in self.tickets.items()
+            if t.get("external_id") == external_id])
+
+    def comments(self, ticket_id: int) -> list[Comment]:
+        return self._call("comments", lambda: list(self._comments.get(ticket_id, [])))
+
+    def _ticket(self, ticket_id: int) -> Ticket:
+        t = self.tickets[ticket_id]
+        return Ticket(ticket_id, t["status"], t.get("external_id"))
+
+
+class FakeKlaviyo(Fallible):
+    """bridge.ports.SmsApi: profiles, SMS conversations, sent messages and events."""
+
+    def __init__(self, *profiles: Profile) -> None:
+        super().__init__()
+        self.profiles = {p.id: p for p in profiles}
+        self.conversations: dict[str, str] = {}     # profile id -> SMS conversation id
+        self.sent: list[tuple[str, str]] = []        # (conversation id, body)
+        self.events: list[dict[str, Any]] = []       # each stored once per unique_id (as Klaviyo)
+        self.bulk_jobs: list[list[MetricEvent]] = []
+
+    def get_profile(self, profile_id: str) -> Profile | None:
+        return self._call("get_profile", lambda: self.profiles.get(profile_id))
+
+    def find_profile_by_phone(self, phone: str) -> Profile | None:
+        return self._call("find_profile_by_phone", lambda: next(
+            (p for p in self.profiles.values() if p.phone == phone), None))
+
+    def sms_conversation(self, profile_id: str) -> str | None:
+        return self._call("sms_conversation", lambda: self.conversations.get(profile_id))
+
+    def send_conversation_message(self, conversation_id: str, body: str) -> None:
+        self._call("send_conversation_message",
+                   lambda: self.sent.append((conversation_id, body)))
+
+    def create_event(self, *, metric: str, profile: dict[str, Any], properties: dict[str, Any],
+                     unique_id: str, time: str | None = None) -> None:
+        self._call("create_event", lambda: self._store_event(
+            {"metric": metric, "profile": profile, "properties": properties,
+             "unique_id": unique_id, "time": time}))
+
+    def bulk_create_events(self, events: list[MetricEvent], backfill: bool = False) -> None:
+        def carry_out() -> None:
+            self.bulk_jobs.append(list(events))
+            for e in events:
+                self._store_event({"metric": e.metric, "profile": e.profile,
+                                   "properties": e.properties, "unique_id": e.unique_id,
+                                   "time": e.time})
+        self._call("bulk_create_events", carry_out)
+
+    def _store_event(self, event: dict[str, Any]) -> None:
+        def same(e: dict[str, Any]) -> bool:
+            return (e["metric"], e["profile"], e["unique_id"]) == (
+                event["metric"], event["profile"], event["unique_id"])
+        if not any(same(e) for e in self.events):
+            self.events.append(event)
