@@ -48,6 +48,28 @@ def _windows(raw: Any) -> list[Window]:
     return out
 
 
+def _api(value: Any, what: str) -> str:
+    """`value` if it names one of the two vendors, else a 400 naming the parameter `what`."""
+    if value not in APIS:
+        raise BadRequest(f"{what} must be one of {APIS}")
+    return str(value)
+
+
+def _checked_config(d: dict[str, Any]) -> dict[str, Any]:
+    """A config change, checked whole before any field is set: known fields only, webhook URLs
+    http(s) or null (null: no deliveries), secrets non-empty strings."""
+    unknown = set(d) - set(CONFIG_FIELDS)
+    if unknown:
+        raise BadRequest(f"unknown config fields {sorted(unknown)}; allowed {CONFIG_FIELDS}")
+    for k, v in d.items():
+        if k.endswith("_url") and v is not None and not (
+                isinstance(v, str) and v.startswith(("http://", "https://"))):
+            raise BadRequest(f"{k} must be an http(s) URL or null")
+        if k.endswith("_secret") and not (isinstance(v, str) and v):
+            raise BadRequest(f"{k} must be a non-empty string")
+    return d
+
+
 def make_blueprint(sb: Any) -> Blueprint:
     bp = Blueprint("admin", __name__, url_prefix="/_sandbox")
 
@@ -67,9 +89,7 @@ def make_blueprint(sb: Any) -> Blueprint:
     @bp.post("/faults")
     def faults_set() -> Any:
         d = dict(_body())
-        api = d.pop("api", None)
-        if api not in APIS:
-            raise BadRequest(f"api must be one of {APIS}")
+        api = _api(d.pop("api", None), "api")
         try:
             faults = sb.faults.set(api, **d)
         except (ValueError, TypeError) as e:
@@ -83,8 +103,8 @@ def make_blueprint(sb: Any) -> Blueprint:
     @bp.delete("/faults")
     def faults_clear() -> Any:
         api = request.args.get("api")
-        if api is not None and api not in APIS:
-            raise BadRequest(f"api must be one of {APIS}")
+        if api is not None:
+            _api(api, "api")
         sb.faults.clear(api)
         return jsonify({"cleared": api or "all"})
 
@@ -106,8 +126,8 @@ def make_blueprint(sb: Any) -> Blueprint:
     @bp.get("/deliveries")
     def deliveries() -> Any:
         source = request.args.get("source")
-        if source is not None and source not in APIS:
-            raise BadRequest(f"source must be one of {APIS}")
+        if source is not None:
+            _api(source, "source")
         return jsonify({"deliveries": [d.as_json() for d in list(sb.outbox.deliveries)
                                        if source is None or d.source == source]})
 
@@ -132,16 +152,7 @@ def make_blueprint(sb: Any) -> Blueprint:
 
     @bp.post("/config")
     def config_set() -> Any:
-        d = _body()
-        unknown = set(d) - set(CONFIG_FIELDS)
-        if unknown:
-            raise BadRequest(f"unknown config fields {sorted(unknown)}; allowed {CONFIG_FIELDS}")
-        for k, v in d.items():
-            if k.endswith("_url") and v is not None and not (
-                    isinstance(v, str) and v.startswith(("http://", "https://"))):
-                raise BadRequest(f"{k} must be an http(s) URL or null")
-            if k.endswith("_secret") and not (isinstance(v, str) and v):
-                raise BadRequest(f"{k} must be a non-empty string")
+        d = _checked_config(_body())
         for k, v in d.items():
             setattr(sb.config, k, (v or None) if k.endswith("_url") else v)
         return jsonify({k: getattr(sb.config, k) for k in CONFIG_FIELDS})

@@ -1,8 +1,9 @@
 """The sandbox server: one Flask app imitating Zendesk (/api/v2/...) and Klaviyo (/api/...).
 
-Vendor behaviour lives in `zendesk.py` and `klaviyo.py` (each a blueprint plus its in-memory
-state); `admin.py` is the test/benchmark control surface under `/_sandbox/...`; `ui.py` is the
-phone and agent desk. This module only wires them together around one `Sandbox` object.
+Vendor behaviour lives in the `zendesk/` and `klaviyo/` packages (each an `api` blueprint plus
+its in-memory `state`); `admin.py` is the test/benchmark control surface under `/_sandbox/...`;
+`ui.py` is the phone and agent desk. This module only wires them together around one `Sandbox`
+object.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class Sandbox:
     """All sandbox state. `lock` serialises both vendors' state changes (requests are threaded)."""
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
-        from sandbox import klaviyo, zendesk  # late: they import Gate from here
+        from sandbox.klaviyo import api as klaviyo  # late: they import Gate from here
+        from sandbox.zendesk import api as zendesk
 
         self.config = config or SandboxConfig()
         self.lock = threading.RLock()
@@ -53,7 +55,8 @@ class Sandbox:
 
     def reset(self) -> None:
         """Back to seed data, default limits, no faults, no counted calls or deliveries."""
-        from sandbox import klaviyo, zendesk
+        from sandbox.klaviyo import api as klaviyo
+        from sandbox.zendesk import api as zendesk
 
         with self.lock:
             self.counter.reset()
@@ -105,7 +108,9 @@ class Sandbox:
 
 
 def create_app(config: SandboxConfig | None = None) -> Flask:
-    from sandbox import admin, klaviyo, ui, zendesk
+    from sandbox import admin, ui
+    from sandbox.klaviyo import api as klaviyo
+    from sandbox.zendesk import api as zendesk
 
     app = Flask(__name__)
     sb = Sandbox(config)

@@ -2,7 +2,7 @@
 
 The sandbox imitates two vendors on one port. What is common to both is not vendor behaviour
 but test plumbing, so it lives here once; the vendor-specific parts (auth, bodies, error
-shapes, signing) live in `zendesk.py` and `klaviyo.py`. Nothing here is imported by `bridge/`
+shapes, signing) live in `zendesk/` and `klaviyo/`. Nothing here is imported by `bridge/`
 and nothing from `bridge/` is imported here (a test checks it): a helper shared by the bridge
 and its stand-in would let a wrong implementation pass its own tests.
 """

@@ -277,23 +277,7 @@ def _clear_bridge_keys(redis_url: str) -> None:
 def up() -> None:
     """`./dev up`: the whole system against the sandbox, until Ctrl-C."""
     workdir = ROOT / ".run"
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url and port_answers(6379):
-        # The sandbox starts empty every time, so the bridge's state must too: a conversation
-        # cached from an earlier run would point at a ticket id the new sandbox gave to
-        # someone else. Use a database of our own and clear only the bridge's keys in it.
-        redis_url = f"redis://127.0.0.1:6379/{DEV_DB}"
-        _clear_bridge_keys(redis_url)
-    stack = Stack(workdir=workdir, web_port=int(os.environ.get("PORT", 8000)),
-                  sandbox_port=int(os.environ.get("SANDBOX_PORT", 8025)),
-                  flower_port=int(os.environ.get("FLOWER_PORT", 5555)), redis_url=redis_url,
-                  processes=("sandbox", "web", "worker", "beat", "flower"),
-                  flower_auth=os.environ.get("FLOWER_BASIC_AUTH") or "ops:zkbridge",
-                  ops_token=os.environ.get("OPS_TOKEN") or secrets.token_urlsafe(18))
-    for port, what in ((stack.web_port, "PORT"), (stack.sandbox_port, "SANDBOX_PORT"),
-                       (stack.flower_port, "FLOWER_PORT")):
-        if port_answers(port):
-            raise SystemExit(f"port {port} is taken; set {what} to a free port")
+    stack = _dev_stack(workdir, _dev_redis_url())
     print(f"starting zkbridge (logs in {workdir}/*.log) ...", flush=True)
     # `kill`, a closed terminal or a supervisor's stop: stop the stack as Ctrl-C does, so no
     # process outlives this one (they run in their own sessions and would not get the signal).
@@ -304,8 +288,50 @@ def up() -> None:
     except BaseException:        # a failed start, Ctrl-C or SIGTERM while starting
         stack.stop()
         raise
+    print(_banner(stack), flush=True)
+    try:
+        _run_until_a_process_dies(stack, workdir)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+def _dev_redis_url() -> str | None:
+    """REDIS_URL if set; else a database of our own on a local Redis, if one answers; else None
+    (the stack starts its own redis-server).
+
+    The sandbox starts empty every time, so the bridge's state must too: a conversation cached
+    from an earlier run would point at a ticket id the new sandbox gave to someone else. So on
+    a shared local Redis only the bridge's keys in its own database are cleared.
+    """
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url and port_answers(6379):
+        redis_url = f"redis://127.0.0.1:6379/{DEV_DB}"
+        _clear_bridge_keys(redis_url)
+    return redis_url
+
+
+def _dev_stack(workdir: Path, redis_url: str | None) -> Stack:
+    """The README's ports and credentials (overridable by the environment), with flower; exits
+    with a hint before anything starts if a port is taken, rather than failing half-way."""
+    stack = Stack(workdir=workdir, web_port=int(os.environ.get("PORT", 8000)),
+                  sandbox_port=int(os.environ.get("SANDBOX_PORT", 8025)),
+                  flower_port=int(os.environ.get("FLOWER_PORT", 5555)), redis_url=redis_url,
+                  processes=("sandbox", "web", "worker", "beat", "flower"),
+                  flower_auth=os.environ.get("FLOWER_BASIC_AUTH") or "ops:zkbridge",
+                  ops_token=os.environ.get("OPS_TOKEN") or secrets.token_urlsafe(18))
+    for port, what in ((stack.web_port, "PORT"), (stack.sandbox_port, "SANDBOX_PORT"),
+                       (stack.flower_port, "FLOWER_PORT")):
+        if port_answers(port):
+            raise SystemExit(f"port {port} is taken; set {what} to a free port")
+    return stack
+
+
+def _banner(stack: Stack) -> str:
+    """Where everything answers once the stack is up, with the credentials a person needs."""
     user, _, password = stack.flower_auth.partition(":")
-    print(f"""
+    return f"""
 zkbridge is running against the local sandbox.
   Phone and agent desk : {stack.sandbox_url}/   (text from /phone, answer in /desk)
   Receiver             : {stack.web_url}/webhooks/klaviyo  /webhooks/zendesk  /readyz
@@ -313,16 +339,16 @@ zkbridge is running against the local sandbox.
   Ops page             : {stack.web_url}/ops  (user ops, password {stack.ops_token})
   Metrics (Prometheus) : {stack.web_url}/metrics
   Redis                : {stack.redis_url}
-Ctrl-C stops everything.""", flush=True)
-    try:
-        while all(p.alive() for p in stack.procs.values()):
-            time.sleep(1)
-        dead = [n for n, p in stack.procs.items() if not p.alive()]
-        print(f"process(es) stopped: {', '.join(dead)}; see {workdir}/<name>.log", flush=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stack.stop()
+Ctrl-C stops everything."""
+
+
+def _run_until_a_process_dies(stack: Stack, workdir: Path) -> None:
+    """Block while every process lives; when one dies, say which and where its log is (the
+    caller then stops the rest: half a stack would only mislead)."""
+    while all(p.alive() for p in stack.procs.values()):
+        time.sleep(1)
+    dead = [n for n, p in stack.procs.items() if not p.alive()]
+    print(f"process(es) stopped: {', '.join(dead)}; see {workdir}/<name>.log", flush=True)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from sandbox import klaviyo_webhooks as hooks
-from sandbox.klaviyo_state import E164, KlaviyoState
+from sandbox.klaviyo import webhooks as hooks
+from sandbox.klaviyo.state import E164, KlaviyoState
 
 PREFIX = "/_sandbox/klaviyo"
 
@@ -57,10 +57,9 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
         if not isinstance(messages, list) or not messages:
             return _error(400, "'messages' must be a non-empty list")
         with sb.lock:
-            for i, m in enumerate(messages):
-                problem = _check_text(state(), m if isinstance(m, dict) else {})
-                if problem:
-                    return _error(400, f"messages[{i}]: {problem}")
+            problem = _check_batch(state(), messages)
+            if problem:
+                return _error(400, problem)
             events = [_text(state(), m) for m in messages]
             delivery = hooks.deliver(sb, [(hooks.SENT_SMS_TOPIC, ev) for ev in events])
         return jsonify({"event_ids": [ev.id for ev in events], "delivery_id": delivery})
@@ -68,23 +67,11 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
     @bp.post(f"{PREFIX}/campaign")
     def campaign() -> tuple[Response, int] | Response:
         body = request.get_json(silent=True) or {}
-        source = "flow" if body.get("flow_name") else "campaign"
-        name = body.get("flow_name") or body.get("campaign_name") or "Sandbox campaign"
         with sb.lock:
-            p = state().by_phone(str(body.get("to", "")))
-            if p is None:
-                return _error(404, f"no profile with phone {body.get('to')!r}")
-            conv = state().conversation_of(p.id)
-            sender = body.get("from") or (conv.brand_number if conv else
-                                          next(iter(state().brand_numbers)))
-            if sender not in state().brand_numbers:
-                return _error(400, f"unknown brand number {sender!r}")
-            # [assumed] a campaign needs marketing consent; a flow either kind
-            allowed = (p.sms_marketing == "SUBSCRIBED" if source == "campaign"
-                       else p.can_receive_sms)
-            if not allowed:
-                return _error(409, f"profile {p.id} cannot receive this {source} SMS (consent)")
-            ev = state().brand_sends(p, sender, str(body.get("body", "")), source, name)
+            sent = _send_campaign(state(), body)
+            if isinstance(sent, tuple):   # refused: the error answer
+                return sent
+            ev = sent
             delivery = hooks.deliver(sb, [(hooks.RECEIVED_SMS_TOPIC, ev)])
         return jsonify({"event_id": ev.id, "delivery_id": delivery})
 
@@ -112,12 +99,9 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
     def settings() -> tuple[Response, int] | Response:
         body = (request.get_json(silent=True) or {}) if request.method == "POST" else {}
         with sb.lock:
-            if "opt_out_match" in body:
-                if body["opt_out_match"] not in ("contains", "exact"):
-                    return _error(400, "opt_out_match must be 'contains' or 'exact'")
-                state().opt_out_match = body["opt_out_match"]
-            if "conversations_enabled" in body:
-                state().conversations_enabled = bool(body["conversations_enabled"])
+            if "opt_out_match" in body and body["opt_out_match"] not in ("contains", "exact"):
+                return _error(400, "opt_out_match must be 'contains' or 'exact'")
+            _apply_settings(state(), body)
             return jsonify({"opt_out_match": state().opt_out_match,
                             "conversations_enabled": state().conversations_enabled,
                             "brand_numbers": state().brand_numbers})
@@ -135,6 +119,44 @@ def _check_text(state: KlaviyoState, m: dict[str, Any]) -> str | None:
     if not isinstance(m.get("body", ""), str) or not (m.get("body") or media):
         return "a text needs a 'body' (or 'media_urls')"
     return None
+
+
+def _check_batch(state: KlaviyoState, messages: list[Any]) -> str | None:
+    """The first message's problem, named by its index: a batch is taken or refused whole."""
+    for i, m in enumerate(messages):
+        problem = _check_text(state, m if isinstance(m, dict) else {})
+        if problem:
+            return f"messages[{i}]: {problem}"
+    return None
+
+
+def _send_campaign(state: KlaviyoState, body: dict[str, Any]) -> Any | tuple[Response, int]:
+    """A campaign (or, with `flow_name`, a flow) SMS from a brand number to the profile with the
+    `to` phone: the event, or the error answer when the profile, the sender or the consent is
+    wrong. The sender defaults to the profile's conversation number, else the first one."""
+    source = "flow" if body.get("flow_name") else "campaign"
+    name = body.get("flow_name") or body.get("campaign_name") or "Sandbox campaign"
+    p = state.by_phone(str(body.get("to", "")))
+    if p is None:
+        return _error(404, f"no profile with phone {body.get('to')!r}")
+    conv = state.conversation_of(p.id)
+    sender = body.get("from") or (conv.brand_number if conv else next(iter(state.brand_numbers)))
+    if sender not in state.brand_numbers:
+        return _error(400, f"unknown brand number {sender!r}")
+    # [assumed] a campaign needs marketing consent; a flow either kind
+    allowed = p.sms_marketing == "SUBSCRIBED" if source == "campaign" else p.can_receive_sms
+    if not allowed:
+        return _error(409, f"profile {p.id} cannot receive this {source} SMS (consent)")
+    return state.brand_sends(p, sender, str(body.get("body", "")), source, name)
+
+
+def _apply_settings(state: KlaviyoState, body: dict[str, Any]) -> None:
+    """The account settings a test may switch (checked by the caller): how STOP words match,
+    and whether the Conversations API is enabled."""
+    if "opt_out_match" in body:
+        state.opt_out_match = body["opt_out_match"]
+    if "conversations_enabled" in body:
+        state.conversations_enabled = bool(body["conversations_enabled"])
 
 
 def _text(state: KlaviyoState, m: dict[str, Any]) -> Any:

@@ -3,8 +3,8 @@
 Each route authenticates (`Authorization: Klaviyo-API-Key ...` and a `revision` header, checked
 before anything else), passes `sb.gate` (call counter, injected faults, fixed-window rate limits
 per endpoint, as Klaviyo publishes them), then acts on `KlaviyoState` and answers in Klaviyo's
-JSON:API shapes (`klaviyo_jsonapi`). Customer texting and inspection routes for tests and the
-UI are in `klaviyo_admin`; outgoing system webhooks in `klaviyo_webhooks`.
+JSON:API shapes (`jsonapi`). Customer texting and inspection routes for tests and the
+UI are in `admin`; outgoing system webhooks in `webhooks`.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, request
 
-from sandbox import klaviyo_admin, klaviyo_webhooks
-from sandbox import klaviyo_jsonapi as ja
 from sandbox.common import RateLimiter, Window
-from sandbox.klaviyo_jsonapi import ApiError, invalid, not_found
-from sandbox.klaviyo_state import KlaviyoState, Profile, ProfileError
+from sandbox.klaviyo import admin, webhooks
+from sandbox.klaviyo import jsonapi as ja
+from sandbox.klaviyo.jsonapi import ApiError, invalid, not_found
+from sandbox.klaviyo.state import KlaviyoState, Profile, ProfileError
 
 # Published limits [doc], except conversations-list (assumed like conversation-messages) and
 # GET /api/events, given its own bucket so tests reading events do not spend the bridge's quota.
@@ -52,7 +52,7 @@ def install_default_limits(limiter: RateLimiter, production: bool) -> None:
 
 def make_blueprint(sb: Any) -> Blueprint:
     bp = Blueprint("klaviyo", __name__)
-    klaviyo_admin.add_routes(bp, sb)
+    admin.add_routes(bp, sb)
 
     @bp.before_app_request
     def authenticate() -> Response | None:
@@ -61,28 +61,8 @@ def make_blueprint(sb: Any) -> Blueprint:
             return None     # not Klaviyo: Zendesk lives under /api/v2/
         return _check_credentials(sb.config.klaviyo_api_key)
 
-    def gated(key: str, bucket: str) -> Callable[[Callable[..., Response]],
-                                                 Callable[..., Response]]:
-        def wrap(view: Callable[..., Response]) -> Callable[..., Response]:
-            @functools.wraps(view)
-            def run(**kwargs: Any) -> Response:
-                gate = sb.gate("klaviyo", key, [bucket])
-                refused = _refusal(gate)
-                if refused is not None:
-                    return refused
-                try:
-                    with sb.lock:   # handlers are quick; webhooks leave through the outbox
-                        resp = view(**kwargs)
-                except ApiError as e:
-                    resp = e.response()
-                if gate.bucket:
-                    resp.headers["RateLimit-Limit"] = str(gate.limit)
-                    resp.headers["RateLimit-Remaining"] = str(gate.remaining)
-                if sb.late_timeout(gate):
-                    resp = _refusal(replace(gate, kind="timeout"))
-                return resp
-            return run
-        return wrap
+    def gated(key: str, bucket: str) -> Callable[[View], View]:
+        return functools.partial(_gated, sb, key, bucket)
 
     state: KlaviyoState = sb.klaviyo
 
@@ -110,14 +90,7 @@ def make_blueprint(sb: Any) -> Blueprint:
     @bp.get("/api/profiles/")
     @gated("GET /api/profiles", "klaviyo:profiles")
     def list_profiles() -> Response:
-        found = list(state.profiles.values())
-        raw = request.args.get("filter")
-        if raw:
-            conditions = ja.parse_filter(raw)
-            ja.check_allowed(conditions, {f: {"equals", "any"} for f in
-                                          ("id", "email", "phone_number", "external_id")})
-            found = [p for p in found
-                     if all(ja.matches(getattr(p, f), op, v) for op, f, v in conditions)]
+        found = _filtered(list(state.profiles.values()), PROFILE_FILTERS)
         size = ja.page_size(request.args.get("page[size]"), 20, 100)
         chunk, links = ja.page(found, request.args.get("page[cursor]"), size, request.url,
                                _next_url)
@@ -143,25 +116,10 @@ def make_blueprint(sb: Any) -> Blueprint:
     @gated("POST /api/conversation-messages", "klaviyo:conversation-messages")
     def conversation_message() -> Response:
         _require_conversations(state)
-        data = ja.data(_body(), "conversation-message")
-        text = (data.get("attributes") or {}).get("body")
-        if not isinstance(text, str) or not text.strip():
-            raise invalid("A non-empty message body is required.", "/data/attributes/body")
-        ref = ((data.get("relationships") or {}).get("conversation") or {}).get("data") or {}
-        if ref.get("type") != "conversation" or not isinstance(ref.get("id"), str):
-            raise invalid("A conversation relationship is required.",
-                          "/data/relationships/conversation/data")
+        text, conversation_id = _message_request(ja.data(_body(), "conversation-message"))
         with sb.lock:
-            conv = state.conversations.get(ref["id"])
-            if conv is None:
-                raise not_found(f"A conversation with id {ref['id']} does not exist.")
-            p = state.profiles[conv.profile_id]
-            if not p.can_receive_sms:   # [assumed] Klaviyo refuses to text a non-subscriber
-                raise invalid(f"Profile {p.id} cannot receive SMS: it is not subscribed to "
-                              "SMS marketing or transactional messages.",
-                              "/data/relationships/conversation/data/id")
-            ev = state.brand_sends(p, conv.brand_number, text, "conversation")
-            klaviyo_webhooks.deliver(sb, [(klaviyo_webhooks.RECEIVED_SMS_TOPIC, ev)])
+            ev = _send_in_conversation(state, conversation_id, text)
+            webhooks.deliver(sb, [(webhooks.RECEIVED_SMS_TOPIC, ev)])
         return ja.document(None, 202)
 
     @bp.post("/api/events")
@@ -186,27 +144,7 @@ def make_blueprint(sb: Any) -> Blueprint:
         if (request.content_length or 0) > MAX_BULK_BYTES:
             raise ApiError(413, "payload_too_large", "Payload too large.",
                            "The payload may not exceed 5MB.")
-        attrs = ja.data(_body(), "event-bulk-create-job").get("attributes") or {}
-        groups = (attrs.get("events-bulk-create") or {}).get("data")
-        if not isinstance(groups, list):
-            raise invalid("events-bulk-create.data must be a list.",
-                          "/data/attributes/events-bulk-create/data")
-        parsed = []
-        for i, group in enumerate(groups):
-            at = f"/data/attributes/events-bulk-create/data/{i}"
-            gattrs = (group or {}).get("attributes") or {}
-            ref = (gattrs.get("profile") or {}).get("data")
-            events = (gattrs.get("events") or {}).get("data")
-            if not isinstance(ref, dict) or not isinstance(events, list):
-                raise invalid("Each entry needs a profile and events.", at + "/attributes")
-            parsed.append((ref, at, [ja.parse_event((e or {}).get("attributes") or {},
-                                                  f"{at}/attributes/events/data/{j}/attributes",
-                                                  gattrs.get("backfill"))
-                                     for j, e in enumerate(events)]))
-        total = sum(len(evs) for _, _, evs in parsed)
-        if total > MAX_BULK_EVENTS:
-            raise invalid(f"A bulk job accepts at most {MAX_BULK_EVENTS} events; got {total}.",
-                          "/data/attributes/events-bulk-create/data")
+        parsed = _bulk_groups(ja.data(_body(), "event-bulk-create-job"))
         with sb.lock:
             profiles = [_resolve(state, ref, at + "/attributes/profile/data")
                         for ref, at, _ in parsed]
@@ -222,13 +160,7 @@ def make_blueprint(sb: Any) -> Blueprint:
         sort = request.args.get("sort", "datetime")
         if sort not in ("datetime", "-datetime", "timestamp", "-timestamp"):
             raise invalid(f"Invalid sort {sort!r}.", parameter="sort")
-        events = state.events_sorted(reverse=sort.startswith("-"))
-        raw = request.args.get("filter")
-        if raw:
-            conditions = ja.parse_filter(raw)
-            ja.check_allowed(conditions, {"metric_id": {"equals"}, "profile_id": {"equals"}})
-            events = [e for e in events if all(ja.matches(getattr(e, f), op, v)
-                                               for op, f, v in conditions)]
+        events = _filtered(state.events_sorted(reverse=sort.startswith("-")), EVENT_FILTERS)
         size = ja.page_size(request.args.get("page[size]"), 200, 1000)
         chunk, links = ja.page(events, request.args.get("page[cursor]"), size, request.url,
                                _next_url)
@@ -236,6 +168,102 @@ def make_blueprint(sb: Any) -> Blueprint:
                             "links": links})
 
     return bp
+
+
+# ---- the gate and the handlers' logic -----------------------------------------------------
+View = Callable[..., Response]
+PROFILE_FILTERS = {f: {"equals", "any"} for f in ("id", "email", "phone_number", "external_id")}
+EVENT_FILTERS = {"metric_id": {"equals"}, "profile_id": {"equals"}}
+BulkGroup = tuple[dict[str, Any], str, list[dict[str, Any]]]
+
+
+def _gated(sb: Any, key: str, bucket: str, view: View) -> View:
+    """`view` behind `sb.gate` (counter, faults, one rate-limit bucket) and the state lock, with
+    Klaviyo's rate-limit headers; an `ApiError` raised by the view becomes its answer."""
+    @functools.wraps(view)
+    def run(**kwargs: Any) -> Response:
+        gate = sb.gate("klaviyo", key, [bucket])
+        refused = _refusal(gate)
+        if refused is not None:
+            return refused
+        try:
+            with sb.lock:   # handlers are quick; webhooks leave through the outbox
+                resp = view(**kwargs)
+        except ApiError as e:
+            resp = e.response()
+        if gate.bucket:
+            resp.headers["RateLimit-Limit"] = str(gate.limit)
+            resp.headers["RateLimit-Remaining"] = str(gate.remaining)
+        if sb.late_timeout(gate):
+            resp = _refusal(replace(gate, kind="timeout"))
+        return resp
+    return run
+
+
+def _filtered(items: list[Any], allowed: dict[str, set[str]]) -> list[Any]:
+    """`items` narrowed by the request's `filter` parameter; each list endpoint accepts only
+    some fields and operators, and Klaviyo refuses the others rather than ignoring them."""
+    raw = request.args.get("filter")
+    if not raw:
+        return items
+    conditions = ja.parse_filter(raw)
+    ja.check_allowed(conditions, allowed)
+    return [x for x in items if all(ja.matches(getattr(x, f), op, v) for op, f, v in conditions)]
+
+
+def _message_request(data: dict[str, Any]) -> tuple[str, str]:
+    """(body, conversation id) of a conversation-message request, checked before the state is
+    looked at: a malformed request is refused whatever the conversation."""
+    text = (data.get("attributes") or {}).get("body")
+    if not isinstance(text, str) or not text.strip():
+        raise invalid("A non-empty message body is required.", "/data/attributes/body")
+    ref = ((data.get("relationships") or {}).get("conversation") or {}).get("data") or {}
+    if ref.get("type") != "conversation" or not isinstance(ref.get("id"), str):
+        raise invalid("A conversation relationship is required.",
+                      "/data/relationships/conversation/data")
+    return text, ref["id"]
+
+
+def _send_in_conversation(state: KlaviyoState, conversation_id: str, text: str) -> Any:
+    """The brand's reply in an existing conversation, from its brand number (under the lock)."""
+    conv = state.conversations.get(conversation_id)
+    if conv is None:
+        raise not_found(f"A conversation with id {conversation_id} does not exist.")
+    p = state.profiles[conv.profile_id]
+    if not p.can_receive_sms:   # [assumed] Klaviyo refuses to text a non-subscriber
+        raise invalid(f"Profile {p.id} cannot receive SMS: it is not subscribed to "
+                      "SMS marketing or transactional messages.",
+                      "/data/relationships/conversation/data/id")
+    return state.brand_sends(p, conv.brand_number, text, "conversation")
+
+
+def _bulk_groups(data: dict[str, Any]) -> list[BulkGroup]:
+    """Every (profile reference, pointer, parsed events) of a bulk job, all checked before any
+    is stored: Klaviyo takes or refuses a job whole."""
+    attrs = data.get("attributes") or {}
+    groups = (attrs.get("events-bulk-create") or {}).get("data")
+    if not isinstance(groups, list):
+        raise invalid("events-bulk-create.data must be a list.",
+                      "/data/attributes/events-bulk-create/data")
+    parsed = [_bulk_group(group, f"/data/attributes/events-bulk-create/data/{i}")
+              for i, group in enumerate(groups)]
+    total = sum(len(evs) for _, _, evs in parsed)
+    if total > MAX_BULK_EVENTS:
+        raise invalid(f"A bulk job accepts at most {MAX_BULK_EVENTS} events; got {total}.",
+                      "/data/attributes/events-bulk-create/data")
+    return parsed
+
+
+def _bulk_group(group: Any, at: str) -> BulkGroup:
+    gattrs = (group or {}).get("attributes") or {}
+    ref = (gattrs.get("profile") or {}).get("data")
+    events = (gattrs.get("events") or {}).get("data")
+    if not isinstance(ref, dict) or not isinstance(events, list):
+        raise invalid("Each entry needs a profile and events.", at + "/attributes")
+    return ref, at, [ja.parse_event((e or {}).get("attributes") or {},
+                                    f"{at}/attributes/events/data/{j}/attributes",
+                                    gattrs.get("backfill"))
+                     for j, e in enumerate(events)]
 
 
 # ---- request helpers ---------------------------------------------------------------------

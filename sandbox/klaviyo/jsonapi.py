@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Response
 
-from sandbox.klaviyo_state import Conversation, Event, Profile
+from sandbox.klaviyo.state import Conversation, Event, Profile
 
 JSONAPI = "application/vnd.api+json"
 ACCOUNT_ID = "SbxAcm"   # the sandbox account (also named in webhook meta)
@@ -192,65 +192,81 @@ def parse_filter(text: str) -> list[tuple[str, str, Any]]:
     Supports Klaviyo's operators with a field and one value (string, list, number, date or
     bare word). Anything malformed raises `invalid(...)` naming the `filter` parameter.
     """
-    tokens = _tokens(text)
-    pos = 0
+    return _FilterParser(text).conditions()
 
-    def expect(tok: str) -> None:
-        nonlocal pos
-        if pos >= len(tokens) or tokens[pos] != ("punct", tok):
-            raise _bad_filter(text)
-        pos += 1
 
-    def value() -> Any:
-        nonlocal pos
-        if pos >= len(tokens):
-            raise _bad_filter(text)
-        kind, tok = tokens[pos]
-        pos += 1
+class _FilterParser:
+    """Recursive descent over `_tokens(text)`, one method per piece of the filter grammar, all
+    reading from `pos`. Every dead end raises `_bad_filter(text)`: Klaviyo names no position."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.tokens, self.pos = text, _tokens(text), 0
+
+    def conditions(self) -> list[tuple[str, str, Any]]:
+        """The whole filter: expressions separated by commas, and nothing after them."""
+        out = self._expressions()
+        if self.pos != len(self.tokens):
+            raise _bad_filter(self.text)
+        return out
+
+    def _at(self, kind: str, tok: str) -> bool:
+        return self.tokens[self.pos:self.pos + 1] == [(kind, tok)]
+
+    def _expect(self, tok: str) -> None:
+        if not self._at("punct", tok):
+            raise _bad_filter(self.text)
+        self.pos += 1
+
+    def _word(self) -> str:
+        if self.pos >= len(self.tokens) or self.tokens[self.pos][0] != "word":
+            raise _bad_filter(self.text)
+        self.pos += 1
+        return self.tokens[self.pos - 1][1]
+
+    def _expressions(self) -> list[tuple[str, str, Any]]:
+        """`a,b,...`: the top level and the inside of `and(...)` are the same list [doc]."""
+        out = self._expression()
+        while self._at("punct", ","):
+            self.pos += 1
+            out += self._expression()
+        return out
+
+    def _expression(self) -> list[tuple[str, str, Any]]:
+        """`and(...)`, flattened, or `operator(field,value)`."""
+        op = self._word()
+        self._expect("(")
+        if op == "and":
+            out = self._expressions()
+            self._expect(")")
+            return out
+        field = self._word()
+        self._expect(",")
+        v = self._value()
+        self._expect(")")
+        return [(op, field, v)]
+
+    def _value(self) -> Any:
+        if self.pos >= len(self.tokens):
+            raise _bad_filter(self.text)
+        kind, tok = self.tokens[self.pos]
+        self.pos += 1
         if kind == "str":
             return re.sub(r"\\(.)", r"\1", tok[1:-1])
         if (kind, tok) == ("punct", "["):
-            items = []
-            while tokens[pos:pos + 1] != [("punct", "]")]:
-                items.append(value())
-                if tokens[pos:pos + 1] == [("punct", ",")]:
-                    pos += 1
-            expect("]")
-            return items
+            return self._list_rest()
         if kind == "word":
             return tok
-        raise _bad_filter(text)
+        raise _bad_filter(self.text)
 
-    def expression() -> list[tuple[str, str, Any]]:
-        nonlocal pos
-        if pos >= len(tokens) or tokens[pos][0] != "word":
-            raise _bad_filter(text)
-        op = tokens[pos][1]
-        pos += 1
-        expect("(")
-        if op == "and":
-            out = expression()
-            while tokens[pos:pos + 1] == [("punct", ",")]:
-                pos += 1
-                out += expression()
-            expect(")")
-            return out
-        if pos >= len(tokens) or tokens[pos][0] != "word":
-            raise _bad_filter(text)
-        field = tokens[pos][1]
-        pos += 1
-        expect(",")
-        v = value()
-        expect(")")
-        return [(op, field, v)]
-
-    conditions = expression()
-    while pos < len(tokens) and tokens[pos] == ("punct", ","):
-        pos += 1
-        conditions += expression()
-    if pos != len(tokens):
-        raise _bad_filter(text)
-    return conditions
+    def _list_rest(self) -> list[Any]:
+        """The values after `[` up to `]`; a comma after a value is skipped when there is one."""
+        items = []
+        while not self._at("punct", "]"):
+            items.append(self._value())
+            if self._at("punct", ","):
+                self.pos += 1
+        self._expect("]")
+        return items
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:

@@ -23,8 +23,8 @@ from typing import Any
 
 import requests
 
-from sandbox.klaviyo_jsonapi import ACCOUNT_ID
-from sandbox.klaviyo_state import Event
+from sandbox.klaviyo.jsonapi import ACCOUNT_ID
+from sandbox.klaviyo.state import Event
 
 WEBHOOK_ID = "01JSANDBOXSYSTEMWEBHOOK000"
 REVISION = "2026-07-15"

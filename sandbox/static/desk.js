@@ -132,15 +132,7 @@
   }
 
   // ---- actions ----
-  async function act(what, fn) {
-    say(status, `${what}…`, "busy");
-    try {
-      say(status, await fn(), "ok");
-    } catch (e) {
-      say(status, `${what} failed: ${e.message}`, "error");
-    }
-    await Promise.allSettled([loadTickets(), ZK.refreshWebhooks()]);
-  }
+  const act = (what, fn) => ZK.act(status, what, fn, () => [loadTickets()]);
 
   const kind = () => document.querySelector("input[name=kind]:checked").value;
   function showKind() {

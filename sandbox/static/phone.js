@@ -96,15 +96,7 @@
   }
 
   // ---- actions ----
-  async function act(what, fn) {
-    say(status, `${what}…`, "busy");
-    try {
-      say(status, await fn(), "ok");
-    } catch (e) {
-      say(status, `${what} failed: ${e.message}`, "error");
-    }
-    await Promise.allSettled([loadProfiles(), loadThread(), ZK.refreshWebhooks()]);
-  }
+  const act = (what, fn) => ZK.act(status, what, fn, () => [loadProfiles(), loadThread()]);
 
   $("compose").addEventListener("submit", (ev) => {
     ev.preventDefault();

@@ -132,5 +132,18 @@ const ZK = (() => {
   }
   document.addEventListener("DOMContentLoaded", () => poll(refreshWebhooks, 2000));
 
-  return {api, h, poll, fmtTime, toDate, maskPhone, say, list, safeUrl, refreshWebhooks};
+  // A page's action (send, reply, set status...): "busy" in the status line while it runs, then
+  // its result or its error; then the page's own lists (`reload()` starts their loads) and the
+  // webhook bar are refreshed whatever happened, since a failed call may still have changed state.
+  async function act(statusEl, what, fn, reload) {
+    say(statusEl, `${what}…`, "busy");
+    try {
+      say(statusEl, await fn(), "ok");
+    } catch (e) {
+      say(statusEl, `${what} failed: ${e.message}`, "error");
+    }
+    await Promise.allSettled([...reload(), refreshWebhooks()]);
+  }
+
+  return {api, h, poll, fmtTime, toDate, maskPhone, say, list, safeUrl, refreshWebhooks, act};
 })();

@@ -2,9 +2,9 @@
 
 Each route goes through the same funnel: `sb.gate` (count, injected faults, rate limits), then
 authentication, then one handler that changes `ZendeskState` under `sb.lock` and publishes the
-resulting webhooks. Zendesk's rules live in `zendesk_state.py`, its webhooks in
-`zendesk_webhooks.py`, the Webhooks API in `zendesk_webhook_api.py`, views and automations in
-`zendesk_rules.py`, and the desk/admin routes under `/_sandbox/zendesk` in `zendesk_desk.py`.
+resulting webhooks. Zendesk's rules live in `state.py`, its webhooks in
+`webhooks.py`, the Webhooks API in `webhook_api.py`, views and automations in
+`rules.py`, and the desk/admin routes under `/_sandbox/zendesk` in `desk.py`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, request
 
-from sandbox import seed, zendesk_desk, zendesk_rules, zendesk_webhook_api
+from sandbox import seed
 from sandbox.common import RateLimiter, Window
-from sandbox.zendesk_model import (
+from sandbox.zendesk import desk, rules, webhook_api
+from sandbox.zendesk.model import (
     CUSTOM_FIELDS,
     SYSTEM_FIELDS,
     Ticket,
@@ -28,8 +29,8 @@ from sandbox.zendesk_model import (
     ZendeskError,
     not_found,
 )
-from sandbox.zendesk_state import ZendeskState
-from sandbox.zendesk_webhooks import publish
+from sandbox.zendesk.state import ZendeskState
+from sandbox.zendesk.webhooks import publish
 
 __all__ = ["ZendeskState", "install_default_limits", "make_blueprint"]
 
@@ -280,7 +281,7 @@ def show_ticket_field(sb: Any, actor: User, obj_id: int) -> Answer:
 
 
 def make_blueprint(sb: Any) -> Blueprint:
-    """The API routes above plus the desk/admin routes of `zendesk_desk`."""
+    """The API routes above plus the desk/admin routes of `desk`."""
     bp = Blueprint("zendesk", __name__)
     z = ["zendesk"]
     routes: list[tuple[str, str, list[str], Handler]] = [
@@ -297,15 +298,15 @@ def make_blueprint(sb: Any) -> Blueprint:
          incremental_tickets),
         ("GET", "/api/v2/ticket_fields", z, list_ticket_fields),
         ("GET", "/api/v2/ticket_fields/{id}", z, show_ticket_field),
-    ] + [(method, template, z, handler) for method, template, handler in zendesk_rules.ROUTES]
+    ] + [(method, template, z, handler) for method, template, handler in rules.ROUTES]
     for method, template, buckets, handler in routes:
         _api(bp, sb, method, template, buckets, handler)
-    for method, template, handler in zendesk_webhook_api.ROUTES:
+    for method, template, handler in webhook_api.ROUTES:
         _api(bp, sb, method, template, z, handler, string_id=True)
 
     @bp.route("/api/v2/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     def unknown_endpoint(rest: str) -> Any:
         return jsonify({"error": "InvalidEndpoint", "description": "Not found"}), 404
 
-    zendesk_desk.register(bp, sb)
+    desk.register(bp, sb)
     return bp

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox import seed
-from sandbox.zendesk_model import CUSTOM_FIELD_IDS, Comment, Ticket, User, body_to_html
+from sandbox.zendesk.model import CUSTOM_FIELD_IDS, Comment, Ticket, User, body_to_html
 
 MAX_COUNT = 100_000
 STATUSES = ("open", "pending", "solved", "new", "hold")   # the tickets that are not closed

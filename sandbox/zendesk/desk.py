@@ -15,9 +15,10 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from sandbox import seed, zendesk_bulk, zendesk_webhook_api
-from sandbox.zendesk_model import Ticket, ZendeskError
-from sandbox.zendesk_webhooks import publish
+from sandbox import seed
+from sandbox.zendesk import bulk, webhook_api
+from sandbox.zendesk.model import Ticket, User, ZendeskError, parse_id
+from sandbox.zendesk.webhooks import publish
 
 PREFIX = "/_sandbox/zendesk"
 DEFAULT_AGENT_ID = seed.AGENTS[0].id
@@ -38,11 +39,7 @@ def _body() -> dict[str, Any]:
 
 
 def _id(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ZendeskError(400, {"error": "bad_request",
-                                 "description": f"{value!r} is not an id"}) from None
+    return parse_id(value, "bad_request")
 
 
 def ticket_with_comments(ticket: Ticket, base: str) -> dict[str, Any]:
@@ -67,6 +64,43 @@ def _attachments(sb: Any, items: Any) -> list[dict[str, Any]]:
                     "size": int(a.get("size") or 0), "inline": False, "deleted": False,
                     "thumbnails": []})
     return out
+
+
+def _desk_ticket_request(state: Any, d: dict[str, Any]) -> tuple[dict[str, Any], User]:
+    """A desk ticket as the API request `ZendeskState.create_ticket` takes, and its author: the
+    agent named by `author_id`, else the requester. A requester known only by an email nobody
+    has is a new customer filing the web form: created first, so the ticket is theirs."""
+    data: dict[str, Any] = {k: d[k] for k in ("subject", "assignee_id", "group_id", "tags",
+                                              "status", "external_id", "brand_id",
+                                              "priority", "type", "custom_fields")
+                            if k in d}
+    if d.get("requester_id"):
+        data["requester_id"] = d["requester_id"]
+    else:
+        data["requester"] = {"email": d["requester_email"], "name": d.get("requester_name")}
+    requester = state.user(_id(d["requester_id"])) if d.get("requester_id") else \
+        state.user_by_email(str(d["requester_email"]))
+    author = state.user(_id(d["author_id"])) if d.get("author_id") else requester
+    if author is None:
+        author = state.new_user(str(d.get("requester_name")
+                                    or str(d["requester_email"]).split("@")[0]),
+                                str(d["requester_email"]))
+        data.pop("requester")
+        data["requester_id"] = author.id
+    data["comment"] = {"body": d["body"], "html_body": d.get("html_body"),
+                       "public": d.get("public", True), "author_id": author.id}
+    return data, author
+
+
+def _desk_comment_request(d: dict[str, Any], author: User) -> dict[str, Any]:
+    """A desk comment as the update request `ZendeskState.update_ticket` takes; `status`, when
+    given, is submitted with it as an agent's "Submit as" does."""
+    data: dict[str, Any] = {"comment": {"body": d.get("body"), "html_body": d.get("html_body"),
+                                        "public": d.get("public", True),
+                                        "author_id": author.id}}
+    if d.get("status"):
+        data["status"] = d["status"]
+    return data
 
 
 def register(bp: Blueprint, sb: Any) -> None:
@@ -103,26 +137,8 @@ def register(bp: Blueprint, sb: Any) -> None:
             return _bad("body is required")
         if not (d.get("requester_id") or d.get("requester_email")):
             return _bad("requester_id or requester_email is required")
-        data: dict[str, Any] = {k: d[k] for k in ("subject", "assignee_id", "group_id", "tags",
-                                                  "status", "external_id", "brand_id",
-                                                  "priority", "type", "custom_fields")
-                                if k in d}
-        if d.get("requester_id"):
-            data["requester_id"] = d["requester_id"]
-        else:
-            data["requester"] = {"email": d["requester_email"], "name": d.get("requester_name")}
         with sb.lock:
-            requester = state.user(_id(d["requester_id"])) if d.get("requester_id") else \
-                state.user_by_email(str(d["requester_email"]))
-            author = state.user(_id(d["author_id"])) if d.get("author_id") else requester
-            if author is None:  # a new customer filing the web form: create them first
-                author = state.new_user(str(d.get("requester_name")
-                                            or str(d["requester_email"]).split("@")[0]),
-                                        str(d["requester_email"]))
-                data.pop("requester")
-                data["requester_id"] = author.id
-            data["comment"] = {"body": d["body"], "html_body": d.get("html_body"),
-                               "public": d.get("public", True), "author_id": author.id}
+            data, author = _desk_ticket_request(state, d)
             ticket, events = state.create_ticket(data, author, str(d.get("channel") or "web"))
             publish(sb, events)
             return jsonify({"ticket": ticket_with_comments(ticket, request.host_url)}), 201
@@ -132,16 +148,16 @@ def register(bp: Blueprint, sb: Any) -> None:
         """Many past tickets at once, without webhooks (benchmarks, backfill tests)."""
         with sb.lock:
             try:
-                spec = zendesk_bulk.parse_spec(_body(), state.now())
+                spec = bulk.parse_spec(_body(), state.now())
             except ValueError as e:
                 return _bad(str(e))
-            return jsonify(zendesk_bulk.bulk_create(state, spec)), 201
+            return jsonify(bulk.bulk_create(state, spec)), 201
 
     @bp.get(f"{PREFIX}/webhooks")
     def desk_webhooks() -> Any:
         """Webhooks made through the API, with their secrets and credentials."""
         with sb.lock:
-            return jsonify({"webhooks": [zendesk_webhook_api.admin_json(h)
+            return jsonify({"webhooks": [webhook_api.admin_json(h)
                                          for h in state.webhooks.values()]})
 
     @bp.get(f"{PREFIX}/views")
@@ -162,12 +178,7 @@ def register(bp: Blueprint, sb: Any) -> None:
             return _bad("body or html_body is required")
         with sb.lock:
             author = state.user(_id(d.get("author_id") or DEFAULT_AGENT_ID))
-            data: dict[str, Any] = {"comment": {"body": d.get("body"),
-                                                "html_body": d.get("html_body"),
-                                                "public": d.get("public", True),
-                                                "author_id": author.id}}
-            if d.get("status"):
-                data["status"] = d["status"]
+            data = _desk_comment_request(d, author)
             ticket, audit, events = state.update_ticket(
                 ticket_id, data, author, "web", attachments=_attachments(sb, d.get("attachments")))
             publish(sb, events)

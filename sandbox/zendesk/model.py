@@ -1,7 +1,7 @@
 """Zendesk's objects as the API shows them: users, tickets, comments, ticket fields, errors.
 
 Plain records with their JSON rendering (`as_json`), kept apart from the rules that change them
-(`zendesk_state.py`) so each file has one job. Shapes follow the Tickets / Ticket Comments /
+(`state.py`) so each file has one job. Shapes follow the Tickets / Ticket Comments /
 Users reference pages; `tests/sandbox/test_zendesk_conformance.py` checks them against the specs.
 """
 
@@ -73,6 +73,16 @@ class ZendeskError(Exception):
 
 def not_found() -> ZendeskError:
     return ZendeskError(404, {"error": "RecordNotFound", "description": "Not found"})
+
+
+def parse_id(value: Any, error: str) -> int:
+    """`value` as an integer id, else a 400 whose `error` code the caller names: the API says
+    "InvalidValue" [seen], the sandbox's own desk routes "bad_request"."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ZendeskError(400, {"error": error,
+                                 "description": f"{value!r} is not an id"}) from None
 
 
 def record_invalid(field_name: str, description: str) -> ZendeskError:

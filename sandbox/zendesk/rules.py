@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import request
 
-from sandbox.zendesk_model import (
+from sandbox.zendesk.model import (
     CUSTOM_FIELD_IDS,
     User,
     ZendeskError,
@@ -25,7 +25,7 @@ from sandbox.zendesk_model import (
     not_found,
     record_invalid,
 )
-from sandbox.zendesk_webhook_api import TRIGGER_SUBSCRIPTION
+from sandbox.zendesk.webhook_api import TRIGGER_SUBSCRIPTION
 
 Answer = tuple[int, dict[str, Any] | None, dict[str, str]]
 Fields = dict[str, Any]
@@ -135,53 +135,65 @@ def build_automation(state: Any, data: Fields, current: Fields) -> Fields:
     return {**out, "actions": actions}
 
 
-def _handlers(kind: str, store: str, build: Callable[[Any, Fields, Fields], Fields]
-              ) -> list[tuple[str, str, Callable[..., Answer]]]:
-    """list / create / show / update / delete for one kind, Zendesk's classic shapes."""
-    plural, path = f"{kind}s", f"/api/v2/{kind}s"
+class _RuleApi:
+    """list / create / show / update / delete for one kind (view or automation) in Zendesk's
+    classic shapes. The bound methods are the route handlers `api._api` calls under `sb.lock`;
+    a class rather than closures so each handler reads on its own."""
 
-    def payload() -> Fields:
+    def __init__(self, kind: str, store: str,
+                 build: Callable[[Any, Fields, Fields], Fields]) -> None:
+        self.kind, self.store, self.build = kind, store, build
+        self.plural, self.path = f"{kind}s", f"/api/v2/{kind}s"
+
+    def routes(self) -> list[tuple[str, str, Callable[..., Answer]]]:
+        return [("GET", self.path, self.listing), ("POST", self.path, self.create),
+                ("GET", self.path + "/{id}", self.show), ("PUT", self.path + "/{id}", self.update),
+                ("DELETE", self.path + "/{id}", self.delete)]
+
+    def _payload(self) -> Fields:
         data = request.get_json(silent=True)
-        if not isinstance(data, dict) or not isinstance(data.get(kind), dict):
+        if not isinstance(data, dict) or not isinstance(data.get(self.kind), dict):
             raise ZendeskError(400, {"error": "InvalidParameter",
-                                     "description": f"expected a JSON object with '{kind}'"})
-        return data[kind]
+                                     "description": f"expected a JSON object with '{self.kind}'"})
+        return data[self.kind]
 
-    def find(sb: Any, obj_id: int) -> Fields:
-        found: Fields | None = getattr(sb.zendesk, store).get(obj_id)
+    def _records(self, sb: Any) -> dict[int, Fields]:
+        records: dict[int, Fields] = getattr(sb.zendesk, self.store)
+        return records
+
+    def _find(self, sb: Any, obj_id: int) -> Fields:
+        found = self._records(sb).get(obj_id)
         if found is None:
             raise not_found()
         return found
 
-    def listing(sb: Any, actor: User) -> Answer:
-        items = list(getattr(sb.zendesk, store).values())
-        return 200, {plural: items, "next_page": None, "previous_page": None,
+    def listing(self, sb: Any, actor: User) -> Answer:
+        items = list(self._records(sb).values())
+        return 200, {self.plural: items, "next_page": None, "previous_page": None,
                      "count": len(items)}, {}
 
-    def create(sb: Any, actor: User) -> Answer:
+    def create(self, sb: Any, actor: User) -> Answer:
         state = sb.zendesk
-        fields, t = build(state, payload(), {}), iso(state.now())
-        obj_id = state.new_id(kind)
-        record = {"id": obj_id, "url": f"{request.host_url}api/v2/{plural}/{obj_id}.json",
+        fields, t = self.build(state, self._payload(), {}), iso(state.now())
+        obj_id = state.new_id(self.kind)
+        record = {"id": obj_id, "url": f"{request.host_url}api/v2/{self.plural}/{obj_id}.json",
                   **fields, "created_at": t, "updated_at": t}
-        getattr(state, store)[obj_id] = record
-        return 201, {kind: record}, {"Location": record["url"]}
+        self._records(sb)[obj_id] = record
+        return 201, {self.kind: record}, {"Location": record["url"]}
 
-    def show(sb: Any, actor: User, obj_id: int) -> Answer:
-        return 200, {kind: find(sb, obj_id)}, {}
+    def show(self, sb: Any, actor: User, obj_id: int) -> Answer:
+        return 200, {self.kind: self._find(sb, obj_id)}, {}
 
-    def update(sb: Any, actor: User, obj_id: int) -> Answer:
-        record = find(sb, obj_id)
-        record.update(build(sb.zendesk, payload(), record), updated_at=iso(sb.zendesk.now()))
-        return 200, {kind: record}, {}
+    def update(self, sb: Any, actor: User, obj_id: int) -> Answer:
+        record = self._find(sb, obj_id)
+        record.update(self.build(sb.zendesk, self._payload(), record),
+                      updated_at=iso(sb.zendesk.now()))
+        return 200, {self.kind: record}, {}
 
-    def delete(sb: Any, actor: User, obj_id: int) -> Answer:
-        del getattr(sb.zendesk, store)[find(sb, obj_id)["id"]]
+    def delete(self, sb: Any, actor: User, obj_id: int) -> Answer:
+        del self._records(sb)[self._find(sb, obj_id)["id"]]
         return 204, None, {}
 
-    return [("GET", path, listing), ("POST", path, create), ("GET", path + "/{id}", show),
-            ("PUT", path + "/{id}", update), ("DELETE", path + "/{id}", delete)]
 
-
-ROUTES = _handlers("view", "views", build_view) + \
-    _handlers("automation", "automations", build_automation)
+ROUTES = _RuleApi("view", "views", build_view).routes() + \
+    _RuleApi("automation", "automations", build_automation).routes()

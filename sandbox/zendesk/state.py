@@ -2,9 +2,9 @@
 
 This is the part of the stand-in that must behave like Zendesk (status machine, closed tickets
 refusing updates, follow-ups, user matching, idempotency keys, the incremental export). It knows
-nothing of HTTP: the blueprint in `zendesk.py` calls these methods under `sb.lock` and turns a
+nothing of HTTP: the blueprint in `api.py` calls these methods under `sb.lock` and turns a
 `ZendeskError` into Zendesk's error bodies. Every change that Zendesk would announce through an
-event subscription is returned as `TicketEvent`s; `zendesk_webhooks.publish` sends them.
+event subscription is returned as `TicketEvent`s; `webhooks.publish` sends them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from sandbox import seed
-from sandbox.zendesk_model import (
+from sandbox.zendesk.model import (
     DEFAULT_BRAND_ID,
     PRIORITIES,
     STATUSES,
@@ -31,11 +31,12 @@ from sandbox.zendesk_model import (
     iso,
     merge_custom_fields,
     not_found,
+    parse_id,
     record_invalid,
 )
 
 if TYPE_CHECKING:
-    from sandbox.zendesk_webhook_api import Webhook
+    from sandbox.zendesk.webhook_api import Webhook
 
 IDEMPOTENCY_TTL = 2 * 3600
 FIRST_TICKET_ID, FIRST_USER_ID, FIRST_EVENT_ID = 101, 10001, 50001
@@ -59,7 +60,7 @@ class ZendeskState:
         self.groups: dict[int, str] = dict(seed.GROUPS)
         self.tickets: dict[int, Ticket] = {}
         self.idempotency: dict[str, tuple[float, str, Any]] = {}
-        # Provisioned through the API: zendesk_webhook_api.py and zendesk_rules.py own them.
+        # Provisioned through the API: webhook_api.py and rules.py own them.
         self.webhooks: dict[str, Webhook] = {}
         self.views: dict[int, dict[str, Any]] = {}
         self.automations: dict[int, dict[str, Any]] = {}
@@ -199,8 +200,46 @@ class ZendeskState:
     def update_ticket(self, ticket_id: int, data: dict[str, Any], actor: User, channel: str,
                       attachments: list[dict[str, Any]] | None = None
                       ) -> tuple[Ticket, dict[str, Any], list[TicketEvent]]:
-        """PUT /api/v2/tickets/{id} (or a desk action): answer (ticket, audit, events)."""
+        """PUT /api/v2/tickets/{id} (or a desk action): answer (ticket, audit, events).
+
+        Everything is checked before anything changes, so a refused update leaves the ticket as
+        it was; then the comment, the field changes and the status land, each one recorded in
+        the audit's events (ids drawn in that order, as Zendesk numbers them).
+        """
         ticket = self.ticket(ticket_id)
+        comment, author, new_status = self._checked_update(ticket, data, actor, channel)
+        changes = self._field_changes(data, ticket.tags, ticket.custom_fields)
+        t = self.now()
+        audit_id = self.new_id("event")
+        events_json: list[dict[str, Any]] = []
+        events: list[TicketEvent] = []
+        if comment is not None and author is not None:
+            body, html_body = _comment_text(comment)
+            c = Comment(self.new_id("event"), author.id, body, html_body,
+                        bool(comment.get("public", True)), channel, t,
+                        attachments=list(attachments or []), audit_id=audit_id)
+            ticket.comments.append(c)
+            events_json.append(_comment_audit_event(c))
+            events.append(TicketEvent("ticket.comment_added", ticket.id, actor.id, c.id))
+        previous = ticket.status
+        diffs = _apply_changes(ticket, changes, new_status, actor)
+        if ticket.status != previous:
+            events.append(TicketEvent("ticket.status_changed", ticket.id, actor.id,
+                                      previous=previous, current=ticket.status))
+        events_json += [{"id": self.new_id("event"), "type": "Change", "field_name": name,
+                         "value": new, "previous_value": old} for name, old, new in diffs]
+        ticket.updated_at = t
+        audit = {"id": audit_id, "ticket_id": ticket.id, "created_at": iso(t),
+                 "author_id": actor.id, "metadata": {"system": {}, "custom": {}},
+                 "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
+                 "events": events_json}
+        return ticket, audit, events
+
+    def _checked_update(self, ticket: Ticket, data: dict[str, Any], actor: User, channel: str
+                        ) -> tuple[dict[str, Any] | None, User | None, str | None]:
+        """The refusals of an update, in Zendesk's order, before anything changes: answer
+        (comment, its author, the new status). An end user's own reply from the desk ("web")
+        to a pending or solved ticket reopens it, as Zendesk does."""
         if ticket.status == "closed":
             raise record_invalid("status", "Status: closed prevents ticket update")
         comment = data.get("comment")
@@ -218,54 +257,8 @@ class ZendeskState:
             raise record_invalid("status", "Status: new is not valid for this ticket")
         if new_status is None and author is not None and not author.is_staff \
                 and ticket.status in ("pending", "solved") and channel == "web":
-            new_status = "open"  # an end user's own reply reopens the ticket in the desk
-        changes = self._field_changes(data, ticket.tags, ticket.custom_fields)
-        t = self.now()
-        audit_id = self.new_id("event")
-        events_json: list[dict[str, Any]] = []
-        events: list[TicketEvent] = []
-        if comment is not None and author is not None:
-            body, html_body = _comment_text(comment)
-            c = Comment(self.new_id("event"), author.id, body, html_body,
-                        bool(comment.get("public", True)), channel, t,
-                        attachments=list(attachments or []), audit_id=audit_id)
-            ticket.comments.append(c)
-            events_json.append({"id": c.id, "type": "Comment", "body": c.body,
-                                "html_body": c.html_body, "plain_body": c.body,
-                                "public": c.public, "author_id": c.author_id,
-                                "attachments": c.attachments, "audit_id": audit_id})
-            events.append(TicketEvent("ticket.comment_added", ticket.id, actor.id, c.id))
-        before = {k: getattr(ticket, k) for k in ("assignee_id", "group_id", "priority", "type",
-                                                  "subject", "external_id")}
-        before_tags, before_fields = list(ticket.tags), dict(ticket.custom_fields)
-        for name, value in changes.items():
-            setattr(ticket, name, value)
-        previous = ticket.status
-        if new_status is not None and new_status != previous:
-            ticket.status = new_status
-            if new_status in ("solved", "closed") and ticket.assignee_id is None \
-                    and actor.is_staff:
-                ticket.assignee_id = actor.id  # the solver is assigned [assumed]
-        diffs = [(k, v, getattr(ticket, k)) for k, v in before.items()
-                 if getattr(ticket, k) != v]
-        if ticket.tags != before_tags:
-            diffs.append(("tags", before_tags, list(ticket.tags)))
-        diffs += [(str(f), before_fields.get(f), ticket.custom_fields.get(f))  # by field id
-                  for f in sorted(set(before_fields) | set(ticket.custom_fields))
-                  if before_fields.get(f) != ticket.custom_fields.get(f)]
-        if ticket.status != previous:
-            diffs.insert(0, ("status", previous, ticket.status))
-            events.append(TicketEvent("ticket.status_changed", ticket.id, actor.id,
-                                      previous=previous, current=ticket.status))
-        for name, old, new in diffs:
-            events_json.append({"id": self.new_id("event"), "type": "Change",
-                                "field_name": name, "value": new, "previous_value": old})
-        ticket.updated_at = t
-        audit = {"id": audit_id, "ticket_id": ticket.id, "created_at": iso(t),
-                 "author_id": actor.id, "metadata": {"system": {}, "custom": {}},
-                 "via": {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}},
-                 "events": events_json}
-        return ticket, audit, events
+            new_status = "open"
+        return comment, author, new_status
 
     def set_status(self, ticket_id: int, status: str, actor: User) -> list[TicketEvent]:
         """A status change from the desk or Zendesk itself (auto-close)."""
@@ -365,6 +358,39 @@ def _digest(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def _comment_audit_event(c: Comment) -> dict[str, Any]:
+    """A comment as the audit's "Comment" event lists it."""
+    return {"id": c.id, "type": "Comment", "body": c.body, "html_body": c.html_body,
+            "plain_body": c.body, "public": c.public, "author_id": c.author_id,
+            "attachments": c.attachments, "audit_id": c.audit_id}
+
+
+def _apply_changes(ticket: Ticket, changes: dict[str, Any], new_status: str | None,
+                   actor: User) -> list[tuple[str, Any, Any]]:
+    """Set the checked field changes and the new status on `ticket`; answer what really changed
+    as (field, before, after), status first, custom fields by id: the audit's "Change" events.
+    A staff member who solves or closes an unassigned ticket is assigned to it [assumed]."""
+    before = {k: getattr(ticket, k) for k in ("assignee_id", "group_id", "priority", "type",
+                                              "subject", "external_id")}
+    before_tags, before_fields = list(ticket.tags), dict(ticket.custom_fields)
+    for name, value in changes.items():
+        setattr(ticket, name, value)
+    previous = ticket.status
+    if new_status is not None and new_status != previous:
+        ticket.status = new_status
+        if new_status in ("solved", "closed") and ticket.assignee_id is None and actor.is_staff:
+            ticket.assignee_id = actor.id
+    diffs = [(k, v, getattr(ticket, k)) for k, v in before.items() if getattr(ticket, k) != v]
+    if ticket.tags != before_tags:
+        diffs.append(("tags", before_tags, list(ticket.tags)))
+    diffs += [(str(f), before_fields.get(f), ticket.custom_fields.get(f))
+              for f in sorted(set(before_fields) | set(ticket.custom_fields))
+              if before_fields.get(f) != ticket.custom_fields.get(f)]
+    if ticket.status != previous:
+        diffs.insert(0, ("status", previous, ticket.status))
+    return diffs
+
+
 def _comment_text(comment: dict[str, Any]) -> tuple[str, str]:
     if comment.get("body"):
         body = str(comment["body"])
@@ -380,11 +406,7 @@ def _valid_status(status: Any) -> str:
 
 
 def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ZendeskError(400, {"error": "InvalidValue",
-                                 "description": f"{value!r} is not an id"}) from None
+    return parse_id(value, "InvalidValue")
 
 
 def _opt_str(value: Any) -> str | None:

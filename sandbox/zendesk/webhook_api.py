@@ -4,7 +4,7 @@ It is a newer API than tickets and differs in ways a client must get right, so t
 them: string (ULID-like) ids, no `.json` suffix [seen], 204 with no body for PUT/PATCH/DELETE,
 PATCH as a JSON merge patch, errors as `{"errors": [{code, title, detail}]}` [assumed codes], and
 the signing secret only through its own endpoint. A webhook subscribed to `zen:event-type:...`
-events becomes a delivery target (`zendesk_webhooks.targets`), signed with ITS secret.
+events becomes a delivery target (`webhooks.targets`), signed with ITS secret.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import request
 
-from sandbox.zendesk_model import User, ZendeskError, iso
+from sandbox.zendesk.model import User, ZendeskError, iso
 
 Answer = tuple[int, dict[str, Any] | None, dict[str, str]]
 
@@ -97,7 +97,26 @@ def _invalid(name: str, detail: str) -> ZendeskError:
 
 
 def _checked(f: dict[str, Any]) -> dict[str, Any]:
-    """Validate a full set of editable fields (after create/put/patch), as Zendesk does [doc]."""
+    """Validate a full set of editable fields (after create/put/patch), as Zendesk does [doc].
+
+    The checks run in Zendesk's order, so a webhook wrong in two ways is refused for the same
+    field as on a live account; each step is a helper below.
+    """
+    _check_settings(f)
+    subs = _checked_subscriptions(f)
+    auth = f.get("authentication")
+    if auth is not None:
+        f["authentication"] = _checked_authentication(auth)
+    headers = f.get("custom_headers")
+    if headers is not None and (not isinstance(headers, dict) or len(headers) > 5 or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items())):
+        raise _invalid("custom_headers", "custom_headers: at most 5 string headers")
+    return {**f, "subscriptions": list(subs)}
+
+
+def _check_settings(f: dict[str, Any]) -> None:
+    """The required string fields, then the endpoint's scheme, then the enumerated values:
+    what Zendesk refuses before it looks at subscriptions."""
     for name in ("name", "endpoint", "http_method", "request_format", "status"):
         if not isinstance(f.get(name), str) or not f[name].strip():
             raise _invalid(name, f"{name} is required")
@@ -108,6 +127,11 @@ def _checked(f: dict[str, Any]) -> dict[str, Any]:
     for name, allowed in choices.items():
         if f[name] not in allowed:
             raise _invalid(name, f"{name} must be one of {', '.join(allowed)}")
+
+
+def _checked_subscriptions(f: dict[str, Any]) -> list[Any]:
+    """Event types or the trigger subscription, never both; event webhooks POST json [doc].
+    Kept apart because the bridge's provisioning depends on exactly these refusals."""
     subs = f.get("subscriptions") or []
     if not isinstance(subs, list) or not all(
             s == TRIGGER_SUBSCRIPTION or (isinstance(s, str) and EVENT_TYPE.match(s))
@@ -120,23 +144,22 @@ def _checked(f: dict[str, Any]) -> dict[str, Any]:
                                         "triggers and automations, not both")
     if events and (f["http_method"], f["request_format"]) != ("POST", "json"):
         raise _invalid("http_method", "webhooks subscribed to events must use POST and json")
-    auth = f.get("authentication")
-    if auth is not None:
-        keys = AUTH_DATA.get(str(auth.get("type"))) if isinstance(auth, dict) else None
-        data = auth.get("data") if isinstance(auth, dict) else None
-        if keys is None or not isinstance(data, dict) or not all(
-                isinstance(data.get(k), str) and data[k] for k in keys):
-            raise _invalid("authentication", "authentication: type basic_auth {username, "
-                                             "password}, bearer_token {token} or api_key "
-                                             "{name, value} in data")
-        if auth.get("add_position", "header") != "header":
-            raise _invalid("authentication", "add_position must be header")
-        f["authentication"] = {"type": auth["type"], "add_position": "header", "data": dict(data)}
-    headers = f.get("custom_headers")
-    if headers is not None and (not isinstance(headers, dict) or len(headers) > 5 or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in headers.items())):
-        raise _invalid("custom_headers", "custom_headers: at most 5 string headers")
-    return {**f, "subscriptions": list(subs)}
+    return subs
+
+
+def _checked_authentication(auth: Any) -> dict[str, Any]:
+    """The stored form of `authentication`: one of the three types with its data keys, sent in
+    a header (Zendesk's only position) [doc]."""
+    keys = AUTH_DATA.get(str(auth.get("type"))) if isinstance(auth, dict) else None
+    data = auth.get("data") if isinstance(auth, dict) else None
+    if keys is None or not isinstance(data, dict) or not all(
+            isinstance(data.get(k), str) and data[k] for k in keys):
+        raise _invalid("authentication", "authentication: type basic_auth {username, "
+                                         "password}, bearer_token {token} or api_key "
+                                         "{name, value} in data")
+    if auth.get("add_position", "header") != "header":
+        raise _invalid("authentication", "add_position must be header")
+    return {"type": auth["type"], "add_position": "header", "data": dict(data)}
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -152,7 +175,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
-# --- handlers (called under sb.lock by zendesk._api) -----------------------------------------
+# --- handlers (called under sb.lock by api._api) -----------------------------------------
 def _body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not isinstance(data.get("webhook"), dict):

@@ -3,7 +3,7 @@
 Written from Zendesk's documentation (see docs/API-NOTES.md), never shared with `bridge/`: the
 bridge's verifier must be checked against an independent signer. One event per delivery; the
 signature is recomputed on every attempt because Zendesk signs at send time. Events go to the
-webhooks created through the Webhooks API (`zendesk_webhook_api.py`) when there are any, else to
+webhooks created through the Webhooks API (`webhook_api.py`) when there are any, else to
 the admin-configured URL (`targets`).
 """
 
@@ -21,9 +21,9 @@ from typing import Any
 
 import requests
 
-from sandbox.zendesk_model import Ticket, TicketEvent, iso
-from sandbox.zendesk_state import ZendeskState
-from sandbox.zendesk_webhook_api import Webhook
+from sandbox.zendesk.model import Ticket, TicketEvent, iso
+from sandbox.zendesk.state import ZendeskState
+from sandbox.zendesk.webhook_api import Webhook
 
 ACCOUNT_ID = 22129848
 EVENT_VERSION = "2022-11-06"

@@ -1,0 +1,6 @@
+"""The Klaviyo half of the sandbox.
+
+`api` is the blueprint (`/api/...`); `state` the in-memory account; `jsonapi` Klaviyo's JSON:API
+shapes, errors and filters; `admin` the texting and inspection routes under `/_sandbox/klaviyo`;
+`webhooks` the outgoing system webhooks.
+"""
