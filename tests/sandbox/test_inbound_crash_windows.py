@@ -19,7 +19,7 @@ from bridge.adapters.zendesk import ZendeskClient
 from bridge.domain.model import Ticket
 from bridge.domain.sms_rules import Policy
 from bridge.errors import RateLimited
-from bridge.handlers import sms_inbound as inbound
+from bridge.handlers import inbound_writes
 from bridge.handlers.sms_inbound import InboundDeps, process_text
 
 stack_server, stack = stack_fixtures()
@@ -72,7 +72,7 @@ def run(ref: str, deps: InboundDeps) -> int:
 def test_a_rerun_after_dying_past_the_post_adds_nothing(stack, monkeypatch, dies_at) -> None:
     store, clock = Store(fakeredis.FakeRedis()), Clock()
     deps = deps_for(stack.base, store, clock)
-    real_put = store.put_conversation
+    real_put = store.conversations.put_conversation
 
     def put_then_die(conv: Any) -> None:
         if conv.ticket_id is None:          # the recovered conversation, before the POST
@@ -81,10 +81,10 @@ def test_a_rerun_after_dying_past_the_post_adds_nothing(stack, monkeypatch, dies
             real_put(conv)
         raise WorkerDied
 
-    monkeypatch.setattr(store, "put_conversation", put_then_die)
+    monkeypatch.setattr(store.conversations, "put_conversation", put_then_die)
     with pytest.raises(WorkerDied):
         run("klaviyo:ev-1", deps)
-    monkeypatch.setattr(store, "put_conversation", real_put)
+    monkeypatch.setattr(store.conversations, "put_conversation", real_put)
     ticket_id = run("klaviyo:ev-1", deps)
     [ticket] = sms_tickets(stack.base)
     assert ticket["id"] == ticket_id
@@ -125,7 +125,7 @@ def test_a_rerun_after_the_answer_was_lost_finds_the_ticket_the_post_made(
     [ticket] = sms_tickets(stack.base)
     assert ticket_id == ticket["id"] == first["id"]
     assert ticket["bodies"] == [PREPARED["body"]]
-    replayed = rerun_after_hours * 3600 < inbound.ZENDESK_IDEMPOTENCY_SECONDS
+    replayed = rerun_after_hours * 3600 < inbound_writes.ZENDESK_IDEMPOTENCY_SECONDS
     assert calls == ["zkb-klaviyo:ev-2-create"] * (2 if replayed else 1)
 
 
