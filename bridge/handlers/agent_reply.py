@@ -63,54 +63,72 @@ def runner(deps: ReplyDeps) -> Runner:
 
 
 def process_comment(ref: str, event: dict[str, Any], deps: ReplyDeps) -> Done:
+    """Screen one agent comment (A1/A2), then reply to the customer with it, once (A3-A6)."""
     data = event["data"]
     comment = agent_comment(data)
     if comment is None:
         return Done("dropped", "malformed_event")
-    where = conversation_of(data) or deps.store.conversations.ticket_conversation(comment.ticket_id)
+    where = conversation_of(data) or deps.store.conversations.ticket_conversation(
+        comment.ticket_id)
     drop = reply_rules.screen_comment(
         comment, sms_ticket=where is not None,
         written_by_bridge=_written_by_bridge(comment, deps))
-    if drop is not None:
-        return Done("dropped", drop.reason)
-    assert where is not None
-    phone, brand = where
+    if drop is not None or where is None:
+        return Done("dropped", drop.reason if drop else "not_sms_ticket")
     previous = deps.store.ledger.reply_state(comment.comment_id)
     if previous is not None:
         return _after_previous_attempt(comment, previous, deps)
+    return _reply(comment, *where, deps)
+
+
+def _reply(comment: reply_rules.AgentComment, phone: str, brand: str, deps: ReplyDeps) -> Done:
+    """Look at the customer as they are now (A3 email, A4 consent), then send (A6)."""
     conv = deps.store.conversations.get_conversation(phone, brand) or Conversation(phone, brand)
-    grant = None
-    if deps.mode == "conversations":
-        # Take the send's token first: a reply waiting for the budget then costs no API call
-        # per retry. Until the send itself, the token is given back if the reply stops (a
-        # note instead, a lookup held back by its own budget, an error), so it is not spent
-        # twice.
-        wait, grant = deps.quota.grant(deps.budget)
-        if wait > 0:
-            raise Deferred(wait, "conversation-message budget spent for now")
+    grant = _take_send_token(deps)
     try:
         profile = deps.klaviyo.find_profile_by_phone(phone)    # consent as it is now (A4)
         decision = reply_rules.decide_reply(comment, agent_email=_agent_email(comment, deps),
                                             profile=profile)
         if isinstance(decision, reply_rules.NoteInstead):
-            if grant:
-                deps.quota.refund(grant, deps.budget)
-                grant = None
+            _refund(grant, deps)
+            grant = None
             _note_once(comment.ticket_id, f"{comment.comment_id}:{decision.reason}",
                        decision.note, deps)
             return Done("dropped", decision.reason, {"ticket_id": comment.ticket_id})
-        assert profile is not None
+        if profile is None:
+            raise RuntimeError("a reply was decided without the customer's profile")
         if deps.mode == "conversations":
             conv = _conversation_of(conv, profile.id, deps)
     except Exception:
-        if grant:
-            deps.quota.refund(grant, deps.budget)
+        _refund(grant, deps)
         raise
+    return _deliver(comment, decision, conv, deps)
+
+
+def _take_send_token(deps: ReplyDeps) -> str | None:
+    """Take the send's token first: a reply waiting for the budget then costs no API call per
+    retry. Until the send itself, the token is given back if the reply stops (a note instead,
+    a lookup held back by its own budget, an error), so it is not spent twice."""
+    if deps.mode != "conversations":
+        return None
+    wait, grant = deps.quota.grant(deps.budget)
+    if wait > 0:
+        raise Deferred(wait, "conversation-message budget spent for now")
+    return grant
+
+
+def _refund(grant: str | None, deps: ReplyDeps) -> None:
+    if grant:
+        deps.quota.refund(grant, deps.budget)
+
+
+def _deliver(comment: reply_rules.AgentComment, decision: reply_rules.SendReply,
+             conv: Conversation, deps: ReplyDeps) -> Done:
     if deps.mode == "flow_event":
-        _record_flow_event(comment, decision.text, phone, brand, deps)
+        _record_flow_event(comment, decision.text, conv.phone, conv.brand_number, deps)
     else:
         _send(comment.comment_id, decision.text, conv, deps)
-    deps.store.ledger.remember_sent_text(phone, decision.text)
+    deps.store.ledger.remember_sent_text(conv.phone, decision.text)
     if decision.note:
         _note_once(comment.ticket_id, f"{comment.comment_id}:attachments", decision.note, deps)
     encoding, parts = segments(decision.text)
@@ -158,7 +176,8 @@ def _conversation_of(conv: Conversation, profile_id: str, deps: ReplyDeps) -> Co
 
 def _send(comment_id: int, text: str, conv: Conversation, deps: ReplyDeps) -> None:
     conversation_id = conv.klaviyo_conversation_id
-    assert conversation_id is not None
+    if conversation_id is None:
+        raise RuntimeError("no Klaviyo conversation to send the reply on")
     if not deps.store.ledger.begin_reply(comment_id, deps.clock()):
         raise Deferred(5, "another attempt is sending this reply")
     try:

@@ -177,7 +177,9 @@ def _landed_before(ref: str, prepared: PreparedText, conv: Conversation, decisio
         return False
     if isinstance(intent, CommentIntent) and intent.comment_id:
         return True
-    for c in deps.zendesk.comments(decision.ticket_id):
+    # The first comment is the text that opened the ticket (the bridge made every SMS ticket),
+    # never this text's comment: a repeat of it must not be taken for the lost write.
+    for c in deps.zendesk.comments(decision.ticket_id)[1:]:
         if c.author_id == conv.requester_id and c.body.strip() == prepared.body.strip() \
                 and not deps.store.ledger.is_own_comment(c.id):
             deps.store.ledger.confirm_comment(ref, stored, c.id)

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.adapters import meters
+from bridge.adapters.outcomes import Outcomes
 from webapp.prometheus import BridgeCollector
 
 
@@ -25,7 +26,7 @@ def client(server: fakeredis.FakeServer) -> fakeredis.FakeRedis:
 def scrape(r: fakeredis.FakeRedis) -> dict[str, dict[tuple, float]]:
     """{sample name: {sorted label pairs: value}} as a Prometheus server would parse it."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(BridgeCollector(r))
+    registry.register(BridgeCollector(Outcomes(r).readings))
     out: dict[str, dict[tuple, float]] = {}
     for family in text_string_to_metric_families(generate_latest(registry).decode()):
         for s in family.samples:
