@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from urllib.parse import urlparse
 
 from bridge.errors import ConfigError
@@ -25,25 +25,27 @@ MIN_OPS_TOKEN = 16
 
 @dataclass(frozen=True)
 class Settings:
-    redis_url: str
+    """Every setting, with its default written once: here (from_env falls back to these)."""
+
     zendesk_url: str
-    zendesk_email: str | None
-    zendesk_api_token: str | None
-    zendesk_oauth_token: str | None
     zendesk_webhook_secret: str
     klaviyo_api_key: str
-    klaviyo_base_url: str
-    klaviyo_revision: str
     klaviyo_webhook_secret: str
-    sync_sms_conversations: bool
-    sms_keywords: frozenset[str]
-    sms_opt_out_match: str
-    sms_ticket_tags: tuple[str, ...]
-    sms_subject_template: str
-    zendesk_group_id: int | None
-    zendesk_brand_id: int | None
-    allow_insecure_upstreams: bool
-    port: int
+    zendesk_email: str | None = None
+    zendesk_api_token: str | None = None
+    zendesk_oauth_token: str | None = None
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    klaviyo_base_url: str = f"https://{KLAVIYO_HOST}"
+    klaviyo_revision: str = "2026-07-15"
+    sync_sms_conversations: bool = False
+    sms_keywords: frozenset[str] = frozenset()
+    sms_opt_out_match: str = "contains"
+    sms_ticket_tags: tuple[str, ...] = ()
+    sms_subject_template: str = "SMS from {masked_phone}"
+    zendesk_group_id: int | None = None
+    zendesk_brand_id: int | None = None
+    allow_insecure_upstreams: bool = False
+    port: int = 8000
     sms_reply_mode: str = "conversations"
     klaviyo_messages_per_minute: int = 60
     klaviyo_events_per_minute: int = 3500
@@ -68,105 +70,123 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate; raise `ConfigError` listing every problem."""
-        env = os.environ if env is None else env
-        p = _Parser(env)
-        zendesk_url = p.url("ZENDESK_URL", required=True)
-        klaviyo_base = p.url("KLAVIYO_BASE_URL", default=f"https://{KLAVIYO_HOST}")
-        insecure = p.boolean("ALLOW_INSECURE_UPSTREAMS", False)
-        if not insecure:
-            p.secure_host("ZENDESK_URL", zendesk_url, lambda h: h.endswith(ZENDESK_HOST_SUFFIX))
-            p.secure_host("KLAVIYO_BASE_URL", klaviyo_base, lambda h: h == KLAVIYO_HOST)
-        public_url = p.url("PUBLIC_URL")
-        if public_url and not insecure and urlparse(public_url).scheme != "https":
-            p.problem(f"PUBLIC_URL={public_url!r} must start with https:// (Zendesk delivers "
-                      "webhooks to https endpoints only); ALLOW_INSECURE_UPSTREAMS=true allows "
-                      "http for the sandbox or tests")
-        email = p.text("ZENDESK_EMAIL")
-        token = p.text("ZENDESK_API_TOKEN")
-        oauth = p.text("ZENDESK_OAUTH_TOKEN")
-        if not oauth and not (email and token):
-            p.problem("set ZENDESK_OAUTH_TOKEN, or both ZENDESK_EMAIL and ZENDESK_API_TOKEN "
-                      "(an agent or admin's API token from Admin Center > Apps and integrations"
-                      " > Zendesk API)")
-        revision = p.text("KLAVIYO_REVISION") or "2026-07-15"
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.pre)?", revision):
-            p.problem(f"KLAVIYO_REVISION must look like 2026-07-15, got {revision!r}")
-        match = (p.text("SMS_OPT_OUT_MATCH") or "contains").lower()
-        if match not in ("contains", "exact"):
-            p.problem(f"SMS_OPT_OUT_MATCH must be 'contains' or 'exact', got {match!r}")
-        keywords = frozenset(k.strip().upper() for k in (p.text("SMS_KEYWORDS") or "").split(",")
-                             if k.strip())
-        for k in keywords:
-            if not re.fullmatch(r"[A-Z0-9]{3,20}", k):
-                p.problem(f"SMS_KEYWORDS entry {k!r} must be 3-20 letters or digits "
-                          "(Klaviyo's rule for custom keywords)")
-        reply_mode = (p.text("SMS_REPLY_MODE") or "conversations").lower()
-        if reply_mode not in ("conversations", "flow_event"):
-            p.problem(f"SMS_REPLY_MODE must be 'conversations' or 'flow_event', got "
-                      f"{reply_mode!r}")
-        tags = tuple(t.strip() for t in (p.text("SMS_TICKET_TAGS") or "").split(",") if t.strip())
-        subject = p.text("SMS_SUBJECT_TEMPLATE") or "SMS from {masked_phone}"
-        if "{" in subject and not set(re.findall(r"{(\w*)}", subject)) <= {"masked_phone",
-                                                                           "brand_number"}:
-            p.problem("SMS_SUBJECT_TEMPLATE may only use {masked_phone} and {brand_number}")
-        ops_token = p.text("OPS_TOKEN")
-        if ops_token and len(ops_token) < MIN_OPS_TOKEN:
-            p.problem(f"OPS_TOKEN must be at least {MIN_OPS_TOKEN} characters (it guards replay "
-                      "and purge); make one with: python -c 'import secrets; "
-                      "print(secrets.token_urlsafe(24))'")
-        metrics_auth = p.boolean("METRICS_REQUIRE_AUTH", False)
-        if metrics_auth and not ops_token:
-            p.problem("METRICS_REQUIRE_AUTH=true needs OPS_TOKEN (the scraper's bearer token)")
-        settings = cls(
-            redis_url=p.text("REDIS_URL") or "redis://127.0.0.1:6379/0",
-            zendesk_url=zendesk_url.rstrip("/"),
-            zendesk_email=email,
-            zendesk_api_token=token,
-            zendesk_oauth_token=oauth,
-            zendesk_webhook_secret=p.text("ZENDESK_WEBHOOK_SECRET", required=True) or "",
-            klaviyo_api_key=p.text("KLAVIYO_API_KEY", required=True) or "",
-            klaviyo_base_url=klaviyo_base.rstrip("/"),
-            klaviyo_revision=revision,
-            klaviyo_webhook_secret=p.text("KLAVIYO_WEBHOOK_SECRET", required=True) or "",
-            sync_sms_conversations=p.boolean("SYNC_SMS_CONVERSATIONS", False),
-            sms_keywords=keywords,
-            sms_opt_out_match=match,
-            sms_ticket_tags=tags,
-            sms_subject_template=subject,
-            zendesk_group_id=p.integer("ZENDESK_GROUP_ID"),
-            zendesk_brand_id=p.integer("ZENDESK_BRAND_ID"),
-            allow_insecure_upstreams=insecure,
-            port=p.integer("PORT") or 8000,
-            max_webhook_bytes=p.integer("MAX_WEBHOOK_BYTES") or 5 * 1024 * 1024,
-            inbound_settle_ms=_default(p.integer("INBOUND_SETTLE_MS", minimum=0), 300),
-            reply_settle_ms=_default(p.integer("REPLY_SETTLE_MS", minimum=0), 1000),
-            max_attempts=p.integer("MAX_ATTEMPTS", minimum=1) or 8,
-            sms_reply_mode=reply_mode,
-            http_timeout_seconds=float(p.integer("HTTP_TIMEOUT_SECONDS", minimum=1) or 10),
-            klaviyo_events_per_minute=p.integer("KLAVIYO_EVENTS_PER_MINUTE", minimum=2) or 3500,
-            reconcile_interval_seconds=p.integer("RECONCILE_INTERVAL_SECONDS", minimum=10)
-            or 300,
-            zendesk_exports_per_minute=p.integer("ZENDESK_EXPORTS_PER_MINUTE", minimum=2) or 10,
-            zendesk_requests_per_minute=p.integer("ZENDESK_REQUESTS_PER_MINUTE", minimum=2)
-            or 200,
-            zendesk_updates_per_minute=p.integer("ZENDESK_UPDATES_PER_MINUTE", minimum=2) or 100,
-            klaviyo_profiles_per_minute=p.integer("KLAVIYO_PROFILES_PER_MINUTE", minimum=2)
-            or 750,
-            klaviyo_messages_per_minute=p.integer("KLAVIYO_MESSAGES_PER_MINUTE", minimum=2)
-            or 60,
-            visibility_timeout=p.integer("CELERY_VISIBILITY_TIMEOUT", minimum=30) or 600,
-            ops_token=ops_token,
-            metrics_require_auth=metrics_auth,
-            public_url=public_url.rstrip("/") or None,
-        )
-        if not (settings.redis_url.startswith(("redis://", "rediss://", "unix://"))):
-            p.problem("REDIS_URL must start with redis://, rediss:// or unix://")
+        p = _Parser(os.environ if env is None else env)
+        values = {**_upstreams(p), **_zendesk_auth(p), **_secrets(p), **_sms(p), **_ops(p),
+                  **_numbers(p)}
         p.raise_if_any()
-        return settings
+        return cls(**values)
 
 
-def _default(value: int | None, default: int) -> int:
-    return default if value is None else value
+def default(name: str) -> object:
+    """A setting's default (the field default above)."""
+    return _DEFAULTS[name]
+
+
+# Whole-number settings: variable -> (field, minimum). 0 means "the default" where no minimum
+# is given (as PORT=0 always has).
+NUMBERS: dict[str, tuple[str, int | None]] = {
+    "PORT": ("port", None),
+    "MAX_WEBHOOK_BYTES": ("max_webhook_bytes", None),
+    "INBOUND_SETTLE_MS": ("inbound_settle_ms", 0),
+    "REPLY_SETTLE_MS": ("reply_settle_ms", 0),
+    "MAX_ATTEMPTS": ("max_attempts", 1),
+    "HTTP_TIMEOUT_SECONDS": ("http_timeout_seconds", 1),
+    "KLAVIYO_EVENTS_PER_MINUTE": ("klaviyo_events_per_minute", 2),
+    "RECONCILE_INTERVAL_SECONDS": ("reconcile_interval_seconds", 10),
+    "ZENDESK_EXPORTS_PER_MINUTE": ("zendesk_exports_per_minute", 2),
+    "ZENDESK_REQUESTS_PER_MINUTE": ("zendesk_requests_per_minute", 2),
+    "ZENDESK_UPDATES_PER_MINUTE": ("zendesk_updates_per_minute", 2),
+    "KLAVIYO_PROFILES_PER_MINUTE": ("klaviyo_profiles_per_minute", 2),
+    "KLAVIYO_MESSAGES_PER_MINUTE": ("klaviyo_messages_per_minute", 2),
+    "CELERY_VISIBILITY_TIMEOUT": ("visibility_timeout", 30),
+}
+
+
+def _upstreams(p: _Parser) -> dict[str, object]:
+    """Where the vendors and Redis are; official https hosts only unless told otherwise."""
+    zendesk_url = p.url("ZENDESK_URL", required=True)
+    klaviyo_base = p.url("KLAVIYO_BASE_URL", default=str(default("klaviyo_base_url")))
+    insecure = p.boolean("ALLOW_INSECURE_UPSTREAMS", False)
+    if not insecure:
+        p.secure_host("ZENDESK_URL", zendesk_url, lambda h: h.endswith(ZENDESK_HOST_SUFFIX))
+        p.secure_host("KLAVIYO_BASE_URL", klaviyo_base, lambda h: h == KLAVIYO_HOST)
+    public_url = p.url("PUBLIC_URL")
+    if public_url and not insecure and urlparse(public_url).scheme != "https":
+        p.problem(f"PUBLIC_URL={public_url!r} must start with https:// (Zendesk delivers "
+                  "webhooks to https endpoints only); ALLOW_INSECURE_UPSTREAMS=true allows "
+                  "http for the sandbox or tests")
+    redis_url = p.text("REDIS_URL") or str(default("redis_url"))
+    if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        p.problem("REDIS_URL must start with redis://, rediss:// or unix://")
+    return {"zendesk_url": zendesk_url.rstrip("/"), "klaviyo_base_url": klaviyo_base.rstrip("/"),
+            "allow_insecure_upstreams": insecure, "public_url": public_url.rstrip("/") or None,
+            "redis_url": redis_url}
+
+
+def _zendesk_auth(p: _Parser) -> dict[str, object]:
+    email, token = p.text("ZENDESK_EMAIL"), p.text("ZENDESK_API_TOKEN")
+    oauth = p.text("ZENDESK_OAUTH_TOKEN")
+    if not oauth and not (email and token):
+        p.problem("set ZENDESK_OAUTH_TOKEN, or both ZENDESK_EMAIL and ZENDESK_API_TOKEN "
+                  "(an agent or admin's API token from Admin Center > Apps and integrations"
+                  " > Zendesk API)")
+    return {"zendesk_email": email, "zendesk_api_token": token, "zendesk_oauth_token": oauth,
+            "zendesk_group_id": p.integer("ZENDESK_GROUP_ID"),
+            "zendesk_brand_id": p.integer("ZENDESK_BRAND_ID")}
+
+
+def _secrets(p: _Parser) -> dict[str, object]:
+    revision = p.text("KLAVIYO_REVISION") or str(default("klaviyo_revision"))
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.pre)?", revision):
+        p.problem(f"KLAVIYO_REVISION must look like 2026-07-15, got {revision!r}")
+    return {"zendesk_webhook_secret": p.text("ZENDESK_WEBHOOK_SECRET", required=True) or "",
+            "klaviyo_api_key": p.text("KLAVIYO_API_KEY", required=True) or "",
+            "klaviyo_webhook_secret": p.text("KLAVIYO_WEBHOOK_SECRET", required=True) or "",
+            "klaviyo_revision": revision}
+
+
+def _sms(p: _Parser) -> dict[str, object]:
+    """The brand's SMS rules (S2 keywords, S5 subject, A6 reply mode)."""
+    match = p.choice("SMS_OPT_OUT_MATCH", ("contains", "exact"))
+    keywords = frozenset(k.strip().upper() for k in (p.text("SMS_KEYWORDS") or "").split(",")
+                         if k.strip())
+    for k in sorted(keywords):
+        if not re.fullmatch(r"[A-Z0-9]{3,20}", k):
+            p.problem(f"SMS_KEYWORDS entry {k!r} must be 3-20 letters or digits "
+                      "(Klaviyo's rule for custom keywords)")
+    subject = p.text("SMS_SUBJECT_TEMPLATE") or str(default("sms_subject_template"))
+    if "{" in subject and not set(re.findall(r"{(\w*)}", subject)) <= {"masked_phone",
+                                                                       "brand_number"}:
+        p.problem("SMS_SUBJECT_TEMPLATE may only use {masked_phone} and {brand_number}")
+    tags = tuple(t.strip() for t in (p.text("SMS_TICKET_TAGS") or "").split(",") if t.strip())
+    return {"sms_opt_out_match": match, "sms_keywords": keywords,
+            "sms_subject_template": subject, "sms_ticket_tags": tags,
+            "sms_reply_mode": p.choice("SMS_REPLY_MODE", ("conversations", "flow_event")),
+            "sync_sms_conversations": p.boolean("SYNC_SMS_CONVERSATIONS",
+                                                bool(default("sync_sms_conversations")))}
+
+
+def _ops(p: _Parser) -> dict[str, object]:
+    ops_token = p.text("OPS_TOKEN")
+    if ops_token and len(ops_token) < MIN_OPS_TOKEN:
+        p.problem(f"OPS_TOKEN must be at least {MIN_OPS_TOKEN} characters (it guards replay "
+                  "and purge); make one with: python -c 'import secrets; "
+                  "print(secrets.token_urlsafe(24))'")
+    metrics_auth = p.boolean("METRICS_REQUIRE_AUTH", False)
+    if metrics_auth and not ops_token:
+        p.problem("METRICS_REQUIRE_AUTH=true needs OPS_TOKEN (the scraper's bearer token)")
+    return {"ops_token": ops_token, "metrics_require_auth": metrics_auth}
+
+
+def _numbers(p: _Parser) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for name, (field_name, minimum) in NUMBERS.items():
+        value = p.integer(name, minimum=minimum)
+        if value is None or (minimum is None and value == 0) or \
+                (minimum is not None and value < minimum):
+            value = _DEFAULTS[field_name]
+        values[field_name] = float(value) if field_name == "http_timeout_seconds" else value
+    return values
 
 
 class _Parser:
@@ -215,6 +235,14 @@ class _Parser:
             self.problem(f"{name} must be at least {minimum}, got {value}")
         return value
 
+    def choice(self, name: str, allowed: tuple[str, ...]) -> str:
+        """One of `allowed` (case-insensitive); the first is the default."""
+        value = (self.text(name) or allowed[0]).lower()
+        if value not in allowed:
+            self.problem(f"{name} must be " + " or ".join(repr(a) for a in allowed)
+                         + f", got {value!r}")
+        return value
+
     def url(self, name: str, required: bool = False, default: str | None = None) -> str:
         value = self.text(name, required=required) or default or ""
         if value and urlparse(value).scheme not in ("http", "https"):
@@ -229,3 +257,7 @@ class _Parser:
         if parsed.scheme != "https" or not host_ok(parsed.hostname or ""):
             self.problem(f"{name}={value!r} is not an official https endpoint; set "
                          "ALLOW_INSECURE_UPSTREAMS=true only for the sandbox or tests")
+
+
+_DEFAULTS: dict[str, object] = {f.name: f.default for f in fields(Settings)
+                                if f.default is not MISSING}
