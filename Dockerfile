@@ -5,6 +5,7 @@ COPY pyproject.toml README.md ./
 COPY bridge bridge
 COPY workers workers
 COPY webapp webapp
+COPY cli cli
 COPY sandbox sandbox
 COPY Procfile ./
 RUN pip install --no-cache-dir . && useradd --create-home zkb

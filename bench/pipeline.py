@@ -77,7 +77,7 @@ def noop_floor(stack: Stack, count: int) -> tuple[float, float]:
         for _ in range(count):
             app.send_task(noop_app.TASK, producer=producer)
     cmd = re.sub(r"-Q \S+", f"-Q {noop_app.QUEUE}",
-                 procfile()["worker"].replace("workers.celery_app", "bench.noop_app"))
+                 procfile()["worker"].replace("workers.worker", "bench.noop_app"))
     proc = Proc("noop", ["sh", "-c", "exec " + cmd], stack.env(), stack.workdir / "noop.log")
     proc.start()
     try:

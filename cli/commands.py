@@ -20,6 +20,7 @@ from bridge.config import Settings
 from bridge.errors import Permanent, UpstreamError
 from bridge.ops import failed_jobs as failed
 from bridge.ops import provision, setup_check
+from cli.retries import Patient
 from workers.celery_app import make_celery
 from workers.queues import enqueue, task_for_kind
 
@@ -136,7 +137,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     status = 0
     if args.refs:
         for ref in args.refs:
-            if store.load_event(ref) is None and store.failed_entry(ref) is None:
+            if store.events.load_event(ref) is None and store.outcomes.failed_entry(ref) is None:
                 print(f"{ref}: unknown: no such event or failed job")
                 status = 1
                 continue
@@ -188,8 +189,8 @@ def workers_seen(app: Celery, timeout: float = PING_SECONDS) -> list[str]:
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     app = make_celery(settings)
     checks = setup_check.run_checks(settings, bootstrap.store(settings),
-                                    bootstrap.zendesk_client(settings),
-                                    bootstrap.klaviyo_client(settings),
+                                    Patient(bootstrap.zendesk_client(settings)),
+                                    Patient(bootstrap.klaviyo_client(settings)),
                                     lambda: workers_seen(app))
     ok, bad, warn = _marks()
     for c in checks:
@@ -226,7 +227,7 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         report = provision.provision(
-            bootstrap.zendesk_client(settings), settings.public_url,
+            Patient(bootstrap.zendesk_client(settings)), settings.public_url,
             settings.zendesk_webhook_secret, view=args.view,
             close_after_hours=args.close_after_hours if args.automation else None)
     except Permanent as e:
@@ -236,7 +237,8 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)
         return 1
     except UpstreamError as e:
-        print(f"Zendesk did not answer ({e}); run the same command again (it is idempotent).",
+        print(f"Zendesk did not answer ({e}), also when asked again; run the same command "
+              "later (it is idempotent).",
               file=sys.stderr)
         return 1
     for outcome in report.outcomes:

@@ -1,6 +1,7 @@
 """`zkbridge` command line: the operator's tools. Subcommands build what they need from the same
 environment as the services (see the README's configuration table). `failed`, `check` and
-`provision` live in cli_ops.py (docs/operations.md)."""
+`provision` live in cli/commands.py (docs/operations.md); vendor calls are tried again
+in cli/retries.py."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bridge.config import Settings
 from bridge.errors import ConfigError
 from bridge.ops.backfill import BackfillReport, backfill
 from cli.commands import add_commands
+from cli.retries import Patient
 
 
 def _date(value: str) -> datetime:
@@ -27,6 +29,7 @@ def _date(value: str) -> datetime:
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     deps = bootstrap.backfill_deps(settings, page_size=args.page_size)
+    deps.zendesk, deps.klaviyo = Patient(deps.zendesk), Patient(deps.klaviyo)
     bar = tqdm(unit=" tickets", desc="backfill" + (" (dry run)" if args.dry_run else ""),
                file=sys.stderr, disable=args.quiet)
 

@@ -40,8 +40,7 @@ from webapp.ops_view import (
     recent_conversations,
     when,
 )
-from workers.celery_app import KLAVIYO_QUEUE, MAINTENANCE_QUEUE, ZENDESK_QUEUE
-from workers.queues import enqueue, task_for_kind
+from workers.queues import KLAVIYO_QUEUE, MAINTENANCE_QUEUE, ZENDESK_QUEUE, enqueue, task_for_kind
 
 bp = Blueprint("ops", __name__)
 QUEUES = (KLAVIYO_QUEUE, ZENDESK_QUEUE, MAINTENANCE_QUEUE)

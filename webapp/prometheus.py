@@ -25,7 +25,7 @@ from bridge.adapters import meters
 from bridge.adapters.store import Store
 from bridge.config import Settings
 from webapp.auth import denied
-from workers.celery_app import KLAVIYO_QUEUE, MAINTENANCE_QUEUE, ZENDESK_QUEUE
+from workers.queues import KLAVIYO_QUEUE, MAINTENANCE_QUEUE, ZENDESK_QUEUE
 
 bp = Blueprint("metrics", __name__)
 QUEUES = (KLAVIYO_QUEUE, ZENDESK_QUEUE, MAINTENANCE_QUEUE)

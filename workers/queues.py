@@ -1,20 +1,55 @@
-"""Putting event refs on the queues. Used by the receiver and by the sweeper.
+"""Where every task runs and what puts event refs on the queues: queue names, task routes, the
+beat schedule and the event kind -> task table, in one place.
 
-The task for an event is chosen by its kind here, in one table, so the receiver stays thin.
+Imported by the receiver, the ops page and the CLI as well as the workers, so importing it has
+no side effect: it builds no Celery app and opens no connection (a test checks this).
 """
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import TYPE_CHECKING, Any
+
 from kombu.exceptions import InconsistencyError, OperationalError
 
 from bridge.domain.model import RawEvent
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+KLAVIYO_QUEUE = "zkb.klaviyo"
+ZENDESK_QUEUE = "zkb.zendesk"
+MAINTENANCE_QUEUE = "zkb.maintenance"
+QUEUES = (KLAVIYO_QUEUE, ZENDESK_QUEUE, MAINTENANCE_QUEUE)
+DEFAULT_QUEUE = KLAVIYO_QUEUE
+
+QUEUE_OF_TASK = {
+    "bridge.inbound_sms": KLAVIYO_QUEUE,
+    "bridge.received_sms": KLAVIYO_QUEUE,
+    "bridge.zendesk_event": ZENDESK_QUEUE,
+    "bridge.ticket_metric": ZENDESK_QUEUE,
+    "bridge.sweep": MAINTENANCE_QUEUE,
+    "bridge.reconcile": MAINTENANCE_QUEUE,
+    "bridge.flush_metrics": MAINTENANCE_QUEUE,
+}
+# Queues sit on the anonymous exchange, so each route's routing key is its queue's name.
+TASK_ROUTES = {task: {"queue": q, "routing_key": q} for task, q in QUEUE_OF_TASK.items()}
 
 TASK_BY_KIND = {
     "event:klaviyo.sent_sms": "bridge.inbound_sms",
     "event:klaviyo.received_sms": "bridge.received_sms",
 }
 ZENDESK_TASK = "bridge.zendesk_event"
+
+
+def beat_schedule(reconcile_every: int) -> dict[str, dict[str, Any]]:
+    """What beat publishes, how often; an unconsumed run expires before the next one."""
+    return {
+        "sweep": {"task": "bridge.sweep", "schedule": 30.0, "options": {"expires": 25}},
+        "flush-metrics": {"task": "bridge.flush_metrics", "schedule": 5.0,
+                          "options": {"expires": 4}},
+        "reconcile": {"task": "bridge.reconcile", "schedule": float(reconcile_every),
+                      "options": {"expires": max(10, reconcile_every - 5)}},
+    }
 
 
 def task_for(event: RawEvent) -> str | None:
@@ -42,4 +77,5 @@ def enqueue(app: Celery, task: str, ref: str) -> None:
         app.send_task(task, args=[ref])
 
 
-__all__ = ["OperationalError", "enqueue", "task_for", "task_for_kind"]
+__all__ = ["KLAVIYO_QUEUE", "MAINTENANCE_QUEUE", "QUEUES", "TASK_ROUTES", "ZENDESK_QUEUE",
+           "OperationalError", "beat_schedule", "enqueue", "task_for", "task_for_kind"]

@@ -4,13 +4,11 @@ Redis answers instead of failing (a failed task is acknowledged: its event would
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import fakeredis
 import pytest
 import redis
 
-import workers.tasks as tasks
+import workers.base as base
 from bridge.adapters.store import Store
 from bridge.domain.model import RawEvent
 
@@ -18,15 +16,16 @@ from bridge.domain.model import RawEvent
 def test_an_event_finished_before_the_receiver_marks_it_queued_stays_done() -> None:
     store = Store(fakeredis.FakeRedis())
     fast, slow = (RawEvent("zendesk", i, "zen:event-type:ticket.created", {}) for i in "ab")
-    store.save_events([fast, slow], now=1000.0)
-    store.update_event(fast.ref, state="done")        # a worker was quicker than the receiver
-    store.settle_receipt("zendesk", [fast.ref, slow.ref], [], received=2)
-    assert store.load_event(fast.ref)["state"] == "done"
-    assert store.load_event(slow.ref)["state"] == "queued"
-    store.update_event(slow.ref, state="failed")
-    store.mark_queued([slow.ref, "zendesk:never-stored"])   # the sweep, late
-    assert store.load_event(slow.ref)["state"] == "failed"
-    assert not store.r.exists("zkb:ev:zendesk:never-stored")
+    store.events.save_events([fast, slow], now=1000.0)
+    # a worker was quicker than the receiver
+    store.events.update_event(fast.ref, state="done")
+    store.events.settle_receipt("zendesk", [fast.ref, slow.ref], [], received=2)
+    assert store.events.load_event(fast.ref)["state"] == "done"
+    assert store.events.load_event(slow.ref)["state"] == "queued"
+    store.events.update_event(slow.ref, state="failed")
+    store.events.mark_queued([slow.ref, "zendesk:never-stored"])   # the sweep, late
+    assert store.events.load_event(slow.ref)["state"] == "failed"
+    assert not store.client.exists("zkb:ev:zendesk:never-stored")
 
 
 class FlakyRedis:
@@ -43,8 +42,8 @@ class FlakyRedis:
 
 
 def _patch(monkeypatch: pytest.MonkeyPatch, client: FlakyRedis) -> None:
-    monkeypatch.setattr(tasks, "_store", lambda: SimpleNamespace(r=client))
-    monkeypatch.setattr(tasks.time, "sleep", lambda s: None)
+    monkeypatch.setattr(base.deps, "ping", client.ping)
+    monkeypatch.setattr(base.time, "sleep", lambda s: None)
 
 
 def test_a_handler_that_loses_redis_runs_again_once_redis_answers(
@@ -58,16 +57,16 @@ def test_a_handler_that_loses_redis_runs_again_once_redis_answers(
             raise redis.ConnectionError("Connection closed by server.")
         return "applied"
 
-    assert tasks._through_redis_outage(handler) == "applied"
+    assert base.through_redis_outage(handler) == "applied"
     assert len(calls) == 2
 
 
 def test_a_handler_gives_up_when_redis_stays_away(monkeypatch: pytest.MonkeyPatch) -> None:
     _patch(monkeypatch, FlakyRedis(down=10**9))
-    monkeypatch.setattr(tasks, "REDIS_OUTAGE_WAIT", 0.0)
+    monkeypatch.setattr(base, "REDIS_OUTAGE_WAIT", 0.0)
 
     def handler() -> str:
         raise redis.TimeoutError("Timeout reading from socket")
 
     with pytest.raises(redis.TimeoutError):
-        tasks._through_redis_outage(handler)
+        base.through_redis_outage(handler)

@@ -3,12 +3,11 @@ task's Celery retries, most of which are waits for a budget or for a busy queue.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import fakeredis
 import pytest
+from celery import Celery
 
-import workers.tasks as tasks
+import workers.base as base
 from bridge.adapters.store import Store
 from bridge.domain.model import RawEvent
 from bridge.errors import Retryable
@@ -18,6 +17,13 @@ from bridge.handlers.runner import Done, Runner
 class Retried(Exception):
     def __init__(self, countdown: float) -> None:
         self.countdown = countdown
+
+
+class RecordedTask(base.BridgeTask):
+    """Asks for its retry by raising it, instead of publishing it."""
+
+    def retry(self, countdown: float = 0, **_: object) -> Retried:
+        raise Retried(countdown)
 
 
 def _failing_runner(store: Store) -> Runner:
@@ -31,13 +37,19 @@ def _failing_runner(store: Store) -> Runner:
 def run_as_task(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     """Run a handler the way a task does, after `retries` Celery retries; answer the countdown
     the task asked for."""
-    monkeypatch.setattr(tasks, "_retry", lambda task, why, countdown, exc: Retried(countdown))
-    monkeypatch.setattr(tasks, "_through_redis_outage", lambda fn: fn())
+    monkeypatch.setattr(base.deps, "count_retry", lambda task, why: None)
+    handler: list = []
+
+    def handler_task(self: base.BridgeTask) -> str:
+        return handler[-1]()
+
+    app = Celery("test-task-backoff", set_as_current=False)
+    task = app.task(base=RecordedTask, bind=True, name="bridge.t", shared=False)(handler_task)
 
     def run(fn, retries: int) -> float:  # noqa: ANN001
-        task = SimpleNamespace(request=SimpleNamespace(retries=retries))
+        handler.append(fn)
         with pytest.raises(Retried) as raised:
-            tasks._run(task, fn)
+            task.apply(retries=retries, throw=True)
         return raised.value.countdown
     return run
 
@@ -48,20 +60,20 @@ def test_the_first_failure_after_many_budget_waits_backs_off_briefly(run_as_task
     countdowns = []
     for n in range(20):
         event = RawEvent("zendesk", f"e{n}", "zen:event-type:ticket.created", {})
-        store.save_events([event], now=1000.0)
+        store.events.save_events([event], now=1000.0)
         countdowns.append(run_as_task(lambda ref=event.ref: runner.run_event(ref), retries=60))
-        assert store.load_event(event.ref)["attempts"] == "1"
+        assert store.events.load_event(event.ref)["attempts"] == "1"
     assert max(countdowns) <= 1.0          # attempt 1: up to 2**0 s, whatever the retries
 
 
 def test_the_backoff_grows_with_the_event_s_own_attempts(run_as_task) -> None:
     store = Store(fakeredis.FakeRedis())
     event = RawEvent("zendesk", "late", "zen:event-type:ticket.created", {})
-    store.save_events([event], now=1000.0)
+    store.events.save_events([event], now=1000.0)
     runner = _failing_runner(store)
     countdowns = []
     for _ in range(30):
-        store.r.hset(f"zkb:ev:{event.ref}", "attempts", 5)   # this failure is the sixth
+        store.client.hset(f"zkb:ev:{event.ref}", "attempts", 5)   # this failure is the sixth
         countdowns.append(run_as_task(lambda: runner.run_event(event.ref), retries=0))
     assert all(0.5 <= c <= 2 ** 5 for c in countdowns)
     assert max(countdowns) > 2             # first retry of the task, yet a long wait

@@ -1,0 +1,53 @@
+"""workers/queues.py is the one table of queues, routes and event kinds, and the receiver can
+import it without building a Celery app or opening a connection."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from bridge.domain.model import RawEvent
+from workers import queues
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_importing_queues_builds_no_celery_app_and_imports_no_worker_module() -> None:
+    probe = ("import sys, workers.queues\n"
+             "from celery import _state\n"
+             "assert not list(_state._get_active_apps()), 'a Celery app was built'\n"
+             "loaded = [m for m in sys.modules if m.startswith('workers.') "
+             "and m != 'workers.queues']\n"
+             "assert not loaded, loaded\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_every_routed_task_goes_to_a_declared_queue_by_its_own_name() -> None:
+    assert set(queues.QUEUE_OF_TASK.values()) == set(queues.QUEUES)
+    for task, route in queues.TASK_ROUTES.items():
+        assert route == {"queue": queues.QUEUE_OF_TASK[task],
+                         "routing_key": queues.QUEUE_OF_TASK[task]}
+
+
+def test_every_task_the_receiver_or_beat_publishes_has_a_route() -> None:
+    published = {*queues.TASK_BY_KIND.values(), queues.ZENDESK_TASK,
+                 *(entry["task"] for entry in queues.beat_schedule(300).values())}
+    assert published <= set(queues.TASK_ROUTES)
+
+
+def test_each_beat_run_expires_by_the_time_the_next_one_is_sent() -> None:
+    for reconcile_every in (10, 60, 300):
+        for entry in queues.beat_schedule(reconcile_every).values():
+            assert entry["options"]["expires"] <= entry["schedule"]
+
+
+def test_events_are_routed_by_source_and_kind() -> None:
+    text = RawEvent("klaviyo", "1", "event:klaviyo.sent_sms", {})
+    other = RawEvent("klaviyo", "2", "event:klaviyo.clicked_sms", {})
+    ticket = RawEvent("zendesk", "3", "zen:event-type:ticket.created", {})
+    assert [queues.task_for(e) for e in (text, other, ticket)] == [
+        "bridge.inbound_sms", None, "bridge.zendesk_event"]
+    assert queues.task_for_kind("klaviyo", "event:klaviyo.received_sms") == "bridge.received_sms"

@@ -1,0 +1,32 @@
+"""The Celery app the `worker`, `beat` and `flower` processes run (`celery -A workers.worker`):
+the composition root of those processes.
+
+Builds the settings (a bad configuration stops the process here, listing every problem), the
+JSON logs with the task and event bound into each line, the app, and registers the tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from celery.signals import after_setup_logger, after_setup_task_logger
+
+from bridge.adapters.logs import guard_handlers, secret_values, setup_logging
+from workers import deps, log_context
+from workers.celery_app import make_celery
+
+settings = deps.settings()
+setup_logging(os.environ.get("LOG_LEVEL", "INFO"))
+log_context.install(logging.getLogger("zkbridge"))
+app = make_celery(settings)
+
+import workers.tasks  # noqa: E402, F401 - registers the tasks on `app`
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _guard_celery_logs(logger: logging.Logger, **_: object) -> None:
+    """Celery's own lines (task retried/failed, with the exception's message, tracebacks) pass
+    through the PII and secret guard too (E5); our JSON lines are masked as they are written."""
+    guard_handlers(logger, secret_values(os.environ))
