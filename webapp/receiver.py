@@ -22,9 +22,8 @@ from bridge.adapters.store import Store
 from bridge.config import Settings
 from bridge.domain.model import RawEvent
 from bridge.payloads.envelopes import EnvelopeError, split_klaviyo, split_zendesk
-from bridge.payloads.klaviyo_events import SENT_SMS, conversation_route
+from bridge.payloads.routes import queue_of
 from bridge.payloads.signatures import SignatureError, verify_klaviyo, verify_zendesk
-from bridge.payloads.zendesk_events import reply_route
 from workers.queues import enqueue, task_for
 
 log = logging.getLogger("zkbridge.receiver")
@@ -62,7 +61,7 @@ def _receive(source: str, verify: Callable[[bytes], None],
         _count(store, source, "rejected", "malformed")
         return _error(400, "malformed", str(e))
     try:
-        new, unconfirmed = store.events.save_events(events, time.time(), route=_route)
+        new, unconfirmed = store.events.save_events(events, time.time(), route=queue_of)
         queued, unused = [], []
         for event in new + unconfirmed:
             task = task_for(event)
@@ -80,15 +79,6 @@ def _receive(source: str, verify: Callable[[bytes], None],
                     "duplicates": len(events) - len(new)})
     resp.status_code = 202
     return resp
-
-
-def _route(event: RawEvent) -> tuple[str, float] | None:
-    """Customer texts and agent replies take their place in their queue at receipt (S7, A6)."""
-    if event.source == "klaviyo" and event.kind == SENT_SMS:
-        return conversation_route(event.data)
-    if event.source == "zendesk":
-        return reply_route(event.data)
-    return None
 
 
 def _count(store: Store, source: str, outcome: str, reason: str) -> None:

@@ -22,12 +22,8 @@ from dataclasses import dataclass
 
 import redis
 
-COUNTERS = "zkb:counters"
-UPSTREAM = "zkb:m:upstream"
-RETRIES = "zkb:m:retries"
-LATENCY = "zkb:m:latency"
-FAILED = "zkb:failed"
-UNACKED = "unacked"          # kombu's hash of messages delivered to a worker, not yet acked
+from bridge.adapters.redis_keys import COUNTERS, FAILED, LATENCY, RETRIES, UNACKED, UPSTREAM
+
 # Seconds. An event waits INBOUND_SETTLE_MS first; a retried one waits minutes.
 LATENCY_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, math.inf)
 
