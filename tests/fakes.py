@@ -68,15 +68,20 @@ class Fallible:
 
 
 class FakeZendesk(Fallible):
-    """bridge.ports.TicketApi. Tickets are Zendesk-shaped dicts; ids count up from 101."""
+    """bridge.ports.TicketApi. Tickets are Zendesk-shaped dicts; ids count up from 101.
+    Given a clock, an Idempotency-Key is forgotten after 2 hours, as Zendesk does."""
 
-    def __init__(self) -> None:
+    KEY_SECONDS = 2 * 3600
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
         super().__init__()
+        self._clock = clock
         self.users: dict[int, dict[str, Any]] = {}
         self.tickets: dict[int, dict[str, Any]] = {}
         self._comments: dict[int, list[Comment]] = {}
-        self._by_key: dict[str, int] = {}       # Idempotency-Key -> ticket id
+        self._by_key: dict[str, tuple[int, float]] = {}   # Idempotency-Key -> (ticket id, when)
         self._next_id = 100
+        self.export_page_size = 1000            # a test may make the export's pages smaller
 
     def _new_id(self) -> int:
         self._next_id += 1
@@ -130,12 +135,14 @@ class FakeZendesk(Fallible):
 
     def create_ticket(self, ticket: dict[str, Any], idempotency_key: str) -> Ticket:
         def carry_out() -> Ticket:
-            if idempotency_key not in self._by_key:
+            now = self._clock() if self._clock else 0.0
+            tid, at = self._by_key.get(idempotency_key, (0, 0.0))
+            if not tid or now - at >= self.KEY_SECONDS:
                 fields = {k: v for k, v in ticket.items() if k != "comment"}
                 tid = self.add_ticket(status=fields.pop("status", "new"), **fields)
                 self._comment(tid, ticket["comment"])
-                self._by_key[idempotency_key] = tid
-            return self._ticket(self._by_key[idempotency_key])
+                self._by_key[idempotency_key] = (tid, now)
+            return self._ticket(tid)
         return self._call("create_ticket", carry_out)
 
     def update_ticket(self, ticket_id: int, *, comment: dict[str, Any] | None = None,
@@ -172,10 +179,20 @@ class FakeZendesk(Fallible):
 
     def export_page(self, *, start_time: int | None = None, cursor: str | None = None,
                     include: str | None = None, per_page: int = 1000) -> dict[str, Any]:
-        """One page holding every ticket (tests seed only what the export should return)."""
-        return self._call("export_page", lambda: {
-            "tickets": [dict(t) for t in self.tickets.values()], "after_cursor": "end",
-            "end_of_stream": True})
+        """The tickets in the order they were added, a page at a time (tests seed only what the
+        export should return); the cursor is the position after the page, so a ticket added
+        later is on a later page. `include` sideloads every user and no group."""
+        def carry_out() -> dict[str, Any]:
+            tickets = list(self.tickets.values())
+            start = int(cursor or 0)
+            page = tickets[start:start + min(per_page, self.export_page_size)]
+            end = start + len(page)
+            out: dict[str, Any] = {"tickets": [dict(t) for t in page], "after_cursor": str(end),
+                                   "end_of_stream": end >= len(tickets)}
+            if include:
+                out.update(users=[dict(u) for u in self.users.values()], groups=[])
+            return out
+        return self._call("export_page", carry_out)
 
     def tickets_by_external_id(self, external_id: str) -> list[Ticket]:
         return self._call("tickets_by_external_id", lambda: [
@@ -200,6 +217,7 @@ class FakeKlaviyo(Fallible):
         self.sent: list[tuple[str, str]] = []        # (conversation id, body)
         self.events: list[dict[str, Any]] = []       # each stored once per unique_id (as Klaviyo)
         self.bulk_jobs: list[list[MetricEvent]] = []
+        self.backfilled: set[str] = set()          # unique_ids sent with `backfill: true`
 
     def get_profile(self, profile_id: str) -> Profile | None:
         return self._call("get_profile", lambda: self.profiles.get(profile_id))
@@ -224,6 +242,8 @@ class FakeKlaviyo(Fallible):
     def bulk_create_events(self, events: list[MetricEvent], backfill: bool = False) -> None:
         def carry_out() -> None:
             self.bulk_jobs.append(list(events))
+            if backfill:
+                self.backfilled.update(e.unique_id for e in events)
             for e in events:
                 self._store_event({"metric": e.metric, "profile": e.profile,
                                    "properties": e.properties, "unique_id": e.unique_id,
