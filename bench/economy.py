@@ -83,14 +83,9 @@ def make_agents(sandbox: str, count: int) -> list[int]:
     return ids
 
 
-def run(b: Bridge, count: int, timeout: float) -> list[Step]:
-    """Every path cold then warm, one path after another (the text's profile cache lasts 60 s,
-    so its warm step follows its cold one at once)."""
-    steps: list[Step] = []
-    phones = b.make_customers(count)
-    agents = make_agents(b.sandbox, count)
-
-    # Texts: a new customer's first text (new requester + ticket), then a second one.
+def text_steps(b: Bridge, phones: list[str], timeout: float) -> list[Step]:
+    """Texts: a new customer's first text (new requester + ticket), then a second one."""
+    steps, count = [], len(phones)
     for temp in ("cold", "warm"):
         target = finished(b) + count
         opened = len(b.klaviyo_events("Opened Ticket")) + (count if temp == "cold" else 0)
@@ -100,18 +95,25 @@ def run(b: Bridge, count: int, timeout: float) -> list[Step]:
                                          for p in phones]),
             lambda t=target, o=opened: finished(b) >= t
             and len(b.klaviyo_events("Opened Ticket")) >= o, timeout))
+    return steps
+
+
+def reply_steps(b: Bridge, phones: list[str], agents: list[int], timeout: float) -> list[Step]:
+    """Agent replies: a new agent's first reply on a conversation, then a second one."""
     tickets = {p: b.tickets_of(p)[0]["id"] for p in phones}
+    return [measure(
+        b, "agent reply", temp, len(phones),
+        lambda t=temp: [b.reply(tickets[p], f"economy reply {t} {p}", author_id=a)
+                        for p, a in zip(phones, agents, strict=True)],
+        lambda n=n: all(len(b.replies_to(p)) >= n for p in phones), timeout)
+        for n, temp in enumerate(("cold", "warm"), start=1)]
 
-    # Agent replies: a new agent's first reply on a conversation, then a second one.
-    for n, temp in enumerate(("cold", "warm"), start=1):
-        steps.append(measure(
-            b, "agent reply", temp, count,
-            lambda t=temp: [b.reply(tickets[p], f"economy reply {t} {p}", author_id=a)
-                            for p, a in zip(phones, agents, strict=True)],
-            lambda n=n: all(len(b.replies_to(p)) >= n for p in phones), timeout))
 
-    # Desk tickets: a new requester's first ticket, then a second ticket of the same requester.
-    desk: dict[str, list[int]] = {"cold": [], "warm": []}
+def desk_ticket_steps(b: Bridge, count: int, timeout: float,
+                      ) -> tuple[list[Step], dict[str, list[int]]]:
+    """Desk tickets: a new requester's first ticket, then a second ticket of the same requester;
+    the steps, and the tickets' ids by temperature."""
+    steps, desk = [], {"cold": [], "warm": []}
     for temp in ("cold", "warm"):
         base = len(b.klaviyo_events("Opened Ticket"))
         steps.append(measure(
@@ -121,8 +123,12 @@ def run(b: Bridge, count: int, timeout: float) -> list[Step]:
                               subject=f"economy {t} {i}", body="economy benchmark")["id"]
                 for i in range(count)),
             lambda base=base: len(b.klaviyo_events("Opened Ticket")) >= base + count, timeout))
+    return steps, desk
 
-    # Closing them: each requester's first ticket closed, then their second.
+
+def close_steps(b: Bridge, count: int, timeout: float, desk: dict[str, list[int]]) -> list[Step]:
+    """Closing them: each requester's first ticket closed, then their second."""
+    steps = []
     for temp in ("cold", "warm"):
         base = len(b.klaviyo_events("Resolved Ticket"))
         steps.append(measure(
@@ -131,6 +137,17 @@ def run(b: Bridge, count: int, timeout: float) -> list[Step]:
             lambda base=base: len(b.klaviyo_events("Resolved Ticket")) >= base + count,
             timeout))
     return steps
+
+
+def run(b: Bridge, count: int, timeout: float) -> list[Step]:
+    """Every path cold then warm, one path after another (the text's profile cache lasts 60 s,
+    so its warm step follows its cold one at once)."""
+    phones = b.make_customers(count)
+    agents = make_agents(b.sandbox, count)
+    steps = text_steps(b, phones, timeout)
+    steps += reply_steps(b, phones, agents, timeout)
+    opened, desk = desk_ticket_steps(b, count, timeout)
+    return steps + opened + close_steps(b, count, timeout, desk)
 
 
 def naive(path: str, temp: str) -> tuple[int, int]:

@@ -11,8 +11,6 @@ No worker runs: the receiver's queue grows during a run and Redis is flushed aft
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import os
 import shutil
@@ -29,6 +27,7 @@ import redis
 from bench.report import group_stats, machine, write_section
 from scripts.devstack import SANDBOX_KLAVIYO_SECRET, Proc, Stack, free_port, port_answers, procfile
 from tests.e2e.harness import wait_for
+from tests.support.signing import klaviyo_signature
 
 LUA = Path(__file__).with_name("signed_post.lua")
 PATH = "/webhooks/klaviyo"
@@ -79,8 +78,7 @@ def write_requests(folder: Path, count: int, threads: int, tag: str) -> None:
     try:
         for i in range(count):
             body, ts = sent_sms_delivery(f"{tag}{i:09d}", i), str(int(time.time()))
-            sig = hmac.new(SANDBOX_KLAVIYO_SECRET.encode(), body + ts.encode(),
-                           hashlib.sha256).hexdigest()
+            sig = klaviyo_signature(body, ts, SANDBOX_KLAVIYO_SECRET)
             files[i % threads].write(f"{ts}\t{sig}\t".encode() + body + b"\n")
     finally:
         for f in files:
@@ -171,7 +169,7 @@ request (user + system time of the gunicorn process group over the measured run)
 much less than req/s when other work shares the machine."""
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=int, default=10, help="measured seconds per side")
     p.add_argument("--warmup", type=int, default=5, help="warm-up seconds per side")
@@ -182,32 +180,28 @@ def main() -> None:
     p.add_argument("--max-rate", type=int, default=6000,
                    help="requests signed per second of run (more than the server can take)")
     p.add_argument("--no-doc", action="store_true", help="print only; leave docs/ alone")
-    args = p.parse_args()
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is not installed: apt-get install -y wrk")
-    with tempfile.TemporaryDirectory(prefix="zkb-bench-") as tmp:
-        stack = Stack(workdir=Path(tmp), processes=("web",))
-        bare = None
-        try:
-            stack.start()
-            bare, bare_url = start_bare(stack)
-            r = redis.Redis.from_url(stack.redis_url)
-            m = machine(stack.redis_url)
-            sides = [("bare", bare_url, bare.popen.pid),
-                     ("ours", stack.web_url, stack.procs["web"].popen.pid)]
-            runs: dict[str, list[Result]] = {"bare": [], "ours": []}
-            for n in range(args.rounds):   # alternate the order: noise hits both sides
-                for name, url, pgid in sides if n % 2 == 0 else sides[::-1]:
-                    runs[name].append(measure(f"{name}{n}", url, pgid, Path(tmp), r, args))
-                    x = runs[name][-1]
-                    print(f"{name:5} {x.rate:8,.0f} req/s  p50 {x.p50_ms:6.2f} ms  "
-                          f"p99 {x.p99_ms:6.2f} ms  CPU {x.cpu_ms:.2f} ms/req  "
-                          f"non-2xx {x.non_2xx}  socket errors {x.socket_errors}  "
-                          f"wraps {x.wraps}", flush=True)
-        finally:
-            if bare:
-                bare.stop()
-            stack.stop()
+    return p.parse_args()
+
+
+def run_rounds(stack: Stack, bare: Proc, bare_url: str, workdir: Path,
+               args: argparse.Namespace) -> dict[str, list[Result]]:
+    """`args.rounds` measured runs per side, alternating which side goes first."""
+    r = redis.Redis.from_url(stack.redis_url)
+    sides = [("bare", bare_url, bare.popen.pid),
+             ("ours", stack.web_url, stack.procs["web"].popen.pid)]
+    runs: dict[str, list[Result]] = {"bare": [], "ours": []}
+    for n in range(args.rounds):   # alternate the order: noise hits both sides
+        for name, url, pgid in sides if n % 2 == 0 else sides[::-1]:
+            runs[name].append(measure(f"{name}{n}", url, pgid, workdir, r, args))
+            x = runs[name][-1]
+            print(f"{name:5} {x.rate:8,.0f} req/s  p50 {x.p50_ms:6.2f} ms  "
+                  f"p99 {x.p99_ms:6.2f} ms  CPU {x.cpu_ms:.2f} ms/req  "
+                  f"non-2xx {x.non_2xx}  socket errors {x.socket_errors}  "
+                  f"wraps {x.wraps}", flush=True)
+    return runs
+
+
+def print_ratios(runs: dict[str, list[Result]]) -> None:
     results = {name: median_run(rs) for name, rs in runs.items()}
     ours, floor = results["ours"], results["bare"]
     print(f"ours/bare: rate {ours.rate / floor.rate:.2f}, p50 {ours.p50_ms / floor.p50_ms:.2f}, "
@@ -216,6 +210,25 @@ def main() -> None:
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if any(x.wraps for rs in runs.values() for x in rs):
         print("warning: wrk ran out of signed requests (sent duplicates): raise --max-rate")
+
+
+def main() -> None:
+    args = parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    with tempfile.TemporaryDirectory(prefix="zkb-bench-") as tmp:
+        stack = Stack(workdir=Path(tmp), processes=("web",))
+        bare = None
+        try:
+            stack.start()
+            bare, bare_url = start_bare(stack)
+            m = machine(stack.redis_url)
+            runs = run_rounds(stack, bare, bare_url, Path(tmp), args)
+        finally:
+            if bare:
+                bare.stop()
+            stack.stop()
+    print_ratios(runs)
     if not args.no_doc:
         write_section("ingest", doc_section(m, runs, args))
 

@@ -171,18 +171,9 @@ def summary(p: Phase) -> str:
             f"{p.out_of_order} |")
 
 
-def doc_section(m: str, args: argparse.Namespace, phases: list[Phase], floor: tuple[float, float],
-                settle_ms: str, limits: dict, stats: dict[str, GroupStats],
-                cpu: dict[str, float]) -> str:
-    texts = sum(p.commented for p in phases)
-    seconds = sum(p.seconds for p in phases)
-    rate = texts / seconds if seconds else 0.0
-    lat = [x for p in phases for x in p.latencies]
-    calls = "; ".join(f"{p.name}: " + ", ".join(f"`{k}` {n / p.texts:.2f}"
-                                               for k, n in sorted(p.calls.items()))
-                      for p in phases)
-    prod = ", ".join(f"`{k}` {'/'.join(f'{n}/{s}s' for n, s in w)}" for k, w in limits.items())
-    quota = " and ".join(f"{team_plan_pace(p):.0f} texts/min {p.name}" for p in phases)
+def pace_notes(args: argparse.Namespace, rate: float, floor: tuple[float, float],
+               ) -> tuple[str, str, str]:
+    """The section title's suffix, how the texts were sent, and how to read the rate."""
     if args.rate:
         title, pace = f", paced at {args.rate:g} texts/s", f"paced at {args.rate:g} texts/s"
         ratio = ("texts/s is the offered rate here, not a capacity (see the unpaced section); "
@@ -192,13 +183,15 @@ def doc_section(m: str, args: argparse.Namespace, phases: list[Phase], floor: tu
         ratio = (f"pipeline / floor = **{rate / floor[0]:.3f}** in rate; the latency is mostly "
                  "time queued behind the backlog, so it grows with the number of texts "
                  "(`--rate` gives a paced run)")
-    worker_ms = cpu["worker"] * 1000 / texts
-    return f"""## Pipeline: text -> Zendesk comment (`bench/pipeline.py`{title})
+    return title, pace, ratio
 
-Machine: {m}.
-Command: `.venv/bin/python -m bench.pipeline --texts {args.texts} --customers {args.customers} \
---batch {args.batch}{f" --rate {args.rate:g}" if args.rate else ""}`
 
+def setup_paragraph(args: argparse.Namespace, phases: list[Phase], limits: dict,
+                    pace: str) -> str:
+    """What ran, how the texts were sent, and which limits were raised."""
+    prod = ", ".join(f"`{k}` {'/'.join(f'{n}/{s}s' for n, s in w)}" for k, w in limits.items())
+    quota = " and ".join(f"{team_plan_pace(p):.0f} texts/min {p.name}" for p in phases)
+    return f"""\
 Real processes from `scripts/devstack.Stack`: sandbox, gunicorn `web`, celery `worker`
 (WORKER_CONCURRENCY={os.environ.get("WORKER_CONCURRENCY", "4")}, prefork), `beat`, redis-server.
 {args.customers} consenting Klaviyo profiles are made first. Texts go through the sandbox's
@@ -209,13 +202,14 @@ event's send time (one clock). **Every sandbox rate limit was raised to 1e9 per 
 (production: {prod}) **and so were the bridge's own shared budgets**
 ({", ".join(f"`{k}`" for k in BUDGETS)} = 1,000,000/min; the fixed 75 Klaviyo profile reads/s
 stays): this is the bridge's own speed. On Zendesk's Team plan (200 requests/min, of which
-100/min ticket updates) the quota sets the pace instead: at the calls per text below, {quota}.
+100/min ticket updates) the quota sets the pace instead: at the calls per text below, {quota}."""
 
-{HEADER}
-{chr(10).join(summary(p) for p in phases)}
-| **all** | {sum(p.texts for p in phases):,} | {texts:,} | **{rate:,.1f}** | \
-{percentile(lat, 50):.2f} | {percentile(lat, 99):.2f} | | | | |
 
+def floor_paragraph(args: argparse.Namespace, floor: tuple[float, float], ratio: str,
+                    cpu: dict[str, float], texts: int) -> str:
+    """The no-op floor beside the pipeline's CPU per text."""
+    worker_ms = cpu["worker"] * 1000 / texts
+    return f"""\
 Floor, same run: {args.texts:,} no-op Celery tasks on the same Redis, on a worker started from
 the same Procfile line: **{floor[0]:,.0f} tasks/s**, {floor[1]:.2f} ms of worker CPU per task;
 {ratio}. Worker CPU per text: {worker_ms:.1f} ms = {worker_ms / floor[1]:.1f} no-op tasks (a
@@ -224,8 +218,16 @@ metric, retries of tasks that find their conversation busy; and its HTTP calls).
 used {sum(cpu.values()) * 1000 / texts:.1f} ms of CPU per text, the sandbox included (counted
 from each phase's first send to its last text handled): \
 {", ".join(f"{k} {v:.1f} s" for k, v in cpu.items())}. Load average at the end: \
-{", ".join(f"{x:.2f}" for x in os.getloadavg())}.
+{", ".join(f"{x:.2f}" for x in os.getloadavg())}."""
 
+
+def resources_paragraphs(phases: list[Phase], stats: dict[str, GroupStats],
+                         settle_ms: str) -> str:
+    """Calls per text by endpoint, peak memory, and what INBOUND_SETTLE_MS adds."""
+    calls = "; ".join(f"{p.name}: " + ", ".join(f"`{k}` {n / p.texts:.2f}"
+                                               for k, n in sorted(p.calls.items()))
+                      for p in phases)
+    return f"""\
 Calls per text by endpoint (`/_sandbox/calls`, echoes and beat included; Klaviyo profile reads
 in warm are re-reads after the bridge's 60 s profile cache expires): {calls}.
 
@@ -237,6 +239,32 @@ INBOUND_SETTLE_MS = {settle_ms}: before applying a conversation's head text a wo
 until it is that old (since receipt), so a text sent a moment earlier in another delivery can
 take its place first. It is a floor under every text's latency, and the waiting worker
 process does nothing else meanwhile; texts that waited in a backlog are past it already."""
+
+
+def doc_section(m: str, args: argparse.Namespace, phases: list[Phase], floor: tuple[float, float],
+                settle_ms: str, limits: dict, stats: dict[str, GroupStats],
+                cpu: dict[str, float]) -> str:
+    texts = sum(p.commented for p in phases)
+    seconds = sum(p.seconds for p in phases)
+    rate = texts / seconds if seconds else 0.0
+    lat = [x for p in phases for x in p.latencies]
+    title, pace, ratio = pace_notes(args, rate, floor)
+    return f"""## Pipeline: text -> Zendesk comment (`bench/pipeline.py`{title})
+
+Machine: {m}.
+Command: `.venv/bin/python -m bench.pipeline --texts {args.texts} --customers {args.customers} \
+--batch {args.batch}{f" --rate {args.rate:g}" if args.rate else ""}`
+
+{setup_paragraph(args, phases, limits, pace)}
+
+{HEADER}
+{chr(10).join(summary(p) for p in phases)}
+| **all** | {sum(p.texts for p in phases):,} | {texts:,} | **{rate:,.1f}** | \
+{percentile(lat, 50):.2f} | {percentile(lat, 99):.2f} | | | | |
+
+{floor_paragraph(args, floor, ratio, cpu, texts)}
+
+{resources_paragraphs(phases, stats, settle_ms)}"""
 
 
 def main() -> None:

@@ -20,7 +20,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from unittest import mock
 
 import requests
 
@@ -153,28 +152,29 @@ def rows(drains: list[Drain], limits: dict[str, list[list[int]]]) -> str:
 
 
 def measure_replies(stack: Stack, count: int) -> tuple[str, str]:
-    """bench/replies.py's `run` on this stack. It writes its own doc section; that write is
-    captured instead, so the `replies` section keeps the figures of its own command. Returns
-    the table's header and row."""
-    captured: list[str] = []
-    with mock.patch.object(replies, "write_section", lambda _name, md: captured.append(md)):
-        replies.run(stack, argparse.Namespace(replies=count, conversations=3))
-    lines = [ln for ln in captured[0].splitlines() if ln.startswith("| ") and "---" not in ln]
-    return lines[0], lines[1]
+    """bench/replies.py's `run` on this stack (its own doc section is left alone, so the
+    `replies` section keeps the figures of its own command). Returns the table's header and
+    row."""
+    result = replies.run(stack, argparse.Namespace(replies=count, conversations=3))
+    return result.header, result.row
+
+
+def conversations_paragraph(args: argparse.Namespace, reply: tuple[str, str] | None) -> str:
+    """The Conversations API measurement's table, or why there is none."""
+    if not reply:
+        return ("Conversations API (60 messages/min): not run here (`--replies 0`); the "
+                "`replies` section (bench/replies.py) measures it.")
+    cells = reply[0].count("|") - 1
+    return (f"Conversations API, same stack, right after the drain (`bench.replies.run`, "
+            f"{args.replies} replies posted at once over 3 SMS tickets; baseline the "
+            f"60/min quota):\n\n{reply[0]}\n|" + " ---: |" * cells + f"\n{reply[1]}")
 
 
 def doc_section(about: str, args: argparse.Namespace, drains: list[Drain],
                 limits: dict[str, list[list[int]]], settings: dict[str, str],
                 reply: tuple[str, str] | None) -> str:
     account, updates = limit_of(limits, ACCOUNT), limit_of(limits, UPDATES)
-    if reply:
-        cells = reply[0].count("|") - 1
-        conv = (f"Conversations API, same stack, right after the drain (`bench.replies.run`, "
-                f"{args.replies} replies posted at once over 3 SMS tickets; baseline the "
-                f"60/min quota):\n\n{reply[0]}\n|" + " ---: |" * cells + f"\n{reply[1]}")
-    else:
-        conv = ("Conversations API (60 messages/min): not run here (`--replies 0`); the "
-                "`replies` section (bench/replies.py) measures it.")
+    conv = conversations_paragraph(args, reply)
     return f"""## Quota share: Zendesk under a backlog (`bench/quota.py`)
 
 Machine: {about}.

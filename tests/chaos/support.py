@@ -221,7 +221,8 @@ class TextLoad(threading.Thread):
         self.join(timeout)
         if self.error is not None:
             raise self.error
-        assert not self.is_alive(), "the load did not finish"
+        if self.is_alive():
+            raise RuntimeError("the load did not finish")
 
     def close_last(self) -> None:
         if self.desk and self.desk[-1] not in self.closed:

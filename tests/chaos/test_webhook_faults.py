@@ -13,15 +13,11 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import random
 import re
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -39,6 +35,7 @@ from tests.chaos.support import (
     wait_until,
 )
 from tests.e2e.harness import TOLL_FREE, Bridge
+from tests.support.signing import klaviyo_headers, zendesk_headers
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
 
@@ -170,22 +167,13 @@ def test_duplicate_reordered_and_stale_webhooks_change_nothing(
 
 def _post_klaviyo(bridge: Bridge, body: bytes, at: float) -> requests.Response:
     """A Klaviyo system-webhook delivery signed (our own signer) as of `at`."""
-    ts = str(int(at))
-    sig = hmac.new(SANDBOX_KLAVIYO_SECRET.encode(), body + ts.encode(),
-                   hashlib.sha256).hexdigest()
     return requests.post(f"{bridge.stack.web_url}/webhooks/klaviyo", data=body, timeout=10,
-                         headers={"Content-Type": "application/json", "Klaviyo-Timestamp": ts,
-                                  "Klaviyo-Signature": sig})
+                         headers=klaviyo_headers(body, SANDBOX_KLAVIYO_SECRET, at))
 
 
 def _post_zendesk(bridge: Bridge, body: bytes, at: float) -> requests.Response:
-    ts = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    sig = base64.b64encode(hmac.new(SANDBOX_ZENDESK_SECRET.encode(), ts.encode() + body,
-                                    hashlib.sha256).digest()).decode()
     return requests.post(f"{bridge.stack.web_url}/webhooks/zendesk", data=body, timeout=10,
-                         headers={"Content-Type": "application/json",
-                                  "X-Zendesk-Webhook-Signature-Timestamp": ts,
-                                  "X-Zendesk-Webhook-Signature": sig})
+                         headers=zendesk_headers(body, SANDBOX_ZENDESK_SECRET, at))
 
 
 @pytest.mark.timeout(120)

@@ -1,20 +1,21 @@
-"""What the receiver integration tests share: the test's own webhook signers (written from
-API-NOTES, not from bridge/payloads/signatures.py), delivery builders, and a reader for the Celery
-messages kombu leaves in the Redis lists."""
+"""What the receiver integration tests share: the tests' own webhook signer (tests/support/
+signing.py, written from API-NOTES, not from bridge/payloads/signatures.py) with this suite's
+secrets, delivery builders, and a reader for the Celery messages kombu leaves in the Redis
+lists."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from flask.testing import FlaskClient
+
+from tests.support import signing
+from tests.support.signing import iso_utc as iso_utc  # re-exported for the tests
 
 KLAVIYO_SECRET = "it-klaviyo-webhook-secret-5f2c"
 ZENDESK_SECRET = "it-zendesk-webhook-secret-9a1e"
@@ -32,37 +33,24 @@ KLAVIYO_QUEUE = "zkb.klaviyo"
 ZENDESK_QUEUE = "zkb.zendesk"
 
 
-# --- signing (the vendors' recipes, API-NOTES) ------------------------------------------------
+# --- signing (tests/support/signing.py, with this suite's secrets) ------------------------------
 
 def klaviyo_signature(body: bytes, timestamp: str, secret: str = KLAVIYO_SECRET) -> str:
-    """Lowercase hex HMAC-SHA256(secret, body + timestamp)."""
-    return hmac.new(secret.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
+    return signing.klaviyo_signature(body, timestamp, secret)
 
 
 def zendesk_signature(body: bytes, timestamp: str, secret: str = ZENDESK_SECRET) -> str:
-    """base64 HMAC-SHA256(secret, timestamp + body)."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
-    return base64.b64encode(mac).decode()
+    return signing.zendesk_signature(body, timestamp, secret)
 
 
 def klaviyo_headers(body: bytes, at: float | None = None,
                     secret: str = KLAVIYO_SECRET) -> dict[str, str]:
-    timestamp = str(int(time.time() if at is None else at))
-    return {"Klaviyo-Timestamp": timestamp,
-            "Klaviyo-Signature": klaviyo_signature(body, timestamp, secret),
-            "Klaviyo-Webhook-Id": "wh_it_01", "Content-Type": "application/json"}
-
-
-def iso_utc(at: float) -> str:
-    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {**signing.klaviyo_headers(body, secret, at), "Klaviyo-Webhook-Id": "wh_it_01"}
 
 
 def zendesk_headers(body: bytes, at: float | None = None,
                     secret: str = ZENDESK_SECRET) -> dict[str, str]:
-    timestamp = iso_utc(time.time() if at is None else at)
-    return {"X-Zendesk-Webhook-Signature-Timestamp": timestamp,
-            "X-Zendesk-Webhook-Signature": zendesk_signature(body, timestamp, secret),
-            "Content-Type": "application/json"}
+    return signing.zendesk_headers(body, secret, at)
 
 
 # --- deliveries ---------------------------------------------------------------------------------
@@ -120,8 +108,9 @@ def queued(r: redis.Redis, queue: str) -> list[QueuedTask]:
     out = []
     for raw in reversed(r.lrange(queue, 0, -1)):
         message = json.loads(raw)
-        assert message["properties"]["body_encoding"] == "base64"
-        assert message["content-type"] == "application/json"
+        if (message["properties"]["body_encoding"], message["content-type"]) != (
+                "base64", "application/json"):
+            raise RuntimeError(f"not a kombu JSON message in {queue}: {raw[:200]!r}")
         body = base64.b64decode(message["body"]).decode()
         args, kwargs, _embed = json.loads(body)
         out.append(QueuedTask(message["headers"]["task"], args, kwargs, message["headers"],

@@ -7,16 +7,11 @@ checked here from the documented scheme (API-NOTES.md), never with the sandbox's
 
 from __future__ import annotations
 
-import collections
-import hashlib
-import hmac
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -25,6 +20,8 @@ from werkzeug.serving import make_server
 
 from sandbox.app import Sandbox, create_app
 from sandbox.config import SandboxConfig
+from tests.support.capture import CaptureServer, Hook
+from tests.support.signing import klaviyo_signature_ok
 
 API_KEY = "pk_test_klaviyo_key"
 SECRET = "test-klaviyo-webhook-secret"
@@ -39,70 +36,15 @@ WAIT = 5.0
 
 def signature_ok(headers: Message | dict[str, str], body: bytes, secret: str = SECRET) -> bool:
     """Lowercase hex HMAC-SHA256(key=secret, msg=raw body + Klaviyo-Timestamp)."""
-    stamp = headers.get("Klaviyo-Timestamp", "") or ""
-    want = hmac.new(secret.encode(), body + stamp.encode(), hashlib.sha256).hexdigest()
-    return bool(stamp) and hmac.compare_digest(want, headers.get("Klaviyo-Signature", "") or "")
+    return klaviyo_signature_ok(headers, body, secret)
 
 
-@dataclass
-class Hook:
-    path: str
-    headers: Message
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Capture:
-    """Records every POST. Answers 200 unless statuses were queued with `answer_next`."""
-
-    hooks: list[Hook] = field(default_factory=list)
-    cond: threading.Condition = field(default_factory=threading.Condition)
-    script: collections.deque[int] = field(default_factory=collections.deque)
-
-    def __post_init__(self) -> None:
-        capture = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with capture.cond:
-                    capture.hooks.append(Hook(self.path, self.headers, body))
-                    status = capture.script.popleft() if capture.script else 200
-                    capture.cond.notify_all()
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def answer_next(self, *statuses: int) -> None:
-        with self.cond:
-            self.script.extend(statuses)
+class Capture(CaptureServer):
+    """The webhook capture server (tests/support/capture.py); `wait_for` gives the first hooks."""
 
     def wait_for(self, count: int = 1, timeout: float = WAIT) -> list[Hook]:
         """The first `count` hooks, waiting for them to arrive."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while len(self.hooks) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"expected {count} webhooks, got {len(self.hooks)}")
-                self.cond.wait(left)
-            return list(self.hooks[:count])
-
-    def clear(self) -> None:
-        with self.cond:
-            self.hooks.clear()
-            self.script.clear()
+        return self.first(count, timeout)
 
 
 @dataclass
@@ -140,7 +82,7 @@ def sandbox_fixture(production_limits: bool = False) -> tuple[Any, Any]:
             yield Env(f"http://127.0.0.1:{server.server_port}", app.extensions["sandbox"], capture)
         finally:
             server.shutdown()
-            capture.server.shutdown()
+            capture.close()
 
     @pytest.fixture
     def env(env_once: Env) -> Iterator[Env]:

@@ -3,23 +3,17 @@
 A real sandbox server runs in a thread with its webhooks pointed at a capture server in this
 test. Each test clicks through a page and then checks three things agree: what the page shows,
 what the admin API says, and the signed webhook the bridge would have received. Signatures are
-checked with an implementation written here from the vendors' documented schemes, not with
-the sandbox's own signing code.
+checked with the tests' own implementation (tests/support/signing.py) of the vendors'
+documented schemes, not with the sandbox's own signing code.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -30,6 +24,8 @@ from werkzeug.serving import make_server
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 from tests.browser_support import chromium
+from tests.support.capture import CaptureServer, Hook
+from tests.support.signing import klaviyo_signature_ok, zendesk_signature_ok
 
 pytestmark = pytest.mark.browser
 
@@ -44,78 +40,6 @@ ALICE_PHONE = "+15005550101"
 TOLL_FREE = "+18005550100"
 LONG_CODE = "+12125550100"
 WAIT = 10.0
-
-
-# ---- independent signature checks (docs: API-NOTES.md) --------------------------------------
-
-def klaviyo_signature_ok(headers: Message, body: bytes, secret: str) -> bool:
-    """Lowercase hex HMAC-SHA256(key=secret, msg=raw body + Klaviyo-Timestamp)."""
-    stamp = headers.get("Klaviyo-Timestamp", "")
-    want = hmac.new(secret.encode(), body + stamp.encode(), hashlib.sha256).hexdigest()
-    return bool(stamp) and hmac.compare_digest(want, headers.get("Klaviyo-Signature", ""))
-
-
-def zendesk_signature_ok(headers: Message, body: bytes, secret: str) -> bool:
-    """base64(HMAC-SHA256(key=secret, msg=X-Zendesk-Webhook-Signature-Timestamp + raw body))."""
-    stamp = headers.get("X-Zendesk-Webhook-Signature-Timestamp", "")
-    mac = hmac.new(secret.encode(), stamp.encode() + body, hashlib.sha256).digest()
-    want = base64.b64encode(mac).decode()
-    return bool(stamp) and hmac.compare_digest(want, headers.get("X-Zendesk-Webhook-Signature", ""))
-
-
-# ---- the webhook capture server ---------------------------------------------------------------
-
-@dataclass
-class Hook:
-    path: str
-    headers: Message
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Capture:
-    """Every POST it receives, answered 200, kept in order."""
-
-    def __init__(self) -> None:
-        self.hooks: list[Hook] = []
-        self.cond = threading.Condition()
-        capture = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with capture.cond:
-                    capture.hooks.append(Hook(self.path, self.headers, body))
-                    capture.cond.notify_all()
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-
-    def wait_for(self, what: str, match: Callable[[Hook], bool], timeout: float = WAIT) -> Hook:
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                found = [h for h in self.hooks if match(h)]
-                if found:
-                    return found[0]
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    seen = [h.body[:200] for h in self.hooks]
-                    raise AssertionError(f"no webhook {what} within {timeout}s; got {seen}")
-                self.cond.wait(left)
-
-    def clear(self) -> None:
-        with self.cond:
-            self.hooks.clear()
 
 
 def zendesk_hook(type_: str, ticket_id: int, **event: Any) -> Callable[[Hook], bool]:
@@ -148,7 +72,7 @@ def _dig(d: Any, dotted: str) -> Any:
 @dataclass
 class Env:
     base: str
-    capture: Capture
+    capture: CaptureServer
     browser: Browser
 
     def admin(self, method: str, path: str, **kw: Any) -> Any:
@@ -159,8 +83,7 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env_once() -> Iterator[Env]:
-    capture = Capture()
-    threading.Thread(target=capture.server.serve_forever, daemon=True).start()
+    capture = CaptureServer(wait=WAIT)
     cfg = SandboxConfig(zendesk_webhook_url=f"{capture.url}/zendesk",
                         zendesk_webhook_secret=ZENDESK_SECRET,
                         klaviyo_webhook_url=f"{capture.url}/klaviyo",
@@ -172,7 +95,7 @@ def env_once() -> Iterator[Env]:
             yield Env(f"http://127.0.0.1:{server.server_port}", capture, browser)
         finally:
             server.shutdown()
-            capture.server.shutdown()
+            capture.close()
 
 
 @pytest.fixture
@@ -215,7 +138,7 @@ def test_a_text_sent_from_the_phone_reaches_the_bridge_as_a_signed_klaviyo_webho
     expect(mine.get_by_test_id("sms-body")).to_have_text(text)  # shown as text, not markup
     expect(page.get_by_test_id("phone-status")).to_contain_text("delivery #")
 
-    hook = env.capture.wait_for("sent_sms", lambda h: h.path == "/klaviyo")
+    hook = env.capture.wait_match("sent_sms", lambda h: h.path == "/klaviyo")
     assert klaviyo_signature_ok(hook.headers, hook.body, KLAVIYO_SECRET)
     assert not klaviyo_signature_ok(hook.headers, hook.body + b" ", KLAVIYO_SECRET)
     (item,) = hook.json["data"]
@@ -248,7 +171,7 @@ def test_consent_buttons_and_campaign_sms_on_the_phone(env: Env, page: Page) -> 
     theirs = page.locator("[data-testid=sms][data-direction=to_customer]")
     expect(theirs.get_by_test_id("sms-body")).to_have_text("Spring sale: 20% off")
     expect(theirs).to_contain_text(f"from {TOLL_FREE}")
-    hook = env.capture.wait_for("received_sms", lambda h: h.path == "/klaviyo")
+    hook = env.capture.wait_match("received_sms", lambda h: h.path == "/klaviyo")
     assert klaviyo_signature_ok(hook.headers, hook.body, KLAVIYO_SECRET)
     (item,) = hook.json["data"]
     assert item["topic"] == "event:klaviyo.received_sms"
@@ -305,7 +228,7 @@ def test_the_desk_creates_replies_notes_solves_and_closes_with_signed_zendesk_we
     expect(row).to_contain_text("Parcel damaged")
     t = ticket(env, ticket_id)
     assert t["subject"] == "Parcel damaged"
-    created = env.capture.wait_for("ticket.created", zendesk_hook("ticket.created", ticket_id))
+    created = env.capture.wait_match("ticket.created", zendesk_hook("ticket.created", ticket_id))
     assert zendesk_signature_ok(created.headers, created.body, ZENDESK_SECRET)
     assert not zendesk_signature_ok(created.headers, created.body + b" ", ZENDESK_SECRET)
 
@@ -320,7 +243,7 @@ def test_the_desk_creates_replies_notes_solves_and_closes_with_signed_zendesk_we
     last = ticket(env, ticket_id)["comments"][-1]
     assert (last["body"], last["public"], last["author_id"]) == (
         "Sorry! A replacement ships today.", True, 9001)
-    hook = env.capture.wait_for("public comment", zendesk_hook(
+    hook = env.capture.wait_match("public comment", zendesk_hook(
         "ticket.comment_added", ticket_id, **{"comment.is_public": True,
                                               "comment.body": "Sorry! A replacement ships today."}))
     assert zendesk_signature_ok(hook.headers, hook.body, ZENDESK_SECRET)
@@ -338,7 +261,7 @@ def test_the_desk_creates_replies_notes_solves_and_closes_with_signed_zendesk_we
     last = ticket(env, ticket_id)["comments"][-1]
     assert (last["body"], last["public"], last["author_id"]) == (
         "Courier claim filed.", False, 9002)
-    hook = env.capture.wait_for("internal note", zendesk_hook(
+    hook = env.capture.wait_match("internal note", zendesk_hook(
         "ticket.comment_added", ticket_id, **{"comment.is_public": False,
                                               "comment.body": "Courier claim filed."}))
     assert zendesk_signature_ok(hook.headers, hook.body, ZENDESK_SECRET)
@@ -350,7 +273,7 @@ def test_the_desk_creates_replies_notes_solves_and_closes_with_signed_zendesk_we
         expect(row.get_by_test_id("ticket-row-status")).to_have_text(new)
         assert ticket(env, ticket_id)["status"] == new
         want = {"current": new} | ({"previous": old} if old else {})
-        hook = env.capture.wait_for(f"status {new}", zendesk_hook(
+        hook = env.capture.wait_match(f"status {new}", zendesk_hook(
             "ticket.status_changed", ticket_id, **want))
         assert zendesk_signature_ok(hook.headers, hook.body, ZENDESK_SECRET)
     expect(page.get_by_test_id("reply-submit")).to_be_disabled()  # closed tickets are final
@@ -364,7 +287,7 @@ def test_close_silently_changes_a_ticket_without_a_webhook(env: Env, page: Page)
                                                      "name": "Carla Cruz"}}})
     assert r.status_code == 201, r.text
     ticket_id = r.json()["ticket"]["id"]
-    env.capture.wait_for("ticket.created", zendesk_hook("ticket.created", ticket_id))
+    env.capture.wait_match("ticket.created", zendesk_hook("ticket.created", ticket_id))
 
     page.goto(env.base + "/desk")
     row = page.locator(f"[data-testid=ticket-row][data-ticket-id='{ticket_id}']")
@@ -383,7 +306,7 @@ def test_close_silently_changes_a_ticket_without_a_webhook(env: Env, page: Page)
     env.admin("POST", "/_sandbox/zendesk/tickets", json={
         "requester_email": "alice@example.com", "subject": "marker", "body": "m",
         "channel": "web"})
-    env.capture.wait_for("marker", lambda h: h.path == "/zendesk" and b"marker" in h.body)
+    env.capture.wait_match("marker", lambda h: h.path == "/zendesk" and b"marker" in h.body)
     assert not [h for h in env.capture.hooks
                 if h.path == "/zendesk" and h.json.get("type", "").endswith("status_changed")]
 

@@ -7,16 +7,11 @@ from Zendesk's documented scheme, never with the sandbox's own signing code.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -25,6 +20,8 @@ from werkzeug.serving import make_server
 
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
+from tests.support.capture import CaptureServer
+from tests.support.signing import zendesk_signature_ok
 
 EMAIL, TOKEN, OAUTH = "bridge@acme-shop.test", "test-zendesk-token", "test-zendesk-oauth"
 SECRET = "test-zendesk-webhook-secret"
@@ -33,65 +30,19 @@ API_USER_ID, ANA_ID, DANA_ID = 9003, 9001, 9002
 
 def signature_ok(headers: Message | dict[str, str], body: bytes, secret: str = SECRET) -> bool:
     """base64(HMAC-SHA256(key=secret, msg=timestamp + raw body)), as Zendesk documents it."""
-    stamp = headers.get("X-Zendesk-Webhook-Signature-Timestamp") or ""
-    want = base64.b64encode(hmac.new(secret.encode(), stamp.encode() + body,
-                                     hashlib.sha256).digest()).decode()
-    return bool(stamp) and hmac.compare_digest(want, headers.get("X-Zendesk-Webhook-Signature")
-                                               or "")
+    return zendesk_signature_ok(headers, body, secret)
 
 
-@dataclass
-class Hook:
-    headers: Message
-    body: bytes
-    at: float
-    path: str = ""
+class Capture(CaptureServer):
+    """The webhook capture server (tests/support/capture.py), at `/zendesk`."""
 
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Capture:
-    """Records every POST; answers queued (status, headers) first, then 200.
-
-    Deliveries run in parallel and unordered, so a queued answer can be kept for bodies that
-    contain `match` (e.g. b"ticket.created").
-    """
-
-    hooks: list[Hook] = field(default_factory=list)
-    script: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    url: str = ""
-
-    def answer_next(self, *answers: int | tuple[int, dict[str, str]], match: bytes = b"") -> None:
-        with self.lock:
-            for a in answers:
-                status, headers = a if isinstance(a, tuple) else (a, {})
-                self.script.append((status, headers, match))
-
-    def pop_answer(self, body: bytes) -> tuple[int, dict[str, str]]:
-        for i, (status, headers, match) in enumerate(self.script):
-            if match in body:
-                del self.script[i]
-                return status, headers
-        return 200, {}
-
-    def clear(self) -> None:
-        with self.lock:
-            self.hooks.clear()
-            self.script.clear()
+    def __init__(self) -> None:
+        super().__init__("/zendesk")
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
-        with self.lock:
+        with self.cond:
             bodies = [h.json for h in self.hooks]
         return [b for b in bodies if kind is None or b["type"] == f"zen:event-type:{kind}"]
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[Hook]:
-        wait_until(lambda: len(self.hooks) >= count, timeout, f"{count} webhook(s)")
-        with self.lock:
-            return list(self.hooks)
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
@@ -102,25 +53,6 @@ def wait_until(check: Callable[[], Any], timeout: float = 5.0, what: str = "cond
             return result
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def _capture_server(capture: Capture) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            with capture.lock:
-                capture.hooks.append(Hook(self.headers, body, time.time(), self.path))
-                status, headers = capture.pop_answer(body)
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 
 
 @dataclass
@@ -180,9 +112,6 @@ def stack_fixtures() -> tuple[Any, Any]:
     @pytest.fixture(scope="module")
     def stack_server() -> Iterator[Stack]:
         capture = Capture()
-        hook_server = _capture_server(capture)
-        threading.Thread(target=hook_server.serve_forever, daemon=True).start()
-        capture.url = f"http://127.0.0.1:{hook_server.server_address[1]}/zendesk"
         cfg = SandboxConfig(zendesk_email=EMAIL, zendesk_api_token=TOKEN,
                             zendesk_oauth_token=OAUTH, zendesk_webhook_url=capture.url,
                             zendesk_webhook_secret=SECRET, production_limits=False)
@@ -192,7 +121,7 @@ def stack_fixtures() -> tuple[Any, Any]:
         yield Stack(f"http://127.0.0.1:{server.server_port}", app.extensions["sandbox"],
                     capture, api_session())
         server.shutdown()
-        hook_server.shutdown()
+        capture.close()
 
     @pytest.fixture
     def stack(stack_server: Stack) -> Iterator[Stack]:
