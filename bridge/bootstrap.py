@@ -9,6 +9,7 @@ from bridge.adapters.klaviyo import KlaviyoClient
 from bridge.adapters.redis_client import connect
 from bridge.adapters.store import Store
 from bridge.adapters.zendesk import ZendeskClient
+from bridge.adapters.zendesk_admin import ZendeskAdmin
 from bridge.budgets import Budgets
 from bridge.config import Settings
 from bridge.domain.sms_rules import Policy
@@ -43,6 +44,11 @@ def klaviyo_client(settings: Settings, st: Store | None = None) -> KlaviyoClient
                          timeout=settings.http_timeout_seconds,
                          observe=st.outcomes.upstream_observer() if st else None,
                          gate=_gate(st.quota, budgets.klaviyo_budgets(settings)) if st else None)
+
+
+def zendesk_admin(settings: Settings) -> ZendeskAdmin:
+    """The admin endpoints `provision` calls, with the same credentials and timeouts."""
+    return ZendeskAdmin(zendesk_client(settings).http)
 
 
 def _gate(quota: QuotaPort, table: budgets.BudgetTable) -> budgets.Gate:

@@ -227,7 +227,7 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         report = provision.provision(
-            Patient(bootstrap.zendesk_client(settings)), settings.public_url,
+            Patient(bootstrap.zendesk_admin(settings)), settings.public_url,
             settings.zendesk_webhook_secret, view=args.view,
             close_after_hours=args.close_after_hours if args.automation else None)
     except Permanent as e:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bridge.domain.decisions import AddComment, CreateTicket, Drop, InboundDecision
 from bridge.domain.model import OPEN_STATUSES, Conversation, InboundSms, Profile
 from bridge.domain.phones import brand_number_kind, mask
+from bridge.domain.reply_rules import NOTE_PREFIX
 
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
                            "OPTOUT"})
@@ -125,3 +126,11 @@ def ticket_subject(sms: InboundSms, policy: Policy) -> str:
 def status_after_comment(decision: AddComment, previous: str | None) -> str | None:
     """The status the cache should hold after applying `decision`."""
     return decision.status or previous
+
+
+def opt_out_note() -> str:
+    """S2: what the agent reads on the customer's not-closed SMS ticket after an opt-out (the
+    keyword itself never becomes a comment)."""
+    return NOTE_PREFIX + ("The customer texted an opt-out keyword and is unsubscribed from SMS "
+                          "in Klaviyo: replies on this ticket will not reach them by SMS "
+                          "(rules S2, A4). Reach them another way.")

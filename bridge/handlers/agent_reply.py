@@ -30,8 +30,8 @@ from bridge.errors import (
     RateLimited,
     ReplyOutcomeUnknown,
     Retryable,
-    TicketClosed,
 )
+from bridge.handlers.notes import add_note_once
 from bridge.handlers.runner import Done, Runner
 from bridge.payloads.zendesk_events import agent_comment, conversation_of
 from bridge.ports import QuotaPort, SmsApi, StorePort, TicketApi
@@ -215,15 +215,8 @@ def _agent_email(comment: reply_rules.AgentComment, deps: ReplyDeps) -> str | No
 
 
 def _note_once(ticket_id: int, key: str, body: str, deps: ReplyDeps) -> None:
-    """Leave an internal note once per (comment, reason); a retry after a crash may repeat it,
-    which beats an agent left guessing."""
-    if deps.store.ledger.note_done(key):
-        return
-    try:
-        note_id = deps.zendesk.add_note(ticket_id, body)
-    except TicketClosed:
-        return
-    if note_id is not None:
-        deps.store.ledger.remember_own_comment(note_id)
-    deps.store.ledger.mark_note_done(key)
+    """Leave an internal note once per (comment, reason), even across a lost answer; on a
+    closed ticket there is no one to tell, and it is not tried again."""
+    if not add_note_once(key, ticket_id, body, deps.store, deps.zendesk, deps.clock):
+        deps.store.ledger.mark_note_done(key)
 

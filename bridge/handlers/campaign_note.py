@@ -16,7 +16,7 @@ from typing import Any
 from bridge.domain.model import Conversation, conversation_external_id
 from bridge.domain.phones import canonical_brand_number
 from bridge.domain.reply_rules import campaign_note
-from bridge.errors import TicketClosed
+from bridge.handlers.notes import add_note_once
 from bridge.handlers.runner import Done, Runner
 from bridge.payloads.klaviyo_events import EventShapeError, parse_delivered_sms
 from bridge.ports import StorePort, TicketApi
@@ -34,11 +34,11 @@ class CampaignDeps:
 
 def runner(deps: CampaignDeps) -> Runner:
     return Runner(store=deps.store, kind=KIND, source="klaviyo", task="bridge.received_sms",
-                  process=lambda ref, event: process_delivered(event, deps),
+                  process=lambda ref, event: process_delivered(event, deps, ref),
                   max_attempts=deps.max_attempts, clock=deps.clock)
 
 
-def process_delivered(event: dict[str, Any], deps: CampaignDeps) -> Done:
+def process_delivered(event: dict[str, Any], deps: CampaignDeps, ref: str = "") -> Done:
     try:
         sms = parse_delivered_sms(event["data"])
     except EventShapeError:
@@ -56,12 +56,9 @@ def process_delivered(event: dict[str, Any], deps: CampaignDeps) -> Done:
             or _from_zendesk(sms.customer_phone, brand, deps))
     if conv is None or conv.ticket_id is None or conv.ticket_status == "closed":
         return Done("dropped", "no_open_ticket")
-    try:
-        note_id = deps.zendesk.add_note(conv.ticket_id, note)
-    except TicketClosed:
+    key = f"campaign:{ref or sms.event_id}"
+    if not add_note_once(key, conv.ticket_id, note, deps.store, deps.zendesk, deps.clock):
         return Done("dropped", "no_open_ticket")
-    if note_id is not None:
-        deps.store.ledger.remember_own_comment(note_id)
     return Done("applied", fields={"ticket_id": conv.ticket_id})
 
 

@@ -24,6 +24,7 @@ from bridge.domain.model import Conversation, Profile
 from bridge.domain.phones import canonical_brand_number, mask
 from bridge.errors import TicketClosed, TicketGone
 from bridge.handlers import inbound_writes as writes
+from bridge.handlers.notes import add_note_once
 from bridge.handlers.runner import Done, Runner
 from bridge.payloads.klaviyo_events import EventShapeError, parse_inbound_sms
 from bridge.ports import SmsApi, StorePort, TicketApi
@@ -63,6 +64,8 @@ def process_text(ref: str, event: dict[str, Any], deps: InboundDeps) -> Done:
     stored = event.get("prepared")
     prepared = PreparedText.from_json(stored) if stored else _prepare(ref, event, deps)
     if isinstance(prepared, Drop):
+        if prepared.reason == "keyword_opt_out":
+            _note_opt_out(ref, event, deps)
         return Done("dropped", prepared.reason)
     ticket_id = _apply(ref, prepared, deps)
     return Done("applied", fields={"ticket_id": ticket_id})
@@ -92,6 +95,20 @@ def _prepare(ref: str, event: dict[str, Any], deps: InboundDeps) -> PreparedText
         name=profile.display_name or mask(phone), email=profile.email)
     deps.store.events.update_event(ref, prepared=prepared.to_json())
     return prepared
+
+
+def _note_opt_out(ref: str, event: dict[str, Any], deps: InboundDeps) -> None:
+    """S2: an opt-out from a customer whose conversation has a not-closed ticket leaves one
+    internal note there (the conversation cache says which ticket; no extra lookup)."""
+    sms = parse_inbound_sms(event["data"])
+    if sms.customer_phone is None:
+        return
+    conv = deps.store.conversations.get_conversation(
+        sms.customer_phone, canonical_brand_number(sms.brand_number))
+    if conv is None or conv.ticket_id is None or conv.ticket_status == "closed":
+        return
+    add_note_once(f"optout:{ref}", conv.ticket_id, rules.opt_out_note(), deps.store,
+                  deps.zendesk, deps.clock)
 
 
 def _profile(profile_id: str | None, phone: str | None, deps: InboundDeps) -> Profile | None:

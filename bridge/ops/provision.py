@@ -35,7 +35,7 @@ SMS_TAG = "sms"
 
 
 class ProvisioningApi(Protocol):
-    """The TicketApi methods provisioning uses (a fake in tests)."""
+    """The Zendesk admin calls provisioning makes (adapters/zendesk_admin.py; a fake in tests)."""
 
     def webhooks(self, name_contains: str) -> list[dict[str, Any]]: ...
     def create_webhook(self, webhook: dict[str, Any]) -> dict[str, Any]: ...

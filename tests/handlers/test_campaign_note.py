@@ -80,8 +80,6 @@ def test_a_campaign_delivered_twice_leaves_one_note(deps: CampaignDeps,
     assert len(zendesk.notes) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="E1: add_note has no intent or done-marker, so a re-run "
-                                       "after a note that landed adds it again")
 def test_a_note_that_timed_out_after_landing_is_not_added_twice(deps: CampaignDeps,
                                                                zendesk: FakeZendesk) -> None:
     customer_has_ticket(deps, zendesk)

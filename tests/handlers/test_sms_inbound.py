@@ -113,7 +113,6 @@ def test_help_and_info_do_become_tickets(deps: InboundDeps, zendesk: FakeZendesk
     assert zendesk.comments_on(only_ticket(zendesk)["id"]) == [body]
 
 
-@pytest.mark.xfail(strict=True, reason="S2: an opt-out on a not-closed ticket adds no note yet")
 def test_an_opt_out_on_an_open_ticket_leaves_one_note_saying_the_customer_unsubscribed(
         deps: InboundDeps, zendesk: FakeZendesk) -> None:
     text(deps, ORDER)

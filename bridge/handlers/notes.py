@@ -1,0 +1,56 @@
+"""Internal notes the bridge leaves on a ticket (A3, A4, A7, S2): each at most once per key,
+across crashes and timeouts (E1).
+
+A note is recorded as an intent before it is written. If the write's answer is lost (a timeout
+after Zendesk added it), the re-run reads the ticket's comments once and finds the note, instead
+of adding it a second time; earlier identical notes are in the ledger of the bridge's own
+comments, so they are not mistaken for this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bridge.domain.intents import CommentIntent, intent_from_json
+from bridge.errors import RateLimited, TicketClosed
+from bridge.ports import StorePort, TicketApi
+
+
+def add_note_once(key: str, ticket_id: int, body: str, store: StorePort, zendesk: TicketApi,
+                  clock: Callable[[], float]) -> bool:
+    """Leave the note unless it was left for `key` already. False if the ticket is closed
+    (Zendesk refuses to change it; nothing to tell the agent there)."""
+    if store.ledger.note_done(key) or _landed_before(key, ticket_id, body, store, zendesk):
+        return True
+    intent_key = f"note:{key}"
+    store.ledger.set_intent(intent_key, CommentIntent(ticket_id, clock()).to_json())
+    try:
+        note_id = zendesk.add_note(ticket_id, body)
+    except TicketClosed:
+        store.ledger.clear_intent(intent_key)
+        return False
+    except RateLimited:
+        store.ledger.clear_intent(intent_key)      # nothing was written
+        raise
+    _done(key, note_id, store)
+    return True
+
+
+def _landed_before(key: str, ticket_id: int, body: str, store: StorePort,
+                   zendesk: TicketApi) -> bool:
+    intent = intent_from_json(store.ledger.get_intent(f"note:{key}"))
+    if intent is None or intent.ticket_id != ticket_id:
+        return False
+    for c in zendesk.comments(ticket_id):
+        if not c.public and c.body.strip() == body.strip() \
+                and not store.ledger.is_own_comment(c.id):
+            _done(key, c.id, store)
+            return True
+    return False
+
+
+def _done(key: str, note_id: int | None, store: StorePort) -> None:
+    if note_id is not None:
+        store.ledger.remember_own_comment(note_id)
+    store.ledger.mark_note_done(key)
+    store.ledger.clear_intent(f"note:{key}")
