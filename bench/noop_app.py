@@ -12,6 +12,7 @@ import os
 from celery import Celery
 from kombu import Exchange, Queue
 
+from bridge.config import Settings, default
 from workers.celery_app import make_celery
 
 QUEUE = TASK = "bench.noop"
@@ -22,8 +23,14 @@ def noop() -> None:
 
 
 def make_app(broker_url: str | None = None) -> Celery:
-    app = make_celery()
-    app.conf.update(broker_url=broker_url or os.environ.get("REDIS_URL"),
+    """The bridge's settings for Celery; the vendor fields are placeholders (no task calls
+    a vendor here)."""
+    settings = Settings(zendesk_url="https://bench.zendesk.com", zendesk_webhook_secret="-",
+                        klaviyo_api_key="-", klaviyo_webhook_secret="-",
+                        redis_url=broker_url or os.environ.get("REDIS_URL")
+                        or str(default("redis_url")))
+    app = make_celery(settings)
+    app.conf.update(
                     task_queues=[Queue(QUEUE, Exchange("", type="direct"), routing_key=QUEUE)],
                     task_routes={TASK: {"queue": QUEUE, "routing_key": QUEUE}},
                     beat_schedule={})
