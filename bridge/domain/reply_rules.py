@@ -96,6 +96,15 @@ def attachments_note(count: int) -> str:
                           "could not be sent (no MMS).")
 
 
+def outcome_unknown_note() -> str:
+    """A6: the bridge cannot tell whether a reply reached the customer and will not send it
+    twice; the agent decides."""
+    return NOTE_PREFIX + ("This reply may not have reached the customer: Klaviyo did not answer "
+                          "when it was sent, and the bridge never sends a reply twice (rule "
+                          "A6). Check the conversation in Klaviyo's inbox and resend it if "
+                          "it is not there.")
+
+
 def campaign_note(campaign: str | None, flow: str | None, text: str) -> str | None:
     """A7: what the agent should see of a marketing SMS; None for conversation replies."""
     if campaign:

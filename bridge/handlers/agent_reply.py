@@ -157,6 +157,8 @@ def _after_previous_attempt(comment: reply_rules.AgentComment, previous: dict[st
     if deps.clock() - float(previous.get("at") or 0) < PEER_GRACE_SECONDS:
         raise Deferred(5, "another attempt may still be sending this reply")
     deps.store.outcomes.count(KIND, "outcome_unknown")
+    _note_once(comment.ticket_id, f"{comment.comment_id}:outcome_unknown",
+               reply_rules.outcome_unknown_note(), deps)
     raise ReplyOutcomeUnknown("klaviyo", "a previous attempt to send this reply was "
                                          "interrupted; not sent again (check Klaviyo's inbox)")
 

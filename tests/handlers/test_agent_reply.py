@@ -253,8 +253,6 @@ def test_a6_a_send_with_an_unknown_outcome_is_not_sent_again_and_waits_for_a_per
     assert desk.store.outcomes.counters()["agent_reply:outcome_unknown:"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="PRODUCT A6 wants an internal note when the bridge "
-                   "cannot tell whether a reply went out; the handler only sets the job aside")
 def test_a6_the_agent_is_told_by_a_note_when_a_reply_may_not_have_gone_out() -> None:
     desk = Desk()
     desk.store.ledger.begin_reply(7001, desk.clock() - PEER_GRACE_SECONDS - 1)
