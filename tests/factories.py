@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bridge.domain.model import Profile, RawEvent, conversation_external_id
-from bridge.payloads.klaviyo_events import RECEIVED_SMS, SENT_SMS, conversation_route
-from bridge.payloads.zendesk_events import reply_route
+from bridge.payloads.klaviyo_events import RECEIVED_SMS, SENT_SMS
+from bridge.payloads.routes import queue_of
 from bridge.ports import StorePort
 
 ALICE, BOB = "+15005550101", "+15005550102"                # customers
@@ -124,18 +124,10 @@ def raw_event(data: dict[str, Any]) -> RawEvent:
     return RawEvent("zendesk", data["id"], data["type"], data)
 
 
-def _route(event: RawEvent) -> tuple[str, float] | None:
-    if event.source == "klaviyo" and event.kind == SENT_SMS:
-        return conversation_route(event.data)
-    if event.source == "zendesk":
-        return reply_route(event.data)
-    return None
-
-
 def receive(store: StorePort, data: dict[str, Any], now: float) -> str:
     """Keep the event, place it in its ordered queue and confirm its enqueue, as the receiver
     does; returns the ref its task carries."""
     event = raw_event(data)
-    store.events.save_events([event], now, route=_route)
+    store.events.save_events([event], now, route=queue_of)
     store.events.mark_queued([event.ref])
     return event.ref

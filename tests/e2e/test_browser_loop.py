@@ -4,7 +4,7 @@ whole system running (headless Chromium against the README's stack)."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser_support import chromium
 from tests.e2e.harness import Bridge
@@ -12,15 +12,22 @@ from tests.e2e.harness import Bridge
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
+def text_from_the_phone(browser: Browser, sandbox: str, brand: str, body: str) -> Page:
+    """Alice texts `body` to `brand` from the sandbox phone; returns the phone's page."""
+    page = browser.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{sandbox}/phone")
+    page.get_by_test_id("profile-select").select_option(label="Alice Ames")
+    page.get_by_test_id("brand-select").select_option(brand)
+    page.get_by_test_id("message-input").fill(body)
+    page.get_by_test_id("send").click()
+    return page
+
+
 def test_a_text_from_the_phone_shows_up_as_a_ticket_in_the_desk(bridge: Bridge) -> None:
     with chromium() as browser:
-        page = browser.new_page()
-        page.set_default_timeout(20_000)
-        page.goto(f"{bridge.sandbox}/phone")
-        page.get_by_test_id("profile-select").select_option(label="Alice Ames")
-        page.get_by_test_id("brand-select").select_option("+18005550100")
-        page.get_by_test_id("message-input").fill("My parcel never arrived")
-        page.get_by_test_id("send").click()
+        page = text_from_the_phone(browser, bridge.sandbox, "+18005550100",
+                                   "My parcel never arrived")
         expect(page.get_by_test_id("thread")).to_contain_text("My parcel never arrived")
 
         page.goto(f"{bridge.sandbox}/desk")
@@ -36,13 +43,8 @@ def test_a_text_from_the_phone_shows_up_as_a_ticket_in_the_desk(bridge: Bridge) 
 def test_the_whole_loop_text_reply_and_the_reply_on_the_phone(bridge: Bridge) -> None:
     """Text from the phone, answer in the desk as Ana, see the answer arrive on the phone."""
     with chromium() as browser:
-        phone = browser.new_page()
-        phone.set_default_timeout(20_000)
-        phone.goto(f"{bridge.sandbox}/phone")
-        phone.get_by_test_id("profile-select").select_option(label="Alice Ames")
-        phone.get_by_test_id("brand-select").select_option("+12125550100")
-        phone.get_by_test_id("message-input").fill("Can I change my delivery address?")
-        phone.get_by_test_id("send").click()
+        phone = text_from_the_phone(browser, bridge.sandbox, "+12125550100",
+                                    "Can I change my delivery address?")
 
         desk = browser.new_page()
         desk.set_default_timeout(20_000)

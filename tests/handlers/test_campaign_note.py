@@ -17,11 +17,6 @@ SALE = "Black Friday: 30% off everything"
 
 
 @pytest.fixture
-def zendesk() -> FakeZendesk:
-    return FakeZendesk()
-
-
-@pytest.fixture
 def deps(zendesk: FakeZendesk) -> CampaignDeps:
     return CampaignDeps(store=fakes.store(), zendesk=zendesk, clock=Clock())
 

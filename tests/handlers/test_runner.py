@@ -18,16 +18,6 @@ from tests.fakes import Clock, FakeKlaviyo, FakeZendesk
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def zendesk() -> FakeZendesk:
-    return FakeZendesk()
-
-
-@pytest.fixture
 def deps(zendesk: FakeZendesk, clock: Clock) -> InboundDeps:
     return InboundDeps(store=fakes.store(), zendesk=zendesk, klaviyo=FakeKlaviyo(profile(ALICE)),
                        policy=Policy(), max_attempts=3, clock=clock, sleep=clock.sleep)

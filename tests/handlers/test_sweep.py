@@ -35,16 +35,6 @@ class Published:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def zendesk() -> FakeZendesk:
-    return FakeZendesk()
-
-
-@pytest.fixture
 def deps(zendesk: FakeZendesk, clock: Clock) -> InboundDeps:
     return InboundDeps(store=fakes.store(), zendesk=zendesk, klaviyo=FakeKlaviyo(profile(ALICE)),
                        policy=Policy(), clock=clock, sleep=clock.sleep)
