@@ -101,6 +101,14 @@ class EventLog:
         pipe.zrem(keys.UNQUEUED, *refs)
         pipe.execute()
 
+    def drop_unused(self, ref: str) -> None:
+        """An event of a topic no task handles leaves the "enqueue not confirmed" set as
+        dropped, as the receiver does when it settles a delivery."""
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hset(keys.event(ref), mapping={"state": "dropped", "reason": "topic_not_used"})
+        pipe.zrem(keys.UNQUEUED, ref)
+        pipe.execute()
+
     def unqueued_before(self, cutoff: float) -> list[tuple[str, str]]:
         """Events stored before `cutoff` whose enqueue was never confirmed: (ref, kind)."""
         refs = [r.decode() for r in self._r.zrangebyscore(keys.UNQUEUED, 0, cutoff)]

@@ -22,10 +22,12 @@ def sweep(store: StorePort, enqueue: Callable[[str, str], None], now: float,
     requeued_events = 0
     for ref, kind in store.events.unqueued_before(now - STRANDED_AFTER):
         task = task_for_kind(ref.split(":", 1)[0], kind)
-        if task:
-            enqueue(task, ref)
-            store.events.mark_queued([ref])
-            requeued_events += 1
+        if task is None:      # a topic the bridge does not use, left by a receiver that died
+            store.events.drop_unused(ref)
+            continue
+        enqueue(task, ref)
+        store.events.mark_queued([ref])
+        requeued_events += 1
     requeued_queues = 0
     for queue, member, received_at, kind in store.queues.waiting_heads():
         if received_at < now - STRANDED_AFTER and not store.queues.queue_locked(queue):

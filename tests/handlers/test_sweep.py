@@ -67,6 +67,19 @@ def test_a_text_stored_but_never_published_is_published_and_then_applied(
     assert sweep(deps.store, published, clock.now + LATER, task_for_kind)["events"] == 0
 
 
+def test_an_unused_topic_left_by_a_dead_receiver_is_dropped_once_not_reread_forever(
+        deps: InboundDeps, clock: Clock) -> None:
+    clicked = raw_event({"external_id": "click-1", "topic": "event:klaviyo.clicked_sms",
+                         "payload": {"type": "event", "id": "click-1", "attributes": {}}})
+    deps.store.events.save_events([clicked], clock())          # the receiver died here
+    published = Published()
+    clock.advance(LATER)
+    assert sweep(deps.store, published, clock(), task_for_kind) == {"events": 0, "queues": 0}
+    assert published.tasks == []
+    assert deps.store.events.load_event(clicked.ref)["state"] == "dropped"
+    assert deps.store.events.unqueued_before(clock() + LATER) == []
+
+
 def test_an_abandoned_conversation_is_requeued_once_by_its_head_and_drains_in_order(
         deps: InboundDeps, zendesk: FakeZendesk, clock: Clock) -> None:
     refs = [receive(deps.store, item, clock()) for item in texts(clock, "one", "two", "three")]
