@@ -25,9 +25,9 @@ class Conversations:
             return None
         d = {k.decode(): v.decode() for k, v in raw.items()}
         return Conversation(phone=phone, brand_number=brand,
-                            ticket_id=_int(d.get("ticket_id")),
+                            ticket_id=_optional_int(d.get("ticket_id")),
                             ticket_status=d.get("ticket_status") or None,
-                            requester_id=_int(d.get("requester_id")),
+                            requester_id=_optional_int(d.get("requester_id")),
                             profile_id=d.get("profile_id") or None,
                             klaviyo_conversation_id=d.get("klaviyo_conversation_id") or None)
 
@@ -104,5 +104,5 @@ class Conversations:
         pipe.execute()
 
 
-def _int(value: str | None) -> int | None:
+def _optional_int(value: str | None) -> int | None:
     return int(value) if value else None

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.domain.coerce import as_id, as_list, as_obj
+
 OPENED, RESOLVED = "Opened Ticket", "Resolved Ticket"
 PROPERTY_KEYS = ("Assignee_email", "Assignee_name", "Channel", "Description", "Fields",
                  "Group_name", "Priority", "Subject", "Tags", "Ticket_id", "Type", "Via",
@@ -57,13 +59,13 @@ def ticket_properties(ticket: dict[str, Any], users: dict[int, dict[str, Any]],
                       groups: dict[int, dict[str, Any]], zendesk_url: str,
                       status: str | None = None) -> dict[str, Any]:
     """M2: exactly PROPERTY_KEYS; absent values are None, never a crash."""
-    assignee = users.get(_int(ticket.get("assignee_id")) or -1) or {}
-    group = groups.get(_int(ticket.get("group_id")) or -1) or {}
-    via = _obj(ticket.get("via"))
-    source = _obj(via.get("source"))
-    fields = {str(f.get("id")): f.get("value") for f in _list(ticket.get("custom_fields"))
+    assignee = users.get(as_id(ticket.get("assignee_id")) or -1) or {}
+    group = groups.get(as_id(ticket.get("group_id")) or -1) or {}
+    via = as_obj(ticket.get("via"))
+    source = as_obj(via.get("source"))
+    fields = {str(f.get("id")): f.get("value") for f in as_list(ticket.get("custom_fields"))
               if isinstance(f, dict) and f.get("value") is not None}
-    tid = _int(ticket.get("id"))
+    tid = as_id(ticket.get("id"))
     props = {
         "Assignee_email": assignee.get("email"),
         "Assignee_name": assignee.get("name"),
@@ -73,7 +75,7 @@ def ticket_properties(ticket: dict[str, Any], users: dict[int, dict[str, Any]],
         "Group_name": group.get("name"),
         "Priority": ticket.get("priority"),
         "Subject": ticket.get("subject"),
-        "Tags": list(_list(ticket.get("tags"))),
+        "Tags": list(as_list(ticket.get("tags"))),
         "Ticket_id": tid,
         "Type": ticket.get("type"),
         "Via": source.get("rel") or via.get("channel"),
@@ -87,26 +89,11 @@ def build_event(metric: str, ticket: dict[str, Any], users: dict[int, dict[str, 
                 groups: dict[int, dict[str, Any]], zendesk_url: str, time: str,
                 status: str | None = None) -> MetricEvent | None:
     """The event for `ticket`, or None when its requester has neither email nor phone."""
-    requester = users.get(_int(ticket.get("requester_id")) or -1)
+    requester = users.get(as_id(ticket.get("requester_id")) or -1)
     profile = profile_identity(requester)
-    tid = _int(ticket.get("id"))
+    tid = as_id(ticket.get("id"))
     if profile is None or tid is None:
         return None
     return MetricEvent(metric=metric, ticket_id=tid, time=time, profile=profile,
                        properties=ticket_properties(ticket, users, groups, zendesk_url, status),
                        unique_id=unique_id(tid, metric))
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):   # OverflowError: inf
-        return None
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []

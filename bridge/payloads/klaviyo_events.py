@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bridge.domain.coerce import as_obj
 from bridge.domain.model import InboundSms
 from bridge.domain.phones import canonical_brand_number, normalize
 
@@ -43,7 +44,7 @@ def _sent_at(attributes: dict[str, Any]) -> datetime:
 
 def parse_inbound_sms(item: dict[str, Any]) -> InboundSms:
     """A `sent_sms` item of a delivery -> InboundSms (customer phone may still be None)."""
-    payload = _obj(item.get("payload"))
+    payload = as_obj(item.get("payload"))
     attributes = payload.get("attributes") or {}
     if not isinstance(attributes, dict):
         raise EventShapeError("payload.attributes must be an object")
@@ -59,7 +60,8 @@ def parse_inbound_sms(item: dict[str, Any]) -> InboundSms:
     media = props.get(MEDIA) or []
     if not isinstance(media, list):
         media = [media]
-    profile_id = _obj(_obj(_obj(payload.get("relationships")).get("profile")).get("data")).get("id")
+    profile = as_obj(as_obj(payload.get("relationships")).get("profile"))
+    profile_id = as_obj(profile.get("data")).get("id")
     return InboundSms(
         event_id=str(payload.get("id")),
         profile_id=profile_id if isinstance(profile_id, str) and profile_id else None,
@@ -69,11 +71,6 @@ def parse_inbound_sms(item: dict[str, Any]) -> InboundSms:
         media_count=len(media),
         sent_at=_sent_at(attributes),
     )
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    """A nested object of the event; a signed but malformed delivery may hold anything there."""
-    return value if isinstance(value, dict) else {}
 
 
 def order_score(item: dict[str, Any]) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.domain.coerce import as_id, as_obj, as_text
 from bridge.domain.model import parse_external_id
 from bridge.domain.reply_rules import AgentComment
 from bridge.domain.reply_text import comment_text
@@ -22,59 +23,40 @@ def event_type(data: dict[str, Any]) -> str:
     return str(data.get("type") or "").rsplit(":", 1)[-1]
 
 
-def _int(value: Any) -> int | None:
-    """An id as Zendesk sends it (string or number) -> int; None for anything else, including
-    numbers outside Zendesk's 64-bit ids (inf, 1e400, 400-digit strings)."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return number if -2**63 <= number < 2**63 else None
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    """A nested object of the payload; a signed but malformed payload may hold anything there."""
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def _comment(data: dict[str, Any]) -> dict[str, Any]:
-    return _obj(_obj(data.get("event")).get("comment"))
+    return as_obj(as_obj(data.get("event")).get("comment"))
 
 
 def ticket_id(data: dict[str, Any]) -> int | None:
-    return _int(_obj(data.get("detail")).get("id"))
+    return as_id(as_obj(data.get("detail")).get("id"))
 
 
 def conversation_of(data: dict[str, Any]) -> tuple[str, str] | None:
     """(phone, brand number) when the ticket is one of our SMS conversations."""
-    return parse_external_id(_text(_obj(data.get("detail")).get("external_id")))
+    return parse_external_id(as_text(as_obj(data.get("detail")).get("external_id")))
 
 
 def agent_comment(data: dict[str, Any]) -> AgentComment | None:
     """The comment of a comment_added event, or None if it has no usable comment."""
-    detail = _obj(data.get("detail"))
+    detail = as_obj(data.get("detail"))
     comment = _comment(data)
-    cid, tid = _int(comment.get("id")), _int(detail.get("id"))
+    cid, tid = as_id(comment.get("id")), as_id(detail.get("id"))
     if cid is None or tid is None:
         return None
-    author = _obj(comment.get("author"))
+    author = as_obj(comment.get("author"))
     attachments = comment.get("attachments") or []
-    body = _text(comment.get("body"))
+    body = as_text(comment.get("body"))
     return AgentComment(
-        ticket_id=tid, comment_id=cid, author_id=_int(author.get("id")),
+        ticket_id=tid, comment_id=cid, author_id=as_id(author.get("id")),
         author_is_staff=bool(author.get("is_staff")), public=bool(comment.get("is_public")),
-        text=comment_text(body, _text(comment.get("html_body"))),
+        text=comment_text(body, as_text(comment.get("html_body"))),
         body=body or "",
         attachment_count=len(attachments) if isinstance(attachments, list) else 0,
-        requester_id=_int(detail.get("requester_id")))
+        requester_id=as_id(detail.get("requester_id")))
 
 
 def new_status(data: dict[str, Any]) -> str | None:
-    current = _obj(data.get("event")).get("current") or _obj(data.get("detail")).get("status")
+    current = as_obj(data.get("event")).get("current") or as_obj(data.get("detail")).get("status")
     return str(current).lower() if current else None
 
 
@@ -83,7 +65,7 @@ def reply_route(data: dict[str, Any]) -> tuple[str, float] | None:
     if event_type(data) != COMMENT_ADDED or conversation_of(data) is None:
         return None
     tid = ticket_id(data)
-    cid = _int(_comment(data).get("id"))
+    cid = as_id(_comment(data).get("id"))
     if tid is None or cid is None:
         return None
     return f"reply|{tid}", float(cid)
