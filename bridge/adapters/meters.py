@@ -5,7 +5,7 @@ an in-process counter would show only whichever process answered the scrape, and
 on every restart. So every process adds to hashes in Redis (one pipelined round trip per
 outcome, one command per upstream call), and the scrape reads them back.
 
-- `zkb:counters`     outcomes, `<kind>:<outcome>:<reason>` (written through store.py too)
+- `zkb:counters`     outcomes, `<kind>:<outcome>:<reason>` (event_log.py and outcomes.py)
 - `zkb:m:upstream`   upstream attempts, `<api>|<endpoint class>|<status class>`
 - `zkb:m:retries`    task retries, `<task>|<why>`
 - `zkb:m:latency`    ingest → applied, `<kind>|<bucket upper bound>` (per bucket, not

@@ -1,7 +1,8 @@
 """Ticket metrics rules M1-M3 as pure functions: which Klaviyo event a ticket change makes, with
 which properties, on which profile, under which unique_id.
 
-Handlers (metrics.py, backfill.py) fetch the ticket and apply these; nothing here does I/O.
+Handlers (handlers/ticket_metric.py, ops/backfill.py) fetch the ticket and apply these;
+nothing here does I/O.
 """
 
 from __future__ import annotations

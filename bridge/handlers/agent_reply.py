@@ -1,6 +1,6 @@
 """Agent replies in Zendesk -> SMS to the customer through Klaviyo (A1-A6).
 
-Runs per ticket, in comment order (`ordered.Runner` on the queue `reply|<ticket id>` that the
+Runs per ticket, in comment order (`runner.Runner` on the queue `reply|<ticket id>` that the
 receiver fills). For each agent comment: screen it (A1/A2), look at the customer as they are
 now (A3 email, A4 consent), then send it once (A6).
 

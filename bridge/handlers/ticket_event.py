@@ -1,7 +1,7 @@
 """Zendesk event-subscription events: which handler each goes to.
 
-- `ticket.comment_added` → agent replies (replies.py), in comment order per ticket;
-- `ticket.created` → `Opened Ticket` on the requester's Klaviyo profile (metrics.py);
+- `ticket.comment_added` → agent replies (agent_reply.py), in comment order per ticket;
+- `ticket.created` → `Opened Ticket` on the requester's Klaviyo profile (ticket_metric.py);
 - `ticket.status_changed` → keep the conversation cache's ticket status in step with what
   agents do (so a text to a ticket on hold does not take it off hold), and to CLOSED →
   `Resolved Ticket`.

@@ -1,7 +1,7 @@
 """Ticket metrics handler (M1-M3): record `Opened Ticket` / `Resolved Ticket` on the requester's
 Klaviyo profile, once per ticket and metric.
 
-Called for live webhooks (ticket_events.py) and for what the catch-up sweep finds missing
+Called for live webhooks (ticket_event.py) and for what the catch-up sweep finds missing
 (reconcile.py). Once: the bridge's done-marker is checked first (a duplicate costs no API
 call), and the event's `unique_id` is derived from ticket id + metric, so even two workers
 racing on the same ticket make Klaviyo store one event.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bridge.domain.metric_rules import build_event
 from bridge.domain.model import Budget
 from bridge.errors import TicketGone
-from bridge.handlers import metric_burst as metrics_bulk
+from bridge.handlers import metric_burst
 from bridge.handlers.runner import Done
 from bridge.ports import QuotaPort, SmsApi, StorePort, TicketApi
 
@@ -49,7 +49,7 @@ def record_metric(ticket_id: int, metric: str, when: str, deps: MetricsDeps,
         return Done("dropped", "no_profile_identity", {"ticket_id": ticket_id})
     if deps.quota.take(deps.events_budget) > 0:
         # A burst: rather than wait or exceed the limit, the event joins the next bulk call.
-        metrics_bulk.buffer(deps.store, event)
+        metric_burst.buffer(deps.store, event)
         return Done("applied", "bulk", {"ticket_id": ticket_id, "metric": metric})
     deps.klaviyo.create_event(metric=event.metric, profile=event.profile,
                               properties=event.properties, unique_id=event.unique_id,

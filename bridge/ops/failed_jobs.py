@@ -10,7 +10,7 @@ replayed text that had in fact landed is recognised by its intent record, and a 
 outcome is unknown (A6) is never replayed, since it may already be on the customer's phone.
 
 What these functions return is for people (CLI, /ops page): phone numbers and emails are masked
-(`observe.scrub`) and the event itself is summarised in one short line.
+(`domain.redact.scrub`) and the event itself is summarised in one short line.
 """
 
 from __future__ import annotations
