@@ -7,6 +7,6 @@ COPY workers workers
 COPY webapp webapp
 COPY cli cli
 COPY sandbox sandbox
-COPY Procfile ./
+COPY Procfile gunicorn.conf.py ./
 RUN pip install --no-cache-dir . && useradd --create-home zkb
 USER zkb

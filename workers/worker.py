@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from celery.signals import after_setup_logger, after_setup_task_logger
 
 from bridge.adapters.logs import guard_handlers, secret_values, setup_logging
+from bridge.errors import ConfigError
 from workers import deps, log_context
 from workers.celery_app import make_celery
 
-settings = deps.settings()
+try:
+    settings = deps.settings()
+except ConfigError as problems:
+    # The CLI's one-screen message and a non-zero exit, instead of Celery's "Unable to load
+    # celery application" and a traceback (worker, beat and flower all import this module).
+    print(problems, file=sys.stderr)
+    sys.exit(2)
 setup_logging(os.environ.get("LOG_LEVEL", "INFO"))
 log_context.install(logging.getLogger("zkbridge"))
 app = make_celery(settings)

@@ -1,4 +1,4 @@
-"""Check bodies against the vendors' published OpenAPI files (shared/specs) with JSON Schema.
+"""Check bodies against the vendors' published OpenAPI files (specs/ here) with JSON Schema.
 
 Use it from tests on both sides of the wire: what a client sends (`validate_request`) and what
 the sandbox answers (`validate_response`)::
@@ -16,8 +16,8 @@ agree (`/api/v2/tickets/{id}` finds `/api/v2/tickets/{ticket_id}`). `spec` may a
 the name passed to `load_spec`.
 
 How the documents are read:
-- The specs directory is `$ZKB_SPECS_DIR`, else `<repo>/../shared/specs`, else
-  `/work/shared/specs`.
+- The specs directory is `specs/` beside this module (the files, their source and licences
+  are in its README), or `$ZKB_SPECS_DIR` to check against other copies.
 - `$ref`s to `#/components/...` are resolved with `referencing`; validation uses
   `Draft202012Validator` (OpenAPI 3.1 schemas are JSON Schema 2020-12).
 - `nullable: true` (OpenAPI 3.0; Klaviyo's file is 3.0.2 and Zendesk's files still use it) is
@@ -64,16 +64,8 @@ class Spec:
 
 
 def specs_dir() -> Path:
-    """$ZKB_SPECS_DIR, else `shared/specs` beside the checkout, else /work/shared/specs."""
-    env = os.environ.get("ZKB_SPECS_DIR")
-    if env:
-        return Path(env)
-    for candidate in (Path(__file__).resolve().parents[2].parent / "shared" / "specs",
-                      Path("/work/shared/specs")):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("the vendors' OpenAPI files were not found: set ZKB_SPECS_DIR to "
-                            "the folder holding klaviyo/openapi-stable.json and zendesk/*.yml")
+    """$ZKB_SPECS_DIR if set, else the `specs/` folder kept beside this module."""
+    return Path(os.environ.get("ZKB_SPECS_DIR") or Path(__file__).with_name("specs"))
 
 
 def _read(path: Path) -> dict[str, Any]:
