@@ -67,7 +67,8 @@ def test_the_cap_is_per_line_so_a_traceback_keeps_its_short_lines() -> None:
 
 def test_phones_and_emails_are_masked_plain_and_url_encoded() -> None:
     text = (f"{PHONE} {EMAIL} filter=equals(phone_number,%22%2B15005550101%22) "
-            f"external_id=zkb-sms%3A%2b15005550101%3A%2B18005550100 email=ana.customer%40example.com")
+            f"external_id=zkb-sms%3A%2b15005550101%3A%2B18005550100 "
+            f"email=ana.customer%40example.com")
     out = scrub(text)
     assert "5005550101" not in out and "8005550100" not in out
     assert "ana.customer" not in out
