@@ -38,6 +38,7 @@ from webapp.ops_view import (
     ping_workers,
     queue_depths,
     recent_conversations,
+    ticket_metrics,
     when,
 )
 from workers.queues import KLAVIYO_QUEUE, MAINTENANCE_QUEUE, ZENDESK_QUEUE, enqueue, task_for_kind
@@ -80,8 +81,9 @@ def page() -> Response | str:
     source = request.args.get("source") if request.args.get("source") in SOURCES else None
     try:
         failed = list_failed(deps.store, source=source)
-        view = {"queues": queue_depths(deps.store, QUEUES),
-                "outcomes": outcomes(deps.store.outcomes.counters()),
+        counters = deps.store.outcomes.counters()
+        view = {"queues": queue_depths(deps.store, QUEUES), "outcomes": outcomes(counters),
+                "ticket_metrics": ticket_metrics(counters),
                 "recent": recent_conversations(deps.store),
                 "notice": _notice(deps.store, request.args.get("notice", ""))}
     except redis.RedisError as e:

@@ -75,6 +75,12 @@ def outcomes(counters: dict[str, int]) -> list[KindOutcomes]:
     return list(rows.values())
 
 
+def ticket_metrics(counters: dict[str, int]) -> dict[str, int]:
+    """`Opened Ticket` and `Resolved Ticket` events recorded on Klaviyo profiles, by name."""
+    return {name: counters.get(f"ticket_metric:recorded:{name}", 0)
+            for name in ("Opened Ticket", "Resolved Ticket")}
+
+
 def recent_conversations(store: Store, limit: int = RECENT) -> list[dict[str, Any]]:
     """The latest conversations (`zkb:recent`), phone masked, with their ticket."""
     out = []

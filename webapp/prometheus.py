@@ -33,6 +33,8 @@ WEBHOOK_SOURCES = ("klaviyo", "zendesk")
 TASK_OF_KIND = {"inbound_sms": "bridge.inbound_sms", "received_sms": "bridge.received_sms",
                 "zendesk_event": "bridge.zendesk_event", "agent_reply": "bridge.zendesk_event",
                 "ticket_metric": "bridge.ticket_metric"}
+RECORDED = "recorded"   # `ticket_metric:recorded:<metric name>`, counted by ticket_metric.py
+TICKET_METRICS = ("Opened Ticket", "Resolved Ticket")
 
 
 class BridgeCollector(Collector):
@@ -47,7 +49,7 @@ class BridgeCollector(Collector):
 def families(r: meters.Readings) -> list[Metric]:
     """Readings → metric families (pure, so the mapping is tested without Redis)."""
     return [*_webhooks(r.counters), *_queues(r), *_jobs(r.counters, r.retries),
-            *_upstream(r.upstream), _latency(r.latency)]
+            _ticket_metrics(r.counters), *_upstream(r.upstream), _latency(r.latency)]
 
 
 def _webhooks(counters: dict[str, int]) -> list[Metric]:
@@ -97,22 +99,36 @@ def _jobs(counters: dict[str, int], retries: dict[tuple[str, str], int]) -> list
                                 labels=["task", "kind", "outcome", "reason"])
     retried = CounterMetricFamily("zkb_jobs_retried", "Task retries, by task and cause",
                                   labels=["task", "reason"])
+    summed: dict[tuple[str, str], int] = {}
     for key, value in sorted(counters.items()):
         kind, outcome, reason = _split(key)
-        if kind in WEBHOOK_SOURCES:
+        if kind in WEBHOOK_SOURCES or outcome == RECORDED:
             continue
         task = TASK_OF_KIND.get(kind, "")
-        if outcome == "processed":
-            processed.add_metric([task, kind], value)   # reason is at most a note ("sweep")
+        if outcome == "processed":   # the reason is at most a note ("sweep", "bulk"): summed
+            summed[(task, kind)] = summed.get((task, kind), 0) + value
         elif outcome == "dropped":
             dropped.add_metric([task, kind, reason], value)
         elif outcome == "failed":
             failed.add_metric([task, kind, reason], value)
         else:
             other.add_metric([task, kind, outcome, reason], value)
+    for (task, kind), value in summed.items():
+        processed.add_metric([task, kind], value)
     for (task, why), value in sorted(retries.items()):
         retried.add_metric([task, why], value)
     return [processed, dropped, failed, other, retried]
+
+
+def _ticket_metrics(counters: dict[str, int]) -> Metric:
+    """`Opened Ticket` / `Resolved Ticket` events recorded on Klaviyo profiles, by name (both
+    present from the first scrape)."""
+    family = CounterMetricFamily("zkb_ticket_metrics_recorded",
+                                 "Ticket metric events sent to Klaviyo (or parked for its bulk "
+                                 "endpoint), by metric name", labels=["metric"])
+    for name in TICKET_METRICS:
+        family.add_metric([name], counters.get(f"ticket_metric:{RECORDED}:{name}", 0))
+    return family
 
 
 def _upstream(upstream: dict[tuple[str, str, str], int]) -> list[Metric]:

@@ -50,9 +50,12 @@ def record_metric(ticket_id: int, metric: str, when: str, deps: MetricsDeps,
     if deps.quota.take(deps.events_budget) > 0:
         # A burst: rather than wait or exceed the limit, the event joins the next bulk call.
         metric_burst.buffer(deps.store, event)
+        deps.store.outcomes.count("ticket_metric", "recorded", metric)
         return Done("applied", "bulk", {"ticket_id": ticket_id, "metric": metric})
     deps.klaviyo.create_event(metric=event.metric, profile=event.profile,
                               properties=event.properties, unique_id=event.unique_id,
                               time=event.time)
     deps.store.ledger.mark_metric_done(ticket_id, metric)
+    # By name, for /ops and /metrics (the job counters count events, not which metric).
+    deps.store.outcomes.count("ticket_metric", "recorded", metric)
     return Done("applied", fields={"ticket_id": ticket_id, "metric": metric})

@@ -116,3 +116,15 @@ def test_when_the_events_budget_is_spent_the_event_is_parked_and_flushed_in_bulk
     assert metrics.recorded == [(OPENED, f"zendesk-ticket-{first}-opened"),
                                 (OPENED, f"zendesk-ticket-{second}-opened")]
     assert metrics.store.outcomes.counters()["ticket_metric:processed:bulk"] == 1
+
+
+def test_recorded_metrics_are_counted_by_name_sent_or_parked_never_for_a_duplicate() -> None:
+    metrics = Metrics(events_per_minute=2)     # one fits the budget, the next is parked
+    first, second = (metrics.ticket(email=f"c{i}@example.com") for i in (1, 2))
+    metrics.record(first)
+    metrics.record(first)                      # duplicate: not counted again
+    metrics.record(second)
+    metrics.record(first, RESOLVED, status="closed")
+    counters = metrics.store.outcomes.counters()
+    assert counters["ticket_metric:recorded:Opened Ticket"] == 2
+    assert counters["ticket_metric:recorded:Resolved Ticket"] == 1

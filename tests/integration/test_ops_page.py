@@ -19,6 +19,7 @@ from tests.integration.support import (
     klaviyo_headers,
     queued,
 )
+from tests.support import exposition
 
 TOKEN = "it-ops-token-5d1c8e2a9b"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -144,3 +145,22 @@ def test_a_delivery_over_the_size_limit_is_counted_as_rejected_too_large(
     assert receiver.store.outcomes.counters()["klaviyo:rejected:too_large"] == 1
     assert 'zkb_webhook_rejected_total{reason="too_large",source="klaviyo"} 1.0' in \
         receiver.client.get("/metrics").text
+
+
+def test_metrics_parse_strictly_and_the_page_counts_ticket_metrics_by_name(
+        make_receiver: Callable[..., Receiver]) -> None:
+    receiver = make_receiver(OPS_TOKEN=TOKEN)
+    for key, n in {"ticket_metric:recorded:Opened Ticket": 3,
+                   "ticket_metric:recorded:Resolved Ticket": 1,
+                   "zendesk_event:processed:": 2, "zendesk_event:processed:sweep": 1}.items():
+        receiver.store.outcomes.count(*key.split(":"), amount=n)
+    series = exposition.parse(receiver.client.get("/metrics").text)
+    assert series[("zkb_ticket_metrics_recorded_total", (("metric", "Opened Ticket"),))] == 3
+    assert series[("zkb_ticket_metrics_recorded_total", (("metric", "Resolved Ticket"),))] == 1
+    assert series[("zkb_jobs_processed_total", (("kind", "zendesk_event"),
+                                                ("task", "bridge.zendesk_event")))] == 3
+    page = receiver.client.get("/ops", headers=BEARER).text
+    line = re.search(r'data-testid="ticket-metrics">(.*?)</p>', page, re.S).group(1)
+    assert re.sub(r"<[^>]+>|\s+", " ", line).split() == [
+        "Ticket", "metrics", "recorded", "on", "Klaviyo", "profiles:",
+        "Opened", "Ticket", "3,", "Resolved", "Ticket", "1"]

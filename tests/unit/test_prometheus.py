@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.adapters import meters
 from bridge.adapters.outcomes import Outcomes
+from tests.support import exposition
 from webapp.prometheus import BridgeCollector
 
 
@@ -139,3 +140,52 @@ def test_a_meter_write_never_fails_the_job_when_redis_is_gone() -> None:
     dead = fakeredis.FakeRedis(server=down)
     assert meters.upstream_observer(dead)("zendesk", "POST tickets", 201) is None
     assert meters.count_retry(dead, "bridge.inbound_sms", "retryable") is None
+
+
+def every_kind_of_counter(r: fakeredis.FakeRedis) -> None:
+    """One of each counter the processes write, including processed counters with a reason
+    (`sweep`, `bulk`) beside ones without, for the same kind."""
+    for key, n in {"klaviyo:received:": 4, "zendesk:rejected:bad_signature": 1,
+                   "zendesk:dropped:topic:ticket.merged": 2,
+                   "zendesk_event:processed:": 3, "zendesk_event:processed:sweep": 1,
+                   "agent_reply:processed:": 2, "ticket_metric:processed:sweep": 1,
+                   "ticket_metric:processed:bulk": 5, "ticket_metric:dropped:already_recorded": 1,
+                   "ticket_metric:recorded:Opened Ticket": 6,
+                   "inbound_sms:failed:Retryable": 1, "agent_reply:outcome_unknown:": 1}.items():
+        r.hincrby("zkb:counters", key, n)
+    meters.record_outcome(r, "inbound_sms", "processed", "", latency=0.3)
+    meters.count_retry(r, "bridge.inbound_sms", "rate_limited")
+    meters.upstream_observer(r)("zendesk", "POST tickets", 429)
+
+
+def test_the_scrape_passes_a_strict_exposition_parser_without_duplicate_series(server) -> None:  # noqa: ANN001
+    r = client(server)
+    every_kind_of_counter(r)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(BridgeCollector(Outcomes(r).readings))
+    series = exposition.parse(generate_latest(registry).decode())
+    processed = {labels: v for (name, labels), v in series.items()
+                 if name == "zkb_jobs_processed_total"}
+    assert processed == {
+        (("kind", "zendesk_event"), ("task", "bridge.zendesk_event")): 4.0,   # 3 + 1 (sweep)
+        (("kind", "agent_reply"), ("task", "bridge.zendesk_event")): 2.0,
+        (("kind", "ticket_metric"), ("task", "bridge.ticket_metric")): 6.0,   # 1 + 5 (bulk)
+        (("kind", "inbound_sms"), ("task", "bridge.inbound_sms")): 1.0}
+
+
+def test_ticket_metrics_are_counted_by_name_both_present_from_the_first_scrape(server) -> None:  # noqa: ANN001
+    r = client(server)
+    assert scrape(r)["zkb_ticket_metrics_recorded_total"] == {
+        (("metric", "Opened Ticket"),): 0.0, (("metric", "Resolved Ticket"),): 0.0}
+    r.hincrby("zkb:counters", "ticket_metric:recorded:Opened Ticket", 2)
+    r.hincrby("zkb:counters", "ticket_metric:recorded:Resolved Ticket", 1)
+    m = scrape(r)
+    assert m["zkb_ticket_metrics_recorded_total"] == {
+        (("metric", "Opened Ticket"),): 2.0, (("metric", "Resolved Ticket"),): 1.0}
+    assert "zkb_jobs_other_total" not in m   # not mistaken for a job outcome
+
+
+def test_the_strict_parser_refuses_a_duplicate_series() -> None:
+    text = '# TYPE x_total counter\nx_total{a="1"} 1.0\nx_total{a="1"} 2.0\n'
+    with pytest.raises(AssertionError, match="duplicate series"):
+        exposition.parse(text)
