@@ -15,6 +15,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from urllib.parse import urlparse
 
 from bridge.errors import ConfigError
+from bridge.upstreams import klaviyo_host, placeholder_problems, url_problem, zendesk_host
 
 ZENDESK_HOST_SUFFIX = ".zendesk.com"
 KLAVIYO_HOST = "a.klaviyo.com"
@@ -28,13 +29,13 @@ class Settings:
     """Every setting, with its default written once: here (from_env falls back to these)."""
 
     zendesk_url: str
-    zendesk_webhook_secret: str
-    klaviyo_api_key: str
-    klaviyo_webhook_secret: str
+    zendesk_webhook_secret: str = field(repr=False)
+    klaviyo_api_key: str = field(repr=False)
+    klaviyo_webhook_secret: str = field(repr=False)
     zendesk_email: str | None = None
-    zendesk_api_token: str | None = None
-    zendesk_oauth_token: str | None = None
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    zendesk_api_token: str | None = field(default=None, repr=False)
+    zendesk_oauth_token: str | None = field(default=None, repr=False)
+    redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)   # may hold a password
     klaviyo_base_url: str = f"https://{KLAVIYO_HOST}"
     klaviyo_revision: str = "2026-07-15"
     sync_sms_conversations: bool = False
@@ -63,7 +64,7 @@ class Settings:
     visibility_timeout: int = 600
     http_timeout_seconds: float = 10.0
     public_url: str | None = None   # where Zendesk reaches this bridge; only `provision` needs it
-    ops_token: str | None = None       # the /ops page's password (user `ops`); unset: page off
+    ops_token: str | None = field(default=None, repr=False)   # /ops password; unset: page off
     metrics_require_auth: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -73,6 +74,7 @@ class Settings:
         p = _Parser(os.environ if env is None else env)
         values = {**_upstreams(p), **_zendesk_auth(p), **_secrets(p), **_sms(p), **_ops(p),
                   **_numbers(p)}
+        p.problems += placeholder_problems(values, strict=not values["allow_insecure_upstreams"])
         p.raise_if_any()
         return cls(**values)
 
@@ -108,8 +110,8 @@ def _upstreams(p: _Parser) -> dict[str, object]:
     klaviyo_base = p.url("KLAVIYO_BASE_URL", default=str(default("klaviyo_base_url")))
     insecure = p.boolean("ALLOW_INSECURE_UPSTREAMS", False)
     if not insecure:
-        p.secure_host("ZENDESK_URL", zendesk_url, lambda h: h.endswith(ZENDESK_HOST_SUFFIX))
-        p.secure_host("KLAVIYO_BASE_URL", klaviyo_base, lambda h: h == KLAVIYO_HOST)
+        p.secure_host("ZENDESK_URL", zendesk_url, zendesk_host)
+        p.secure_host("KLAVIYO_BASE_URL", klaviyo_base, klaviyo_host)
     public_url = p.url("PUBLIC_URL")
     if public_url and not insecure and urlparse(public_url).scheme != "https":
         p.problem(f"PUBLIC_URL={public_url!r} must start with https:// (Zendesk delivers "
@@ -245,18 +247,15 @@ class _Parser:
 
     def url(self, name: str, required: bool = False, default: str | None = None) -> str:
         value = self.text(name, required=required) or default or ""
-        if value and urlparse(value).scheme not in ("http", "https"):
-            self.problem(f"{name} must be an http(s) URL such as https://yourshop.zendesk.com,"
-                         f" got {value!r}")
+        problem = url_problem(name, value, strict=False) if value else None
+        if problem:
+            self.problem(problem)
         return value
 
     def secure_host(self, name: str, value: str, host_ok) -> None:  # noqa: ANN001
-        if not value:
-            return
-        parsed = urlparse(value)
-        if parsed.scheme != "https" or not host_ok(parsed.hostname or ""):
-            self.problem(f"{name}={value!r} is not an official https endpoint; set "
-                         "ALLOW_INSECURE_UPSTREAMS=true only for the sandbox or tests")
+        problem = url_problem(name, value, strict=True, host_ok=host_ok) if value else None
+        if problem and problem not in self.problems:
+            self.problem(problem)
 
 
 _DEFAULTS: dict[str, object] = {f.name: f.default for f in fields(Settings)

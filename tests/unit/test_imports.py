@@ -4,7 +4,8 @@ every module's imports.
 Inside bridge/, folders are layers: `domain` imports nothing of bridge but itself; `payloads` may
 import `domain`; `adapters` may import `domain`, `errors` and other adapters (redis_keys);
 `handlers` and `ops` depend on `domain`, `payloads`, `ports`, `errors` and `budgets` (`ops` also
-reads `config`: checking the settings is its job); only `bootstrap` imports everything. Nothing
+reads `config`: checking the settings is its job; `upstreams`, which URLs and secrets the
+settings accept, is read by `config` and `ops`); only `bootstrap` imports everything. Nothing
 in bridge/ imports Celery, kombu, Flask, werkzeug, workers/, webapp/, cli/ or sandbox/; domain and
 payloads are pure (no I/O, clock or environment); no module outside bridge/adapters/ touches a
 raw Redis client; sandbox/ shares no code with the rest.
@@ -33,12 +34,13 @@ LAYERS = {
     "errors": set(),
     "domain": set(),
     "payloads": {"domain"},
-    "config": {"errors"},
+    "upstreams": set(),
+    "config": {"errors", "upstreams"},
     "ports": {"domain", "errors"},
     "budgets": {"domain", "config", "ports", "errors"},
     "adapters": {"domain", "errors"},
     "handlers": {"domain", "payloads", "ports", "errors", "budgets"},
-    "ops": {"domain", "payloads", "ports", "errors", "budgets", "config"},
+    "ops": {"domain", "payloads", "ports", "errors", "budgets", "config", "upstreams"},
 }
 PURE_LAYERS = ("domain", "payloads")
 

@@ -99,7 +99,7 @@ def test_secret_values_come_from_the_environment_including_flower_and_redis_pass
 def test_ops_token_and_metrics_auth_settings() -> None:
     assert settings().ops_token is None and not settings().metrics_require_auth
     assert settings(OPS_TOKEN=TOKEN, METRICS_REQUIRE_AUTH="true").metrics_require_auth
-    [short] = problems(OPS_TOKEN="changeme")
+    [short] = problems(OPS_TOKEN="short-token")
     assert "OPS_TOKEN must be at least 16 characters" in short
     [lonely] = problems(SANDBOX, METRICS_REQUIRE_AUTH="true")
     assert "METRICS_REQUIRE_AUTH=true needs OPS_TOKEN" in lonely
