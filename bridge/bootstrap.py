@@ -10,6 +10,7 @@ from bridge.adapters.redis_client import connect
 from bridge.adapters.store import Store
 from bridge.adapters.zendesk import ZendeskClient
 from bridge.adapters.zendesk_admin import ZendeskAdmin
+from bridge.adapters.zendesk_auth import ClientCredentials
 from bridge.budgets import Budgets
 from bridge.config import Settings
 from bridge.domain.sms_rules import Policy
@@ -33,9 +34,23 @@ def zendesk_client(settings: Settings, st: Store | None = None) -> ZendeskClient
     return ZendeskClient(settings.zendesk_url, email=settings.zendesk_email,
                          api_token=settings.zendesk_api_token,
                          oauth_token=settings.zendesk_oauth_token,
+                         auth=zendesk_oauth(settings, st),
                          timeout=settings.http_timeout_seconds,
                          observe=st.outcomes.upstream_observer() if st else None,
                          gate=_gate(st.quota, budgets.zendesk_budgets(settings)) if st else None)
+
+
+def zendesk_oauth(settings: Settings, st: Store | None = None) -> ClientCredentials | None:
+    """The OAuth client's shared bearer token (zendesk_auth.py), when one is configured; the
+    token lives in Redis, so a process without a store (the CLI) opens one."""
+    if not (settings.zendesk_oauth_client_id and settings.zendesk_oauth_client_secret):
+        return None
+    tokens = (st or store(settings)).zendesk_tokens
+    return ClientCredentials(f"{settings.zendesk_url}/oauth/tokens",
+                             settings.zendesk_oauth_client_id,
+                             settings.zendesk_oauth_client_secret,
+                             settings.zendesk_oauth_scope, tokens,
+                             timeout=settings.http_timeout_seconds)
 
 
 def klaviyo_client(settings: Settings, st: Store | None = None) -> KlaviyoClient:

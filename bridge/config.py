@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
 from urllib.parse import urlparse
 
 from bridge.errors import ConfigError
@@ -35,6 +36,9 @@ class Settings:
     zendesk_email: str | None = None
     zendesk_api_token: str | None = field(default=None, repr=False)
     zendesk_oauth_token: str | None = field(default=None, repr=False)
+    zendesk_oauth_client_id: str | None = None
+    zendesk_oauth_client_secret: str | None = field(default=None, repr=False)
+    zendesk_oauth_scope: str = "read write"
     redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)   # may hold a password
     klaviyo_base_url: str = f"https://{KLAVIYO_HOST}"
     klaviyo_revision: str = "2026-07-15"
@@ -68,6 +72,21 @@ class Settings:
     metrics_require_auth: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def zendesk_webhook_secrets(self) -> tuple[str, ...]:
+        """Every accepted signing secret: during a rotation, the old and the new one."""
+        return _several(self.zendesk_webhook_secret)
+
+    @property
+    def klaviyo_webhook_secrets(self) -> tuple[str, ...]:
+        return _several(self.klaviyo_webhook_secret)
+
+    @property
+    def zendesk_uses_api_token(self) -> bool:
+        """An API token is the credential in use (it stops working on 2027-04-30)."""
+        return not (self.zendesk_oauth_client_id or self.zendesk_oauth_token) and \
+            bool(self.zendesk_api_token)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate; raise `ConfigError` listing every problem."""
@@ -77,6 +96,11 @@ class Settings:
         p.problems += placeholder_problems(values, strict=not values["allow_insecure_upstreams"])
         p.raise_if_any()
         return cls(**values)
+
+
+def _several(value: str) -> tuple[str, ...]:
+    """Comma-separated secrets (a webhook secret never holds a comma)."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 def default(name: str) -> object:
@@ -117,7 +141,7 @@ def _upstreams(p: _Parser) -> dict[str, object]:
         p.problem(f"PUBLIC_URL={public_url!r} must start with https:// (Zendesk delivers "
                   "webhooks to https endpoints only); ALLOW_INSECURE_UPSTREAMS=true allows "
                   "http for the sandbox or tests")
-    redis_url = p.text("REDIS_URL") or str(default("redis_url"))
+    redis_url = p.secret("REDIS_URL") or str(default("redis_url"))
     if not redis_url.startswith(("redis://", "rediss://", "unix://")):
         p.problem("REDIS_URL must start with redis://, rediss:// or unix://")
     return {"zendesk_url": zendesk_url.rstrip("/"), "klaviyo_base_url": klaviyo_base.rstrip("/"),
@@ -126,13 +150,24 @@ def _upstreams(p: _Parser) -> dict[str, object]:
 
 
 def _zendesk_auth(p: _Parser) -> dict[str, object]:
-    email, token = p.text("ZENDESK_EMAIL"), p.text("ZENDESK_API_TOKEN")
-    oauth = p.text("ZENDESK_OAUTH_TOKEN")
-    if not oauth and not (email and token):
-        p.problem("set ZENDESK_OAUTH_TOKEN, or both ZENDESK_EMAIL and ZENDESK_API_TOKEN "
-                  "(an agent or admin's API token from Admin Center > Apps and integrations"
-                  " > Zendesk API)")
+    """One complete Zendesk credential: an OAuth client (the way for accounts made since
+    2026-10-27), a static OAuth token, or an API token (these stop on 2027-04-30)."""
+    email, token = p.text("ZENDESK_EMAIL"), p.secret("ZENDESK_API_TOKEN")
+    oauth = p.secret("ZENDESK_OAUTH_TOKEN")
+    client_id = p.text("ZENDESK_OAUTH_CLIENT_ID")
+    client_secret = p.secret("ZENDESK_OAUTH_CLIENT_SECRET")
+    if bool(client_id) != bool(client_secret):
+        p.problem("set both ZENDESK_OAUTH_CLIENT_ID and ZENDESK_OAUTH_CLIENT_SECRET (the "
+                  "OAuth client's identifier and secret from Admin Center > Apps and "
+                  "integrations > APIs > OAuth clients)")
+    elif not (client_id or oauth or (email and token)):
+        p.problem("set ZENDESK_OAUTH_CLIENT_ID and ZENDESK_OAUTH_CLIENT_SECRET (a confidential "
+                  "OAuth client: see the README's set-up), or ZENDESK_OAUTH_TOKEN, or "
+                  "ZENDESK_EMAIL and ZENDESK_API_TOKEN (API tokens stop on 2027-04-30)")
     return {"zendesk_email": email, "zendesk_api_token": token, "zendesk_oauth_token": oauth,
+            "zendesk_oauth_client_id": client_id, "zendesk_oauth_client_secret": client_secret,
+            "zendesk_oauth_scope": p.text("ZENDESK_OAUTH_SCOPE")
+            or str(default("zendesk_oauth_scope")),
             "zendesk_group_id": p.integer("ZENDESK_GROUP_ID"),
             "zendesk_brand_id": p.integer("ZENDESK_BRAND_ID")}
 
@@ -141,9 +176,9 @@ def _secrets(p: _Parser) -> dict[str, object]:
     revision = p.text("KLAVIYO_REVISION") or str(default("klaviyo_revision"))
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.pre)?", revision):
         p.problem(f"KLAVIYO_REVISION must look like 2026-07-15, got {revision!r}")
-    return {"zendesk_webhook_secret": p.text("ZENDESK_WEBHOOK_SECRET", required=True) or "",
-            "klaviyo_api_key": p.text("KLAVIYO_API_KEY", required=True) or "",
-            "klaviyo_webhook_secret": p.text("KLAVIYO_WEBHOOK_SECRET", required=True) or "",
+    return {"zendesk_webhook_secret": p.secret("ZENDESK_WEBHOOK_SECRET", required=True) or "",
+            "klaviyo_api_key": p.secret("KLAVIYO_API_KEY", required=True) or "",
+            "klaviyo_webhook_secret": p.secret("KLAVIYO_WEBHOOK_SECRET", required=True) or "",
             "klaviyo_revision": revision}
 
 
@@ -169,7 +204,7 @@ def _sms(p: _Parser) -> dict[str, object]:
 
 
 def _ops(p: _Parser) -> dict[str, object]:
-    ops_token = p.text("OPS_TOKEN")
+    ops_token = p.secret("OPS_TOKEN")
     if ops_token and len(ops_token) < MIN_OPS_TOKEN:
         p.problem(f"OPS_TOKEN must be at least {MIN_OPS_TOKEN} characters (it guards replay "
                   "and purge); make one with: python -c 'import secrets; "
@@ -204,6 +239,24 @@ class _Parser:
     def raise_if_any(self) -> None:
         if self.problems:
             raise ConfigError(self.problems)
+
+    def secret(self, name: str, required: bool = False) -> str | None:
+        """A secret from `name`, or from the file `<name>_FILE` names (Docker and Kubernetes
+        secrets); the value never appears in a problem."""
+        path = self.text(f"{name}_FILE")
+        if path is None:
+            return self.text(name, required)
+        if self.text(name):
+            self.problem(f"set {name} or {name}_FILE, not both")
+            return None
+        try:
+            value = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as e:
+            self.problem(f"{name}_FILE={path!r} cannot be read ({e.strerror})")
+            return None
+        if not value and required:
+            self.problem(f"{name}_FILE={path!r} is empty")
+        return value or None
 
     def text(self, name: str, required: bool = False) -> str | None:
         value = (self.env.get(name) or "").strip()

@@ -113,3 +113,13 @@ class FailedAttempt(Exception):
     def __init__(self, cause: BaseException, attempts: int) -> None:
         self.cause, self.attempts = cause, attempts
         super().__init__(f"attempt {attempts} failed: {type(cause).__name__}: {cause}")
+
+
+class CredentialsRefused(Deferred):
+    """A vendor refused the bridge's own credentials (Zendesk OAuth answering `invalid_client`).
+    No event is at fault, so none uses up its attempts: tasks wait `retry_after` seconds and ask
+    again until an operator fixes the setting; `zkbridge check` and /ops say what to fix."""
+
+    def __init__(self, api: str, message: str, retry_after: float = 60.0) -> None:
+        self.api = api
+        super().__init__(retry_after, message)

@@ -42,6 +42,7 @@ class Sandbox:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         from sandbox.klaviyo import api as klaviyo  # late: they import Gate from here
         from sandbox.zendesk import api as zendesk
+        from sandbox.zendesk import oauth
 
         self.config = config or SandboxConfig()
         self.lock = threading.RLock()
@@ -50,6 +51,9 @@ class Sandbox:
         self.faults = FaultBoard()
         self.outbox = Outbox()
         self.zendesk = zendesk.ZendeskState(self)
+        self.zendesk_oauth = oauth.OAuthIssuer(self.config.zendesk_oauth_client_id,
+                                               self.config.zendesk_oauth_client_secret,
+                                               self.config.zendesk_oauth_token_seconds)
         self.klaviyo = klaviyo.KlaviyoState(self)
         self.reset()
 

@@ -13,6 +13,9 @@ class SandboxConfig:
     zendesk_email: str = "bridge@acme-shop.test"
     zendesk_api_token: str = "sandbox-zendesk-token"
     zendesk_oauth_token: str = "sandbox-zendesk-oauth"
+    zendesk_oauth_client_id: str = "zkbridge"
+    zendesk_oauth_client_secret: str = "sandbox-oauth-client-secret"
+    zendesk_oauth_token_seconds: int = 3600
     zendesk_subdomain: str = "acme"
     zendesk_webhook_url: str | None = None
     zendesk_webhook_secret: str = "sandbox-zendesk-webhook-secret"
@@ -30,6 +33,12 @@ class SandboxConfig:
         c.zendesk_email = env.get("SANDBOX_ZENDESK_EMAIL", c.zendesk_email)
         c.zendesk_api_token = env.get("SANDBOX_ZENDESK_API_TOKEN", c.zendesk_api_token)
         c.zendesk_oauth_token = env.get("SANDBOX_ZENDESK_OAUTH_TOKEN", c.zendesk_oauth_token)
+        c.zendesk_oauth_client_id = env.get("SANDBOX_ZENDESK_OAUTH_CLIENT_ID",
+                                            c.zendesk_oauth_client_id)
+        c.zendesk_oauth_client_secret = env.get("SANDBOX_ZENDESK_OAUTH_CLIENT_SECRET",
+                                                c.zendesk_oauth_client_secret)
+        c.zendesk_oauth_token_seconds = int(env.get("SANDBOX_ZENDESK_OAUTH_TOKEN_SECONDS",
+                                                    c.zendesk_oauth_token_seconds))
         c.zendesk_webhook_url = env.get("SANDBOX_ZENDESK_WEBHOOK_URL") or None
         c.zendesk_webhook_secret = env.get("SANDBOX_ZENDESK_WEBHOOK_SECRET",
                                            c.zendesk_webhook_secret)

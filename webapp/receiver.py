@@ -91,9 +91,9 @@ def _count(store: Store, source: str, outcome: str, reason: str) -> None:
 # Per vendor: its verifier, the headers carrying timestamp and signature, its envelope.
 VENDORS = {
     "klaviyo": (verify_klaviyo, "Klaviyo-Timestamp", "Klaviyo-Signature", split_klaviyo,
-                "klaviyo_webhook_secret"),
+                "klaviyo_webhook_secrets"),
     "zendesk": (verify_zendesk, "X-Zendesk-Webhook-Signature-Timestamp",
-                "X-Zendesk-Webhook-Signature", split_zendesk, "zendesk_webhook_secret"),
+                "X-Zendesk-Webhook-Signature", split_zendesk, "zendesk_webhook_secrets"),
 }
 
 

@@ -12,14 +12,16 @@ import json
 import logging
 import sys
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from bridge.domain.redact import scrub
 
 log = logging.getLogger("zkbridge")
-SECRET_VARIABLES = ("ZENDESK_API_TOKEN", "ZENDESK_OAUTH_TOKEN", "ZENDESK_WEBHOOK_SECRET",
-                    "KLAVIYO_API_KEY", "KLAVIYO_WEBHOOK_SECRET", "OPS_TOKEN")
+SECRET_VARIABLES = ("ZENDESK_API_TOKEN", "ZENDESK_OAUTH_TOKEN", "ZENDESK_OAUTH_CLIENT_SECRET",
+                    "ZENDESK_WEBHOOK_SECRET", "KLAVIYO_API_KEY", "KLAVIYO_WEBHOOK_SECRET",
+                    "OPS_TOKEN")
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,10 +45,23 @@ def setup_logging(level: str = "INFO") -> None:
 
 def secret_values(env: Mapping[str, str]) -> list[str]:
     """The credentials this process holds, so a log guard can blank them wherever they turn up."""
-    values = [env.get(name, "") for name in SECRET_VARIABLES]
-    values.append(env.get("FLOWER_BASIC_AUTH", "").partition(":")[2])
-    values.append(urlparse(env.get("REDIS_URL", "")).password or "")
+    values = [part.strip() for name in SECRET_VARIABLES
+              for part in _env_or_file(env, name).split(",")]
+    values.append(_env_or_file(env, "FLOWER_BASIC_AUTH").partition(":")[2])
+    values.append(urlparse(_env_or_file(env, "REDIS_URL")).password or "")
     return [v for v in values if len(v) >= 6]
+
+
+def _env_or_file(env: Mapping[str, str], name: str) -> str:
+    """A variable's value, or the content of the file `<name>_FILE` names (config.py reads
+    secrets the same way and reports a file it cannot read; here it is simply skipped)."""
+    path = env.get(f"{name}_FILE")
+    if not path:
+        return env.get(name, "")
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
 
 
 class ScrubFilter(logging.Filter):

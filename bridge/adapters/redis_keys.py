@@ -50,6 +50,9 @@ TABLE: dict[str, tuple[str, str, str]] = {
     "zkb:m:upstream, zkb:m:retries, zkb:m:latency": ("hash", "none", "meters for /metrics"),
     "zkb:failed": ("hash", "none", "failed jobs by event ref (E2)"),
     "zkb:ops:notice:<id>": ("string", "10 min", "what an /ops action did, for its redirect"),
+    "zkb:oauth:zendesk": ("string", "token lifetime + 1 min", "the shared Zendesk OAuth token"),
+    "zkb:oauth:zendesk:lock": ("string", "30 s", "one process renews the token at a time"),
+    "zkb:beat:lease": ("string", "30 s, renewed", "which celery beat publishes (one at a time)"),
 }
 
 SEQ = "zkb:seq"
@@ -62,6 +65,10 @@ RETRIES = "zkb:m:retries"
 LATENCY = "zkb:m:latency"
 METRICS_PENDING = "zkb:metrics:bulk"
 METRICS_INFLIGHT = "zkb:metrics:bulk:inflight:"
+OAUTH_TOKEN = "zkb:oauth:zendesk"
+OAUTH_LOCK = "zkb:oauth:zendesk:lock"
+BEAT_LEASE = "zkb:beat:lease"
+BEAT_LEASE_TTL = 30
 UNACKED = "unacked"          # kombu's hash of messages delivered to a worker, not yet acked
 
 

@@ -20,6 +20,7 @@ from bridge.adapters.metric_buffer import MetricBuffer
 from bridge.adapters.ordered_queues import OrderedQueues
 from bridge.adapters.outcomes import Outcomes
 from bridge.adapters.quota import Quota
+from bridge.adapters.zendesk_auth import TokenCache
 
 
 class Store:
@@ -32,6 +33,7 @@ class Store:
         self.outcomes = Outcomes(client)
         self.quota = Quota(client)
         self.metric_buffer = MetricBuffer(client)
+        self.zendesk_tokens = TokenCache(client)
 
     @property
     def event_ttl(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import requests
+from requests.auth import AuthBase
 
 from bridge.adapters.http import Funnel, Gate, Observer
 from bridge.domain.model import Comment, Ticket
@@ -20,11 +21,15 @@ CLOSED_PHRASE = "closed prevents ticket update"
 
 class ZendeskClient:
     def __init__(self, base_url: str, *, email: str | None = None, api_token: str | None = None,
-                 oauth_token: str | None = None, timeout: float = 10.0,
-                 session: requests.Session | None = None, observe: Observer | None = None,
-                 gate: Gate | None = None) -> None:
+                 oauth_token: str | None = None, auth: AuthBase | None = None,
+                 timeout: float = 10.0, session: requests.Session | None = None,
+                 observe: Observer | None = None, gate: Gate | None = None) -> None:
+        """Credentials, first found wins: `auth` (an OAuth client, zendesk_auth.py), a static
+        OAuth bearer, an API token (basic auth; Zendesk ends these on 2027-04-30)."""
         self.session = session or requests.Session()
-        if oauth_token:
+        if auth is not None:
+            self.session.auth = auth
+        elif oauth_token:
             self.session.headers["Authorization"] = f"Bearer {oauth_token}"
         else:
             self.session.auth = (f"{email}/token", api_token or "")

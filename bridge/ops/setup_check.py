@@ -11,24 +11,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from bridge.config import Settings
-from bridge.errors import Permanent, RateLimited, UpstreamError
+from bridge.errors import CredentialsRefused, Permanent, RateLimited, UpstreamError
+from bridge.ops.check import Check
+from bridge.ops.credential_checks import check_klaviyo_revision, check_zendesk_credential
 from bridge.ports import StorePort
 
 STAFF_ROLES = ("agent", "admin")
 MAX_RATE_LIMIT_WAIT = 3.0
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    required: bool = True      # False: a warning; the bridge runs, a guarantee is weakened
 
 
 class ZendeskMe(Protocol):
@@ -41,12 +35,16 @@ class KlaviyoAccount(Protocol):
 
 def run_checks(settings: Settings, store: StorePort, zendesk: ZendeskMe, klaviyo: KlaviyoAccount,
                workers_seen: Callable[[], list[str]],
-               sleep: Callable[[float], None] = time.sleep) -> list[Check]:
+               sleep: Callable[[float], None] = time.sleep,
+               today: date | None = None) -> list[Check]:
     """Every check, in the order a person would fix things."""
+    today = today or date.today()
     return [check_secrets(settings), check_sms_sync(settings), *check_redis(settings, store),
             check_workers(workers_seen),
             _once_more_if_throttled(lambda: check_zendesk(settings, zendesk), sleep),
-            _once_more_if_throttled(lambda: check_klaviyo(settings, klaviyo), sleep)]
+            check_zendesk_credential(settings, today),
+            _once_more_if_throttled(lambda: check_klaviyo(settings, klaviyo), sleep),
+            check_klaviyo_revision(settings, today)]
 
 
 def failed_required(checks: list[Check]) -> list[Check]:
@@ -59,6 +57,8 @@ def check_zendesk(settings: Settings, zendesk: ZendeskMe) -> Check:
     who = _api_user(settings)
     try:
         me = zendesk.me()
+    except CredentialsRefused as e:
+        return Check(name, False, str(e))
     except Permanent as e:
         return Check(name, False, _zendesk_refusal(settings, who, e))
     except RateLimited:
@@ -84,7 +84,8 @@ def check_zendesk(settings: Settings, zendesk: ZendeskMe) -> Check:
 
 def _zendesk_refusal(settings: Settings, who: str, e: Permanent) -> str:
     if e.status == 401:
-        what = "OAuth token" if settings.zendesk_oauth_token else f"API token for {who}"
+        what = ("OAuth client's token" if settings.zendesk_oauth_client_id else "OAuth token"
+                if settings.zendesk_oauth_token else f"API token for {who}")
         return f"Zendesk rejected the {what}: check {_zendesk_vars(settings)}"
     if e.status == 403:
         return (f"Zendesk refused {who} access ({_reason(e)}): the user may be suspended or "
@@ -102,13 +103,15 @@ def _reason(e: UpstreamError) -> str:
 
 def _api_user(settings: Settings) -> str:
     """The API user as shown to people: `bridge@…` (the domain is left out), or the token kind."""
-    if settings.zendesk_oauth_token:
-        return "the OAuth token's user"
+    if settings.zendesk_oauth_client_id or settings.zendesk_oauth_token:
+        return "the OAuth client's user"
     local = (settings.zendesk_email or "").partition("@")[0]
     return f"{local}@…" if local else "the API user"
 
 
 def _zendesk_vars(settings: Settings) -> str:
+    if settings.zendesk_oauth_client_id:
+        return "ZENDESK_OAUTH_CLIENT_ID and ZENDESK_OAUTH_CLIENT_SECRET"
     return ("ZENDESK_OAUTH_TOKEN" if settings.zendesk_oauth_token
             else "ZENDESK_EMAIL and ZENDESK_API_TOKEN")
 

@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 
@@ -31,8 +32,21 @@ def _check_age(sent: float, now: float, tolerance: int) -> None:
         raise SignatureError("future_timestamp")
 
 
-def verify_zendesk(secret: str, body: bytes, timestamp: str | None, signature: str | None,
-                   now: float, tolerance: int = 300) -> None:
+def _secrets(secrets: str | Sequence[str]) -> tuple[str, ...]:
+    """One secret, or several while one is being rotated out (each is tried)."""
+    return (secrets,) if isinstance(secrets, str) else tuple(secrets)
+
+
+def _matches_any(given: bytes, expected: list[bytes]) -> bool:
+    """Constant time per secret, and every secret is tried (no early exit)."""
+    found = False
+    for candidate in expected:
+        found |= hmac.compare_digest(given, candidate)
+    return found
+
+
+def verify_zendesk(secrets: str | Sequence[str], body: bytes, timestamp: str | None,
+                   signature: str | None, now: float, tolerance: int = 300) -> None:
     """Zendesk: base64(HMAC-SHA256(secret, timestamp + body)); timestamp is ISO-8601 UTC."""
     if not timestamp or not signature:
         raise SignatureError("missing_headers")
@@ -47,13 +61,14 @@ def verify_zendesk(secret: str, body: bytes, timestamp: str | None, signature: s
         given = base64.b64decode(signature.strip(), validate=True)
     except (binascii.Error, ValueError) as e:
         raise SignatureError("bad_signature") from e
-    expected = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
-    if not hmac.compare_digest(given, expected):
+    expected = [hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+                for secret in _secrets(secrets)]
+    if not _matches_any(given, expected):
         raise SignatureError("bad_signature")
 
 
-def verify_klaviyo(secret: str, body: bytes, timestamp: str | None, signature: str | None,
-                   now: float, tolerance: int = 300) -> None:
+def verify_klaviyo(secrets: str | Sequence[str], body: bytes, timestamp: str | None,
+                   signature: str | None, now: float, tolerance: int = 300) -> None:
     """Klaviyo: lowercase hex HMAC-SHA256(secret, body + timestamp); timestamp in unix seconds.
 
     The unix-seconds format is an assumption (API-NOTES); it is parsed here and nowhere else.
@@ -67,6 +82,7 @@ def verify_klaviyo(secret: str, body: bytes, timestamp: str | None, signature: s
     if not math.isfinite(sent):  # "nan" would pass every comparison in _check_age
         raise SignatureError("bad_timestamp")
     _check_age(sent, now, tolerance)
-    expected = hmac.new(secret.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
+    expected = [hmac.new(secret.encode(), body + timestamp.encode(), hashlib.sha256)
+                .hexdigest().encode() for secret in _secrets(secrets)]
+    if not _matches_any(signature.strip().lower().encode(), expected):
         raise SignatureError("bad_signature")

@@ -20,7 +20,7 @@ from flask import Blueprint, jsonify, request
 
 from sandbox import seed
 from sandbox.common import RateLimiter, Window
-from sandbox.zendesk import desk, rules, webhook_api
+from sandbox.zendesk import desk, oauth, rules, webhook_api
 from sandbox.zendesk.model import (
     CUSTOM_FIELDS,
     SYSTEM_FIELDS,
@@ -49,7 +49,8 @@ def install_default_limits(limiter: RateLimiter, production: bool) -> None:
 
 
 def _authenticate(sb: Any) -> User | None:
-    """Basic `{email}/token:{api_token}` or `Bearer <oauth token>` [doc]."""
+    """Basic `{email}/token:{api_token}`, or `Bearer <token>`: the static OAuth token or one
+    issued by `/oauth/tokens` and not yet expired (oauth.py) [doc]."""
     auth, cfg = request.authorization, sb.config
     if auth is None:
         return None
@@ -57,8 +58,9 @@ def _authenticate(sb: Any) -> User | None:
         ok = hmac.compare_digest(auth.username or "", f"{cfg.zendesk_email}/token") and \
             hmac.compare_digest(auth.password or "", cfg.zendesk_api_token)
     elif auth.type == "bearer":
-        ok = bool(cfg.zendesk_oauth_token) and \
+        static = bool(cfg.zendesk_oauth_token) and \
             hmac.compare_digest(auth.token or "", cfg.zendesk_oauth_token)
+        ok = static or sb.zendesk_oauth.valid(auth.token or "")
     else:
         ok = False
     return sb.zendesk.api_user() if ok else None
@@ -309,4 +311,5 @@ def make_blueprint(sb: Any) -> Blueprint:
         return jsonify({"error": "InvalidEndpoint", "description": "Not found"}), 404
 
     desk.register(bp, sb)
+    oauth.register(bp, sb, sb.zendesk_oauth)
     return bp

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 import redis
 
 from bridge.config import Settings
-from bridge.errors import Permanent, RateLimited, Retryable
+from bridge.errors import CredentialsRefused, Permanent, RateLimited, Retryable
 from bridge.ops.setup_check import Check, failed_required, redacted_url, run_checks
 
 ENV = {"ALLOW_INSECURE_UPSTREAMS": "true", "ZENDESK_URL": "http://127.0.0.1:5001",
@@ -16,7 +17,11 @@ ENV = {"ALLOW_INSECURE_UPSTREAMS": "true", "ZENDESK_URL": "http://127.0.0.1:5001
        "ZENDESK_API_TOKEN": "zd-token-s3cret", "ZENDESK_WEBHOOK_SECRET": "zd-hook-s3cret",
        "KLAVIYO_API_KEY": "pk_s3cret", "KLAVIYO_WEBHOOK_SECRET": "kl-hook-s3cret",
        "SYNC_SMS_CONVERSATIONS": "true", "REDIS_URL": "redis://:r3dis-pw@10.0.0.5:6379/0"}
-SECRETS = ("zd-token-s3cret", "zd-hook-s3cret", "pk_s3cret", "kl-hook-s3cret", "r3dis-pw")
+SECRETS = ("zd-token-s3cret", "zd-hook-s3cret", "pk_s3cret", "kl-hook-s3cret", "r3dis-pw",
+           "oauth-client-s3cret")
+OAUTH = {"ZENDESK_EMAIL": "", "ZENDESK_API_TOKEN": "", "ZENDESK_OAUTH_CLIENT_ID": "zkbridge",
+         "ZENDESK_OAUTH_CLIENT_SECRET": "oauth-client-s3cret"}
+TODAY = date(2026, 12, 4)
 ADMIN = {"id": 9003, "role": "admin", "email": "bridge@acme-shop.test"}
 
 
@@ -73,7 +78,7 @@ class FakeStore:
 
 def checks(zendesk: FakeZendesk | None = None, klaviyo: FakeKlaviyo | None = None,
            r: FakeRedis | None = None, workers: list[str] | Exception | None = None,
-           **env: str) -> dict[str, Check]:
+           today: date = TODAY, **env: str) -> dict[str, Check]:
     settings = Settings.from_env({**ENV, **env})
 
     def seen() -> list[str]:
@@ -82,16 +87,17 @@ def checks(zendesk: FakeZendesk | None = None, klaviyo: FakeKlaviyo | None = Non
         return ["celery@w1"] if workers is None else workers
 
     found = run_checks(settings, FakeStore(r or FakeRedis()), zendesk or FakeZendesk(),
-                       klaviyo or FakeKlaviyo(), seen, sleep=lambda s: None)
+                       klaviyo or FakeKlaviyo(), seen, sleep=lambda s: None, today=today)
     for c in found:
         assert not any(secret in c.detail for secret in SECRETS), c
     return {c.name: c for c in found}
 
 
 def test_a_healthy_installation_passes_every_check() -> None:
-    found = checks()
+    found = checks(**OAUTH)
     assert all(c.ok for c in found.values()), [c for c in found.values() if not c.ok]
-    assert found["Zendesk API user"].detail.endswith("as bridge@…, admin")
+    assert found["Zendesk API user"].detail.endswith("as the OAuth client's user, admin")
+    assert found["Zendesk credential"].detail.startswith("an OAuth client (zkbridge)")
     assert found["Klaviyo API key"].detail == "the key is accepted (account: Acme Shop)"
     assert found["Redis"].detail == "answers at redis://:***@10.0.0.5:6379/0"
 
@@ -169,3 +175,36 @@ def test_sms_sync_off_is_a_warning() -> None:
 def test_redacted_url_keeps_urls_without_passwords() -> None:
     assert redacted_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
     assert redacted_url("rediss://u:p@h:1/2") == "rediss://u:***@h:1/2"
+
+
+def test_an_api_token_works_but_warns_that_it_stops_on_2027_04_30() -> None:
+    found = checks()
+    assert found["Zendesk API user"].ok
+    assert found["Zendesk API user"].detail.endswith("as bridge@…, admin")
+    warning = found["Zendesk credential"]
+    assert not warning.ok and not warning.required
+    assert "2027-04-30 (in 147 days)" in warning.detail and "OAuth client" in warning.detail
+    assert "README" in warning.detail
+    assert failed_required(list(found.values())) == []
+
+
+def test_a_refused_oauth_client_fails_the_check_naming_zendesk_oauth() -> None:
+    refused = CredentialsRefused("zendesk", "Zendesk OAuth refused the client credentials "
+                                            "(invalid_client): check ZENDESK_OAUTH_CLIENT_ID")
+    found = checks(FakeZendesk(refused), **OAUTH)
+    assert failed_required(list(found.values())) == [found["Zendesk API user"]]
+    assert "Zendesk OAuth" in found["Zendesk API user"].detail
+    assert "invalid_client" in found["Zendesk API user"].detail
+
+
+@pytest.mark.parametrize(("today", "ok", "words"), [
+    (date(2027, 4, 15), True, "stable until 2027-07-15"),
+    (date(2027, 4, 16), False, "leaves 'stable' in 90 days"),
+    (date(2027, 8, 1), False, "is no longer 'stable'"),
+])
+def test_the_pinned_klaviyo_revision_warns_90_days_before_it_leaves_stable(
+        today: date, ok: bool, words: str) -> None:
+    found = checks(today=today, **OAUTH)
+    check = found["Klaviyo revision"]
+    assert (check.ok, check.required) == (ok, False)
+    assert words in check.detail
