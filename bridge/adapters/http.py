@@ -1,7 +1,9 @@
 """One request funnel for both APIs: timeouts always set, responses mapped to three error kinds.
 
 Clients never sleep or retry; the task layer does (E2), using what these errors carry.
-Error messages keep the status and a short upstream reason, never request headers (secrets).
+Error messages keep the status and a short upstream reason, never request headers (secrets),
+and never the library's exception for a failed call: its message holds the request URL, and
+with it phone numbers and emails in query strings (E5; Flower shows retry tracebacks).
 """
 
 from __future__ import annotations
@@ -62,20 +64,17 @@ class Funnel:
             wait = self.gate(endpoint)
             if wait > 0:
                 raise RateLimited(self.api, wait, local=True)
+        failure: Retryable | None = None
         try:
             resp = self.session.request(method, self.base_url + path, timeout=self.timeout,
                                         **kwargs)
-        except requests.ConnectTimeout as e:
-            self._seen(endpoint, None)
-            raise Retryable(self.api, f"{endpoint} could not connect in time") from e
-        except requests.Timeout as e:
-            self._seen(endpoint, None)
-            err = Retryable(self.api, f"{endpoint} sent, but no answer in time")
-            err.maybe_applied = True
-            raise err from e
         except requests.RequestException as e:
+            failure = _network_failure(self.api, endpoint, e)
+        if failure is not None:
+            # Raised outside the `except`, so the library's exception (whose message holds the
+            # request URL, phone numbers in its query included) is neither cause nor context.
             self._seen(endpoint, None)
-            raise Retryable(self.api, f"{endpoint} failed: {type(e).__name__}") from e
+            raise failure
         self._seen(endpoint, resp.status_code)
         if resp.status_code < 400:
             return resp
@@ -91,6 +90,17 @@ class Funnel:
     def _seen(self, endpoint: str, status: int | None) -> None:
         if self.observe is not None:
             self.observe(self.api, endpoint, status)
+
+
+def _network_failure(api: str, endpoint: str, e: requests.RequestException) -> Retryable:
+    """The error for a call that got no answer: its kind, never the library's message (E5)."""
+    if isinstance(e, requests.ConnectTimeout):
+        return Retryable(api, f"{endpoint} could not connect in time")
+    if isinstance(e, requests.Timeout):
+        err = Retryable(api, f"{endpoint} sent, but no answer in time")
+        err.maybe_applied = True
+        return err
+    return Retryable(api, f"{endpoint} failed: {type(e).__name__}")
 
 
 def _summary(body: Any) -> str:
