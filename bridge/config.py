@@ -192,9 +192,10 @@ def _sms(p: _Parser) -> dict[str, object]:
             p.problem(f"SMS_KEYWORDS entry {k!r} must be 3-20 letters or digits "
                       "(Klaviyo's rule for custom keywords)")
     subject = p.text("SMS_SUBJECT_TEMPLATE") or str(default("sms_subject_template"))
-    if "{" in subject and not set(re.findall(r"{(\w*)}", subject)) <= {"masked_phone",
-                                                                       "brand_number"}:
-        p.problem("SMS_SUBJECT_TEMPLATE may only use {masked_phone} and {brand_number}")
+    if "{" in subject and not set(re.findall(r"{(\w*)}", subject)) <= {
+            "masked_phone", "brand_number", "name", "first_words"}:
+        p.problem("SMS_SUBJECT_TEMPLATE may only use {masked_phone}, {brand_number}, {name} "
+                  "and {first_words}")
     tags = tuple(t.strip() for t in (p.text("SMS_TICKET_TAGS") or "").split(",") if t.strip())
     return {"sms_opt_out_match": match, "sms_keywords": keywords,
             "sms_subject_template": subject, "sms_ticket_tags": tags,

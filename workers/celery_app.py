@@ -42,6 +42,7 @@ def make_celery(settings: Settings) -> Celery:
         **DELIVERY, **routing(),
         broker_transport_options=transport_options(settings.visibility_timeout),
         beat_schedule=beat_schedule(settings.reconcile_interval_seconds),
+        beat_scheduler="workers.beat:OneBeat",   # one beat publishes at a time (a Redis lease)
     )
     return app
 

@@ -43,9 +43,12 @@ ZENDESK_TASK = "bridge.zendesk_event"
 
 def beat_schedule(reconcile_every: int) -> dict[str, dict[str, Any]]:
     """What beat publishes, how often; an unconsumed run expires before the next one."""
+    from workers.beat import WhenParked  # noqa: PLC0415 - importing queues loads no worker module
+
     return {
         "sweep": {"task": "bridge.sweep", "schedule": 30.0, "options": {"expires": 25}},
-        "flush-metrics": {"task": "bridge.flush_metrics", "schedule": 5.0,
+        # Checked every 5 s, due only while metric events are parked (workers/beat.py).
+        "flush-metrics": {"task": "bridge.flush_metrics", "schedule": WhenParked(5.0),
                           "options": {"expires": 4}},
         "reconcile": {"task": "bridge.reconcile", "schedule": float(reconcile_every),
                       "options": {"expires": max(10, reconcile_every - 5)}},

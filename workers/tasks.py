@@ -74,7 +74,8 @@ def reconcile(self: BridgeTask) -> dict[str, int]:
 @shared_task(base=BridgeTask, name="bridge.flush_metrics", bind=True, acks_late=True,
              periodic=True)
 def flush_metrics(self: BridgeTask) -> int:
-    """Send metric events parked during a burst through the bulk endpoint (beat, every 5 s)."""
+    """Send metric events parked during a burst through the bulk endpoint (beat, within 5 s of
+    an event being parked; see workers/beat.py)."""
     metrics = deps.ticket_event_deps().metrics
     return metric_burst.flush(metrics.store, metrics.klaviyo)
 

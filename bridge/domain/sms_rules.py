@@ -117,10 +117,29 @@ def comment_body(sms: InboundSms) -> str:
     return f"{text}\n\n{note}" if text else note
 
 
-def ticket_subject(sms: InboundSms, policy: Policy) -> str:
-    """S5 subject line; the phone is masked because subjects show up in notifications."""
-    return policy.subject_template.format(masked_phone=mask(sms.customer_phone),
-                                          brand_number=sms.brand_number)
+SUBJECT_FIELDS = ("masked_phone", "brand_number", "name", "first_words")
+FIRST_WORDS = 6            # words of the text in `{first_words}`
+FIRST_WORDS_CHARS = 40     # and at most this many characters
+
+
+def ticket_subject(sms: InboundSms, policy: Policy, name: str | None = None) -> str:
+    """S5 subject line; the phone is masked because subjects show up in notifications.
+    `{name}` is the profile's name (else the masked phone); `{first_words}` the start of the
+    text, so a view of SMS tickets is not a wall of identical subjects."""
+    masked = mask(sms.customer_phone)
+    return policy.subject_template.format(masked_phone=masked, brand_number=sms.brand_number,
+                                          name=name or masked, first_words=first_words(sms))
+
+
+def first_words(sms: InboundSms) -> str:
+    """The text's first words on one line, cut at a word with "…" when longer."""
+    words = sms.body.split()
+    if not words:
+        return "(picture)" if sms.media_count else "(empty text)"
+    text = " ".join(words[:FIRST_WORDS])
+    if len(text) > FIRST_WORDS_CHARS:
+        text = text[:FIRST_WORDS_CHARS].rsplit(" ", 1)[0] or text[:FIRST_WORDS_CHARS]
+    return text + ("…" if text != " ".join(words) else "")
 
 
 def status_after_comment(decision: AddComment, previous: str | None) -> str | None:

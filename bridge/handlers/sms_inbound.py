@@ -91,7 +91,8 @@ def _prepare(ref: str, event: dict[str, Any], deps: InboundDeps) -> PreparedText
     prepared = PreparedText(
         phone=phone, brand=canonical_brand_number(sms.brand_number),
         body=rules.comment_body(sms),
-        subject=rules.ticket_subject(replace(sms, customer_phone=phone), deps.policy),
+        subject=rules.ticket_subject(replace(sms, customer_phone=phone), deps.policy,
+                                     name=profile.display_name),
         name=profile.display_name or mask(phone), email=profile.email)
     deps.store.events.update_event(ref, prepared=prepared.to_json())
     return prepared

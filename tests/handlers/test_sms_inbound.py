@@ -3,6 +3,7 @@ stores it, is run by its task and lands in Zendesk, or does not, as the rules sa
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -222,6 +223,13 @@ def test_a_new_tickets_subject_masks_the_customers_phone(deps: InboundDeps,
                                                          zendesk: FakeZendesk) -> None:
     text(deps)
     assert only_ticket(zendesk)["subject"] == "SMS from +1••••••0101"
+
+
+def test_a_readable_subject_template_names_the_profile_and_starts_the_text(
+        deps: InboundDeps, zendesk: FakeZendesk) -> None:
+    deps.policy = replace(deps.policy, subject_template="{name}: {first_words}")
+    text(deps, "Hi there, my parcel came without the charger")
+    assert only_ticket(zendesk)["subject"] == "Alice Archer: Hi there, my parcel came without…"
 
 
 def test_new_tickets_carry_the_sms_tag_and_the_configured_tags_group_and_brand(

@@ -252,3 +252,26 @@ def test_s5_the_subject_template_may_name_the_brand_number() -> None:
     subject = ticket_subject(sms(brand="12345"), policy)
     assert subject.startswith("Text to 12345 from +1")
     assert CUSTOMER not in subject
+
+
+READABLE = "{name}: {first_words}"
+
+
+def test_s5_a_readable_subject_names_the_customer_and_starts_the_text() -> None:
+    policy = replace(CONTAINS, subject_template=READABLE)
+    text = sms(body="Hi, my order #1234 never arrived and the tracking link is dead")
+    assert ticket_subject(text, policy, name="Alice Lee") == \
+        "Alice Lee: Hi, my order #1234 never arrived…"
+
+
+def test_s5_without_a_name_the_subject_falls_back_to_the_masked_phone() -> None:
+    subject = ticket_subject(sms(body="where is it"), replace(CONTAINS, subject_template=READABLE))
+    assert subject.endswith(": where is it") and CUSTOMER not in subject
+    assert subject.startswith("+1")
+
+
+def test_s5_first_words_of_a_long_word_or_a_picture_stay_short_and_say_what_came() -> None:
+    policy = replace(CONTAINS, subject_template="{first_words}")
+    assert ticket_subject(sms(body="x" * 90), policy) == "x" * 40 + "…"
+    assert ticket_subject(sms(body="", media=1), policy) == "(picture)"
+    assert ticket_subject(sms(body="short one"), policy) == "short one"

@@ -171,6 +171,7 @@ def test_a_group_id_that_is_not_a_number_is_refused() -> None:
 
 def test_a_subject_template_may_only_use_known_placeholders() -> None:
     assert settings(SMS_SUBJECT_TEMPLATE="Text to {brand_number} from {masked_phone}")
+    assert settings(SMS_SUBJECT_TEMPLATE="{name}: {first_words}")
     assert any("SMS_SUBJECT_TEMPLATE" in p for p in problems(SMS_SUBJECT_TEMPLATE="From {phone}"))
 
 

@@ -1,0 +1,93 @@
+"""What beat runs besides Celery's defaults (celery_app.py sets `beat_scheduler`):
+
+- `OneBeat`: only the beat holding a lease in Redis publishes; a second beat started by mistake
+  (or as a standby) waits, and takes over within the lease's 30 s if the first one dies. Two
+  beats never both publish the sweeps.
+- `WhenParked`: the metrics flush's schedule. It is checked every few seconds but due only when
+  metric events wait for the bulk endpoint, and otherwise every 5 minutes (to put back a batch a
+  dead flusher left in flight), so Flower's task list is not a wall of no-op flushes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import timedelta
+from typing import Any
+
+import redis
+from celery.beat import PersistentScheduler
+from celery.schedules import schedstate, schedule
+from celery.utils.time import remaining
+
+from bridge.adapters.beat_lock import BeatLease
+from bridge.adapters.redis_keys import BEAT_LEASE_TTL
+
+log = logging.getLogger("zkbridge.beat")
+STANDBY_POLL = 5.0                   # a waiting beat asks for the lease this often
+RENEW_EVERY = BEAT_LEASE_TTL / 3     # the holder renews well before the lease runs out
+FALLBACK_SECONDS = 300.0
+
+
+def _store() -> Any:
+    from workers import deps  # noqa: PLC0415 - builds Settings: only inside beat
+
+    return deps.store()
+
+
+class OneBeat(PersistentScheduler):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.holding = False
+        super().__init__(*args, **kwargs)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        if not self._hold():
+            return STANDBY_POLL
+        return min(super().tick(*args, **kwargs), RENEW_EVERY)
+
+    def _hold(self) -> bool:
+        try:
+            held = BeatLease.of(_store()).hold(self.owner)
+        except redis.RedisError:
+            held = False     # Redis away: nothing could be published anyway
+        if held != self.holding:
+            log.warning("beat %s: %s", self.owner, "publishing (holds the beat lease)" if held
+                        else "standing by (another beat holds the lease)")
+            self.holding = held
+        return held
+
+    def close(self) -> None:
+        if self.holding:
+            try:
+                BeatLease.of(_store()).release(self.owner)
+            except redis.RedisError:
+                pass
+        super().close()
+
+
+def _parked() -> bool:
+    try:
+        return _store().metric_buffer.waiting() > 0
+    except redis.RedisError:
+        return True          # let the task run and meet the error (it retries)
+
+
+class WhenParked(schedule):
+    def __init__(self, run_every: float = 5.0, fallback: float = FALLBACK_SECONDS,
+                 **kwargs: Any) -> None:
+        super().__init__(run_every, **kwargs)
+        self.fallback = timedelta(seconds=fallback)
+
+    def is_due(self, last_run_at: Any) -> schedstate:
+        due, next_check = super().is_due(last_run_at)
+        if not due:
+            return schedstate(False, next_check)
+        every = self.run_every.total_seconds()
+        overdue = remaining(self.maybe_make_aware(last_run_at), self.fallback,
+                            self.maybe_make_aware(self.now())).total_seconds() <= 0
+        return schedstate(overdue or _parked(), every)
+
+    def __reduce__(self) -> tuple[type, tuple[float, float]]:
+        return self.__class__, (self.run_every.total_seconds(), self.fallback.total_seconds())
