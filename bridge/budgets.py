@@ -29,6 +29,7 @@ HANDLER_BUDGETED = frozenset({"POST conversation-messages", "POST events",
 BudgetTable = Callable[[str], tuple[Budget, ...]]   # endpoint -> budgets its call spends
 Gate = Callable[[str], float]                       # endpoint -> seconds to wait (0: go)
 BULK_MAX = 1000            # events per Klaviyo bulk job
+BULK_MAX_BYTES = 4_500_000  # event JSON per bulk job: Klaviyo takes 5 MB, wrappers included
 BULK_BUDGET = Budget.per_minute("klaviyo-bulk-events", 150, per_second=10)
 
 

@@ -3,6 +3,10 @@
 A batch moves to an in-flight list named by a token before it is sent, and is removed only
 after Klaviyo's 202; a flusher that dies leaves the in-flight list behind, and a later flush
 puts stale in-flight batches back.
+
+A batch is capped by count and by the bytes of its events (Klaviyo takes at most 5 MB per
+call). An event Klaviyo refuses on its own is set aside in `zkb:metrics:failed` under its ref
+(`metric:<unique_id>`), so failed jobs can show it and a replay can park it again.
 """
 
 from __future__ import annotations
@@ -13,10 +17,28 @@ import redis
 
 from bridge.adapters import redis_keys as keys
 
+# Atomically: the first events of the parking list that fit `max_bytes` (at least one, at most
+# `size`) move to the in-flight list KEYS[2].
+TAKE_BATCH = """
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local taken, total = {}, 0
+for i, item in ipairs(items) do
+  total = total + #item + 1
+  if i > 1 and total > tonumber(ARGV[2]) then break end
+  taken[i] = item
+end
+if #taken > 0 then
+  redis.call('LTRIM', KEYS[1], #taken, -1)
+  redis.call('RPUSH', KEYS[2], unpack(taken))
+end
+return taken
+"""
+
 
 class MetricBuffer:
     def __init__(self, client: redis.Redis) -> None:
         self._r = client
+        self._take = client.register_script(TAKE_BATCH)
 
     def park(self, event_json: str, ticket_id: int, metric: str) -> None:
         """Park one event; its done-marker is set now (it will be sent)."""
@@ -28,21 +50,55 @@ class MetricBuffer:
     def waiting(self) -> int:
         return int(self._r.llen(keys.METRICS_PENDING))
 
-    def take_batch(self, size: int, now: float) -> tuple[str, list[bytes]]:
-        """Move up to `size` parked events to a new in-flight list: (its token, the events)."""
+    def take_batch(self, size: int, now: float,
+                   max_bytes: int = 4_500_000) -> tuple[str, list[bytes]]:
+        """Move the first parked events, up to `size` of them and `max_bytes` of JSON (one at
+        least), to a new in-flight list: (its token, the events)."""
         token = f"{keys.METRICS_INFLIGHT}{int(now)}:{uuid.uuid4().hex}"
-        pipe = self._r.pipeline()
-        pipe.lrange(keys.METRICS_PENDING, 0, size - 1)
-        pipe.ltrim(keys.METRICS_PENDING, size, -1)
-        batch = pipe.execute()[0]
-        if batch:
-            self._r.rpush(token, *batch)
-        return token, batch
+        batch = self._take(keys=[keys.METRICS_PENDING, token], args=[size, max_bytes])
+        return token, list(batch or [])
 
     def put_back(self, token: str, batch: list[bytes]) -> None:
         """The send failed in a way worth retrying: the batch waits again."""
-        self._r.rpush(keys.METRICS_PENDING, *batch)
-        self._r.delete(token)
+        pipe = self._r.pipeline()
+        if batch:
+            pipe.rpush(keys.METRICS_PENDING, *batch)
+        pipe.delete(token)
+        pipe.execute()
+
+    # --- events Klaviyo refused on their own (failed jobs, replayable) ----------------------
+    def set_aside(self, ref: str, event_json: bytes | str) -> None:
+        self._r.hset(keys.METRICS_FAILED, ref, event_json)
+
+    def set_aside_event(self, ref: str) -> str | None:
+        raw = self._r.hget(keys.METRICS_FAILED, ref)
+        return raw.decode() if raw else None
+
+    def park_again(self, ref: str) -> bool:
+        """A replay: the set-aside event waits for the next flush again (it stays set aside
+        until Klaviyo takes it: `settle`). False if there is no such event."""
+        raw = self._r.hget(keys.METRICS_FAILED, ref)
+        if raw is None:
+            return False
+        self._r.rpush(keys.METRICS_PENDING, raw)
+        return True
+
+    def settle(self, refs: list[str]) -> list[str]:
+        """Klaviyo took these events: those that were set aside stop being so (returned)."""
+        if not refs:
+            return []
+        found = self._r.hmget(keys.METRICS_FAILED, refs)
+        settled = [ref for ref, raw in zip(refs, found, strict=True) if raw is not None]
+        if settled:
+            self._r.hdel(keys.METRICS_FAILED, *settled)
+        return settled
+
+    def forget(self, refs: list[str] | None) -> None:
+        """Purged from failed jobs: the set-aside events are dropped (all when None)."""
+        if refs is None:
+            self._r.delete(keys.METRICS_FAILED)
+        elif refs:
+            self._r.hdel(keys.METRICS_FAILED, *refs)
 
     def done(self, token: str) -> None:
         self._r.delete(token)

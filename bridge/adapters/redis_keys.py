@@ -43,6 +43,8 @@ TABLE: dict[str, tuple[str, str, str]] = {
     "zkb:metric:<ticket>:<metric>": ("string", "400 days", "metric recorded (M1)"),
     "zkb:metrics:bulk": ("list", "none", "metric events parked for the bulk endpoint"),
     "zkb:metrics:bulk:inflight:<at>:<token>": ("list", "until sent", "a bulk batch in flight"),
+    "zkb:metrics:failed": ("hash", "until replayed and sent, or purged", "metric events "
+                           "Klaviyo refused, by ref `metric:<unique_id>` (failed jobs)"),
     "zkb:reconcile:*, zkb:backfill:*": ("string", "none", "export cursors (M4, backfill)"),
     "zkb:quota:<budget>:<window>": ("zset", "window + 1 s", "shared request budgets (E3)"),
     "zkb:quota:seq": ("string", "none", "grant ids"),
@@ -65,6 +67,7 @@ RETRIES = "zkb:m:retries"
 LATENCY = "zkb:m:latency"
 METRICS_PENDING = "zkb:metrics:bulk"
 METRICS_INFLIGHT = "zkb:metrics:bulk:inflight:"
+METRICS_FAILED = "zkb:metrics:failed"
 OAUTH_TOKEN = "zkb:oauth:zendesk"
 OAUTH_LOCK = "zkb:oauth:zendesk:lock"
 BEAT_LEASE = "zkb:beat:lease"

@@ -6,6 +6,11 @@ instead of waiting one by one or exceeding the limit.
 a token before sending, and removes it only after Klaviyo's 202; a flusher that dies leaves the
 in-flight list behind, and the next flush puts stale in-flight batches back. A batch sent twice
 that way is stored once by Klaviyo (each event's unique_id).
+
+Batches are capped by serialized size as well as count (Klaviyo takes 5 MB per call). A batch
+Klaviyo refuses (4xx) is halved, and the halves sent again, until the refused events stand
+alone: only they land in failed jobs (`metric:<unique_id>`), each kept so a replay parks it
+again; it leaves failed jobs when Klaviyo takes it.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import json
 import time
 from dataclasses import asdict
 
-from bridge.budgets import BULK_BUDGET, BULK_MAX
+from bridge.budgets import BULK_BUDGET, BULK_MAX, BULK_MAX_BYTES
 from bridge.domain.metric_rules import MetricEvent
 from bridge.errors import Permanent, Retryable
 from bridge.ports import EventsApi, StorePort
 
 STALE_SECONDS = 120
+METRIC_SOURCE = "metric"    # failed-jobs refs of refused metric events: metric:<unique_id>
 
 
 def buffer(store: StorePort, event: MetricEvent) -> None:
@@ -30,25 +36,63 @@ def buffer(store: StorePort, event: MetricEvent) -> None:
 def flush(store: StorePort, klaviyo: EventsApi, now: float | None = None) -> int:
     """Send what is parked, in batches, while the bulk budget allows. Returns events sent."""
     now = time.time() if now is None else now
-    parked, outcomes, quota = store.metric_buffer, store.outcomes, store.quota
+    parked = store.metric_buffer
     parked.requeue_stale(now, STALE_SECONDS)
     sent = 0
-    while parked.waiting() and quota.take(BULK_BUDGET) == 0:
-        token, batch = parked.take_batch(BULK_MAX, now)
+    while parked.waiting() and store.quota.take(BULK_BUDGET) == 0:
+        token, batch = parked.take_batch(BULK_MAX, now, BULK_MAX_BYTES)
         if not batch:
             break
-        events = [MetricEvent(**json.loads(raw)) for raw in batch]
+        done, leftover = _deliver(store, klaviyo, batch, now)
+        sent += done
+        if leftover:
+            parked.put_back(token, leftover)
+            break
+        parked.done(token)
+    return sent
+
+
+def _deliver(store: StorePort, klaviyo: EventsApi, batch: list[bytes],
+             now: float) -> tuple[int, list[bytes]]:
+    """Send one batch (its first call's budget already taken). A refused part is halved until
+    each refused event stands alone and is set aside, so one bad event never costs the others.
+    Returns (events sent, events to send later: Klaviyo unavailable or the budget spent)."""
+    parts, sent, first = [batch], 0, True
+    while parts:
+        part = parts.pop()
+        if not first and store.quota.take(BULK_BUDGET) != 0:
+            return sent, [raw for p in parts for raw in p] + part
+        first = False
+        events = [MetricEvent(**json.loads(raw)) for raw in part]
         try:
             klaviyo.bulk_create_events(events)
         except Retryable:
-            parked.put_back(token, batch)
-            break
+            return sent, [raw for p in parts for raw in p] + part
         except Permanent as e:
-            outcomes.record_failure(token.removeprefix("zkb:"), "bridge.flush_metrics", e, 1,
-                                    now)
-            parked.done(token)
+            if len(part) > 1:
+                parts += [part[len(part) // 2:], part[:len(part) // 2]]
+            else:
+                _set_aside(store, part[0], events[0], e, now)
             continue
-        parked.done(token)
-        outcomes.count("ticket_metric", "processed", "bulk", amount=len(events))
+        _settle(store, events)
         sent += len(events)
-    return sent
+    return sent, []
+
+
+def metric_ref(event: MetricEvent) -> str:
+    """The failed-jobs ref of a metric event Klaviyo refused."""
+    return f"{METRIC_SOURCE}:{event.unique_id}"
+
+
+def _set_aside(store: StorePort, raw: bytes, event: MetricEvent, error: Permanent,
+               now: float) -> None:
+    ref = metric_ref(event)
+    store.metric_buffer.set_aside(ref, raw)
+    store.outcomes.record_failure(ref, "bridge.flush_metrics", error, 1, now)
+    store.outcomes.count("ticket_metric", "failed", "bulk_refused")
+
+
+def _settle(store: StorePort, events: list[MetricEvent]) -> None:
+    store.outcomes.count("ticket_metric", "processed", "bulk", amount=len(events))
+    for ref in store.metric_buffer.settle([metric_ref(e) for e in events]):
+        store.outcomes.clear_failure(ref)

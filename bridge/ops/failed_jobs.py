@@ -15,6 +15,7 @@ What these functions return is for people (CLI, /ops page): phone numbers and em
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -37,6 +38,8 @@ NOT_REPLAYABLE = {"ReplyOutcomeUnknown": (
     "sent again; check the conversation in Klaviyo's inbox, resend by hand if needed, then "
     "purge it")}
 
+METRIC_REFS = "metric:"     # metric events Klaviyo refused in a bulk call (handlers.metric_burst)
+OLD_BULK_REFS = "metrics:bulk:inflight:"   # whole refused batches, recorded by older versions
 Enqueue = Callable[[str, str], None]
 TaskForKind = Callable[[str, str], str | None]
 
@@ -64,6 +67,9 @@ def get_failed(store: StorePort, ref: str) -> dict[str, Any] | None:
     entry = store.outcomes.failed_entry(ref)
     if entry is None:
         return None
+    if ref.startswith((METRIC_REFS, OLD_BULK_REFS)):
+        return {**_masked(entry), "state": "failed", "kind": "metric", "summary":
+                _metric_summary(store.metric_buffer.set_aside_event(ref))}
     event = store.events.load_event(ref)
     out = _masked(entry)
     if event is None:
@@ -81,12 +87,16 @@ def get_failed(store: StorePort, ref: str) -> dict[str, Any] | None:
 def purge(store: StorePort, refs: list[str] | None = None) -> int:
     """Forget failed jobs (all when `refs` is None): their events are not replayed or deleted,
     they just leave the list. Returns how many entries were removed."""
+    store.metric_buffer.forget(None if refs is None else
+                               [r for r in refs if r.startswith(METRIC_REFS)])
     return store.outcomes.forget_failures(refs)
 
 
 def replay(store: StorePort, ref: str, enqueue: Enqueue, task_for_kind: TaskForKind,
            now: Callable[[], float] = time.time) -> str:
     """Make one set-aside event runnable again and publish its task; says what was done."""
+    if ref.startswith((METRIC_REFS, OLD_BULK_REFS)):
+        return _replay_metric(store, ref)
     event = store.events.load_event(ref)
     if event is None:
         return (f"{ref}: not replayed; the event is no longer stored (events are kept "
@@ -126,6 +136,24 @@ def replay_many(store: StorePort, enqueue: Enqueue, task_for_kind: TaskForKind,
     """Replay every failed job (or one source's, or those failing since a time), oldest first."""
     return [replay(store, e["ref"], enqueue, task_for_kind)
             for e in list_failed(store, source, since)]
+
+
+def _replay_metric(store: StorePort, ref: str) -> str:
+    if store.metric_buffer.park_again(ref):
+        return (f"{ref}: replayed: the metric event waits for the next bulk flush; it leaves "
+                f"failed jobs once Klaviyo takes it")
+    return (f"{ref}: not replayed; its events were not kept (a whole bulk batch refused by an "
+            f"older version); purge it")
+
+
+def _metric_summary(raw: str | None) -> str:
+    if raw is None:
+        return "(a bulk batch whose events were not kept; it cannot be replayed)"
+    try:
+        doc = json.loads(raw)
+        return f"{doc['metric']} of ticket {doc['ticket_id']} (unique_id {doc['unique_id']})"
+    except (ValueError, KeyError, TypeError):
+        return "metric event (malformed)"
 
 
 def summarize(kind: str, data: dict[str, Any]) -> str:
