@@ -145,8 +145,9 @@ class Stack:
             "REDIS_URL": self.redis_url or "",
             "PORT": str(self.web_port),
             "ZENDESK_URL": self.sandbox_url,
-            "ZENDESK_EMAIL": "bridge@acme-shop.test",
-            "ZENDESK_API_TOKEN": "sandbox-zendesk-token",
+            # OAuth, as a brand sets up today (the sandbox's client; SANDBOX_ZENDESK_OAUTH_*).
+            "ZENDESK_OAUTH_CLIENT_ID": "zkbridge",
+            "ZENDESK_OAUTH_CLIENT_SECRET": "sandbox-oauth-client-secret",
             "ZENDESK_WEBHOOK_SECRET": SANDBOX_ZENDESK_SECRET,
             "KLAVIYO_API_KEY": "pk_sandbox_key",
             "KLAVIYO_BASE_URL": self.sandbox_url,

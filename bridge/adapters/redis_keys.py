@@ -52,8 +52,9 @@ TABLE: dict[str, tuple[str, str, str]] = {
     "zkb:m:upstream, zkb:m:retries, zkb:m:latency": ("hash", "none", "meters for /metrics"),
     "zkb:failed": ("hash", "none", "failed jobs by event ref (E2)"),
     "zkb:ops:notice:<id>": ("string", "10 min", "what an /ops action did, for its redirect"),
-    "zkb:oauth:zendesk": ("string", "token lifetime + 1 min", "the shared Zendesk OAuth token"),
-    "zkb:oauth:zendesk:lock": ("string", "30 s", "one process renews the token at a time"),
+    "zkb:oauth:zendesk:<client>": ("string", "token lifetime + 1 min",
+                                   "the shared Zendesk OAuth token of one client (id + secret)"),
+    "zkb:oauth:zendesk:<client>:lock": ("string", "30 s", "one process renews it at a time"),
     "zkb:beat:lease": ("string", "30 s, renewed", "which celery beat publishes (one at a time)"),
 }
 
@@ -68,8 +69,6 @@ LATENCY = "zkb:m:latency"
 METRICS_PENDING = "zkb:metrics:bulk"
 METRICS_INFLIGHT = "zkb:metrics:bulk:inflight:"
 METRICS_FAILED = "zkb:metrics:failed"
-OAUTH_TOKEN = "zkb:oauth:zendesk"
-OAUTH_LOCK = "zkb:oauth:zendesk:lock"
 BEAT_LEASE = "zkb:beat:lease"
 BEAT_LEASE_TTL = 30
 UNACKED = "unacked"          # kombu's hash of messages delivered to a worker, not yet acked
@@ -142,6 +141,15 @@ def value(name: str) -> str:
 
 def quota(budget: str, seconds: float) -> str:
     return f"zkb:quota:{budget}:{seconds:g}"
+
+
+def oauth_token(client: str) -> str:
+    """`client` is a fingerprint of the OAuth client's id and secret (never the secret)."""
+    return f"zkb:oauth:zendesk:{client}"
+
+
+def oauth_lock(client: str) -> str:
+    return f"zkb:oauth:zendesk:{client}:lock"
 
 
 def ops_notice(notice: str) -> str:

@@ -13,6 +13,7 @@ never appear in logs or exceptions: errors name the variable to check, never the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -47,13 +48,19 @@ class Token:
 
 
 class TokenCache:
-    """The shared token in Redis (`zkb:oauth:zendesk`), its renewal lock and counters."""
+    """The shared token in Redis, its renewal lock and counters. Tokens are kept per OAuth
+    client (a fingerprint of its id and secret): a process given another secret, such as
+    `zkbridge check` with a wrong one, never borrows a token the right secret obtained."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, oauth_client: str = "") -> None:
         self._r = client
+        self._key = hashlib.sha256(oauth_client.encode()).hexdigest()[:16]
+
+    def for_client(self, client_id: str, client_secret: str) -> TokenCache:
+        return TokenCache(self._r, f"{client_id}\n{client_secret}")
 
     def get(self) -> Token | None:
-        raw = self._r.get(keys.OAUTH_TOKEN)
+        raw = self._r.get(keys.oauth_token(self._key))
         if not raw:
             return None
         doc = json.loads(raw)
@@ -62,10 +69,10 @@ class TokenCache:
     def put(self, token: Token) -> None:
         doc = {"token": token.value, "expires_at": token.expires_at, "lifetime": token.lifetime}
         ttl = max(1, int(token.expires_at - time.time()) + 60)
-        self._r.set(keys.OAUTH_TOKEN, json.dumps(doc), ex=ttl)
+        self._r.set(keys.oauth_token(self._key), json.dumps(doc), ex=ttl)
 
     def lock(self) -> Any:
-        return self._r.lock(keys.OAUTH_LOCK, timeout=LOCK_SECONDS, blocking=False)
+        return self._r.lock(keys.oauth_lock(self._key), timeout=LOCK_SECONDS, blocking=False)
 
     def count(self, outcome: str, reason: str = "") -> None:
         self._r.hincrby(keys.COUNTERS, f"zendesk_oauth:{outcome}:{reason}", 1)
@@ -81,6 +88,7 @@ class ClientCredentials(AuthBase):
                  session: requests.Session | None = None) -> None:
         self._url, self._scope = token_url, scope
         self._client = (client_id, client_secret)
+        cache = cache.for_client(client_id, client_secret)
         self.cache, self.timeout, self.clock, self.sleep = cache, timeout, clock, sleep
         self._session = session or requests.Session()
 

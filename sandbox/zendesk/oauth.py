@@ -7,7 +7,8 @@ that expire, so the bridge's token sharing and renewal can be tried locally.
   "error_description": ...}` [doc]; another grant type 400 `unsupported_grant_type`.
 - A token is accepted until it expires, then every call with it answers 401 (api.py asks
   `valid`). `expires_in` in the request can only shorten the configured lifetime [assumed].
-- `/_sandbox/zendesk/oauth`: GET `{"token_requests", "tokens_issued", "token_seconds"}`;
+- Calls are counted as `zendesk-oauth POST /oauth/tokens` in `/_sandbox/calls`, apart from the
+  API's. `/_sandbox/zendesk/oauth`: GET `{"token_requests", "tokens_issued", "token_seconds"}`;
   POST `{"token_seconds"}` changes the lifetime of tokens issued from now on, `{"reset": true}`
   forgets issued tokens and zeroes the counters.
 """
@@ -78,7 +79,9 @@ def register(bp: Blueprint, sb: Any, issuer: OAuthIssuer) -> None:
     @bp.post("/oauth/tokens")
     def oauth_tokens() -> Any:
         issuer.token_requests += 1
-        gate = sb.gate("zendesk", "POST /oauth/tokens", [])
+        # Counted apart from the API's calls (`zendesk-oauth ...`): the token endpoint is not
+        # one of the API's rate-limited endpoints, and a fleet asks it once per lifetime.
+        gate = sb.gate("zendesk-oauth", "POST /oauth/tokens", [])
         if gate.kind is not None:
             return jsonify({"error": "temporarily_unavailable"}), 503
         data = _token_request()

@@ -112,23 +112,45 @@ def test_a_replayed_job_succeeds_once_leaves_the_list_and_a_second_replay_change
     assert bridge.zendesk_calls() == 0
 
 
-def test_the_setup_check_passes_against_the_sandbox_and_explains_a_wrong_token(
+def test_the_setup_check_passes_against_the_sandbox_and_explains_a_wrong_secret(
         bridge: Bridge) -> None:
     good = zkbridge(bridge, "check")
     assert good.returncode == 0, good.stdout + good.stderr
     for line in ("✓ Zendesk API user: signed in to", "✓ Klaviyo API key: the key is accepted",
-                 "✓ Redis: answers at", "✓ Workers: 1 answered", "✓ Webhook secrets"):
+                 "✓ Redis: answers at", "✓ Workers: 1 answered", "✓ Webhook secrets",
+                 "✓ Zendesk credential: an OAuth client (zkbridge)"):
         assert line in good.stdout, good.stdout
     assert "⚠ Redis persistence: append-only file off" in good.stdout  # the test Redis has none
     assert "All required checks passed" in good.stdout
 
     time.sleep(1.1)   # Klaviyo's accounts endpoint allows one call a second
-    bad = zkbridge(bridge, "check", ZENDESK_API_TOKEN="not-the-token-zz9")
+    bad = zkbridge(bridge, "check", ZENDESK_OAUTH_CLIENT_SECRET="not-the-secret-zz9")
+    assert bad.returncode == 1
+    assert ("✗ Zendesk API user: Zendesk OAuth refused the client credentials "
+            "(invalid_client): check ZENDESK_OAUTH_CLIENT_ID and ZENDESK_OAUTH_CLIENT_SECRET"
+            ) in bad.stdout
+    assert "not-the-secret-zz9" not in bad.stdout + bad.stderr
+    assert "1 required check(s) failed" in bad.stdout
+    assert bridge.counters().get("zendesk_oauth:refused:invalid_client") == 1
+
+
+def test_an_api_token_still_works_and_check_warns_it_stops_on_2027_04_30(
+        bridge: Bridge) -> None:
+    token = zkbridge(bridge, "check", ZENDESK_OAUTH_CLIENT_ID="", ZENDESK_OAUTH_CLIENT_SECRET="",
+                     ZENDESK_EMAIL="bridge@acme-shop.test",
+                     ZENDESK_API_TOKEN="sandbox-zendesk-token")
+    assert token.returncode == 0, token.stdout + token.stderr
+    assert "✓ Zendesk API user: signed in to" in token.stdout
+    assert "⚠ Zendesk credential: an API token (ZENDESK_API_TOKEN): Zendesk stops every API " \
+           "token on 2027-04-30" in token.stdout
+
+    time.sleep(1.1)
+    bad = zkbridge(bridge, "check", ZENDESK_OAUTH_CLIENT_ID="", ZENDESK_OAUTH_CLIENT_SECRET="",
+                   ZENDESK_EMAIL="bridge@acme-shop.test", ZENDESK_API_TOKEN="not-the-token-zz9")
     assert bad.returncode == 1
     assert ("✗ Zendesk API user: Zendesk rejected the API token for bridge@…: check "
             "ZENDESK_EMAIL and ZENDESK_API_TOKEN") in bad.stdout
     assert "not-the-token-zz9" not in bad.stdout + bad.stderr
-    assert "1 required check(s) failed" in bad.stdout
 
 
 def admin(bridge: Bridge, what: str) -> list[dict]:

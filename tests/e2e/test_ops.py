@@ -171,10 +171,13 @@ def test_no_log_line_of_any_process_carries_a_secret_or_a_customers_phone_or_ema
     personal = {p["phone"] for p in seed["profiles"]} | {p["email"] for p in seed["profiles"]
                                                           if p["email"]}
     personal |= {p.lstrip("+") for p in personal if p.startswith("+")}
-    secrets = {env[name] for name in ("ZENDESK_API_TOKEN", "KLAVIYO_API_KEY",
+    secrets = {env[name] for name in ("ZENDESK_OAUTH_CLIENT_SECRET", "KLAVIYO_API_KEY",
                                       "ZENDESK_WEBHOOK_SECRET", "KLAVIYO_WEBHOOK_SECRET",
                                       "OPS_TOKEN")}
     secrets.add(env["FLOWER_BASIC_AUTH"].partition(":")[2])
+    tokens = oauth_tokens(bridge)            # the bearer tokens the sandbox issued
+    assert tokens, "the workers used a Zendesk OAuth token"
+    secrets |= tokens
     logs = sorted(bridge.stack.workdir.glob("*.log"))
     assert {p.name for p in logs} >= {"web.log", "worker.log", "beat.log", "sandbox.log"}
     found = []
@@ -188,3 +191,10 @@ def test_no_log_line_of_any_process_carries_a_secret_or_a_customers_phone_or_ema
     # Celery's task lines name event refs only: nothing but ids in a task's log line.
     for line in bridge.stack.log("worker").splitlines():
         assert not re.search(r"Task bridge\.\w+\[[^\]]+\] received.*\+\d", line), line
+
+
+def oauth_tokens(bridge: Bridge) -> set[str]:
+    """The Zendesk OAuth access tokens the workers share through Redis."""
+    return {json.loads(bridge.redis.get(key))["token"]
+            for key in bridge.redis.scan_iter(match="zkb:oauth:zendesk:*")
+            if not key.endswith(b":lock")}

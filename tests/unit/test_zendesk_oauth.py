@@ -83,6 +83,11 @@ def process(r: fakeredis.FakeRedis, http: FakeZendeskHttp, clock: Clock,
     return auth, ZendeskClient(BASE, auth=auth, session=session(http))
 
 
+def shared(r: fakeredis.FakeRedis) -> TokenCache:
+    """The fleet's cache for the right client, as another process sees it."""
+    return TokenCache(r).for_client("zkbridge", SECRET)
+
+
 @pytest.fixture
 def r() -> fakeredis.FakeRedis:
     return fakeredis.FakeRedis()
@@ -129,7 +134,7 @@ def test_while_another_process_renews_a_still_valid_token_is_used(
     _, first = process(r, http, clock)
     first.me()
     clock.advance(95)                          # due for renewal, still valid
-    holder = TokenCache(r).lock()
+    holder = shared(r).lock()
     assert holder.acquire()                    # another process is renewing right now
     _, second = process(r, http, clock)
     assert second.me()["id"] == 1
@@ -142,13 +147,13 @@ def test_an_expired_token_waits_for_the_renewal_another_process_makes(
     peer, _ = process(r, http, clock)
     peer.current()
     clock.advance(101)                         # expired
-    holder = TokenCache(r).lock()
+    holder = shared(r).lock()
     assert holder.acquire()
 
     def meanwhile_the_peer_renews(seconds: float) -> None:
         clock.advance(seconds)
         if http.issued == ["t1"]:              # the peer's own call, made under its lock
-            TokenCache(r).put(peer._request_token())
+            shared(r).put(peer._request_token())
 
     _, waiting = process(r, http, clock, sleep=meanwhile_the_peer_renews)
     assert waiting.me()["id"] == 1
@@ -207,3 +212,13 @@ def test_a_wrong_client_secret_names_zendesk_oauth_and_is_counted_never_shown(
     assert "wrong-secret-value" not in message and refused.value.retry_after > 0
     assert int(r.hget("zkb:counters", "zendesk_oauth:refused:invalid_client")) == 1
     assert http.api_calls == []                # nothing half-applied: no API call was made
+
+
+def test_a_process_with_another_secret_never_borrows_the_fleet_s_token(
+        r: fakeredis.FakeRedis) -> None:
+    http, clock = FakeZendeskHttp(), Clock()
+    process(r, http, clock)[1].me()                       # the fleet has a good token
+    _, wrong = process(r, http, clock, secret="a-wrong-secret")
+    with pytest.raises(CredentialsRefused):
+        wrong.me()
+    assert http.issued == ["t1"]
