@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, render_template, url_for
 
-from sandbox import seed
+from sandbox import rules_page, seed
 
 
 def make_blueprint(sb: Any) -> Blueprint:
@@ -41,6 +41,16 @@ def make_blueprint(sb: Any) -> Blueprint:
     @bp.get("/desk")
     def desk() -> str:
         return page("desk.html")
+
+    @bp.get("/events")
+    def events() -> str:
+        """The Klaviyo events recorded (Opened/Resolved Ticket, ...), as a table."""
+        return page("events.html")
+
+    @bp.get("/rules")
+    def rules() -> str:
+        """docs/rules.md, so hints can link to the rule they name (`/rules#A3`)."""
+        return page("rules.html", body=rules_page.render())
 
     @bp.get("/agent/tickets/<int:ticket_id>")
     def agent_ticket(ticket_id: int) -> str:

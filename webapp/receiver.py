@@ -59,6 +59,10 @@ def _receive(source: str, verify: Callable[[bytes], None],
         events = split(body)
     except EnvelopeError as e:
         _count(store, source, "rejected", "malformed")
+        # The message names where the body is wrong, never what it holds (no PII to mask).
+        log.warning("webhook rejected", extra={"fields": {"source": source, "status": 400,
+                                                          "reason": "malformed",
+                                                          "problem": str(e)}})
         return _error(400, "malformed", str(e))
     try:
         new, unconfirmed = store.events.save_events(events, time.time(), route=queue_of)

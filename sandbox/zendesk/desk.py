@@ -179,6 +179,9 @@ def register(bp: Blueprint, sb: Any) -> None:
         with sb.lock:
             author = state.user(_id(d.get("author_id") or DEFAULT_AGENT_ID))
             data = _desk_comment_request(d, author)
+            if (author.is_staff and data["comment"]["public"] and "status" not in data
+                    and state.ticket(ticket_id).status == "new"):
+                data["status"] = "open"   # as Zendesk: an agent's public reply opens a new ticket
             ticket, audit, events = state.update_ticket(
                 ticket_id, data, author, "web", attachments=_attachments(sb, d.get("attachments")))
             publish(sb, events)

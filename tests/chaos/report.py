@@ -55,6 +55,9 @@ class ChaosReport:
     losses: int = 0
     started: float = field(default_factory=time.monotonic)
     notes: dict[str, Any] = field(default_factory=dict)
+    # Why this scenario loses effects by design (a demonstration, e.g. Redis without AOF); the
+    # line then says its losses are the expected outcome. Any other loss is marked UNEXPECTED.
+    losses_expected: str = ""
 
     def add(self, kind: str, t: Tally) -> Tally:
         """Fold one kind of effect into the totals; its own figures go into the notes."""
@@ -70,9 +73,16 @@ class ChaosReport:
         extra = " ".join(f"{k}={v}" for k, v in self.notes.items())
         return (f"CHAOS {self.scenario}: events_in={self.events_in} "
                 f"effects_expected={self.expected} effects_seen={self.seen} "
-                f"duplicates={self.duplicates} losses={self.losses} "
+                f"duplicates={self.duplicates} {self.losses_label()} "
                 f"runtime={time.monotonic() - self.started:.0f}s" + (f" | {extra}" if extra
                                                                       else ""))
+
+    def losses_label(self) -> str:
+        if not self.losses:
+            return "losses=0"
+        if self.losses_expected:
+            return f"losses={self.losses} (EXPECTED: {self.losses_expected})"
+        return f"losses={self.losses} (UNEXPECTED)"
 
     def emit(self, record_property: Callable[[str, object], None]) -> str:
         text = self.line()

@@ -86,3 +86,18 @@ def test_log_lines_carry_no_secret_and_no_raw_phone_number_or_email(
         assert pii not in everything
     for record in records:
         assert not E164.search(json.dumps({k: v for k, v in record.items() if k != "ts"}))
+
+
+def test_a_400_is_logged_with_its_reason_and_the_problem_never_the_body(
+        make_receiver: Callable[..., Receiver], capsys: pytest.CaptureFixture[str]) -> None:
+    receiver = make_receiver()
+    capsys.readouterr()
+    for body in (f"not json {CUSTOMER}".encode(), b'{"data": []}'):
+        resp = receiver.client.post("/webhooks/klaviyo", data=body, headers=klaviyo_headers(body))
+        assert resp.status_code == 400
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.strip()]
+    rejected = [r for r in lines if r["msg"] == "webhook rejected" and r.get("status") == 400]
+    assert [(r["source"], r["reason"]) for r in rejected] == [("klaviyo", "malformed")] * 2
+    assert rejected[0]["problem"].startswith("body is not valid JSON")
+    assert rejected[1]["problem"] == "'data' holds no events"
+    assert CUSTOMER not in json.dumps(rejected)
