@@ -23,7 +23,14 @@ from bridge.config import Settings
 from bridge.domain.model import RawEvent
 from bridge.payloads.envelopes import EnvelopeError, split_klaviyo, split_zendesk
 from bridge.payloads.routes import queue_of
-from bridge.payloads.signatures import SignatureError, verify_klaviyo, verify_zendesk
+from bridge.payloads.signatures import (
+    SignatureError,
+    check_klaviyo_headers,
+    check_zendesk_headers,
+    verify_klaviyo,
+    verify_zendesk,
+)
+from webapp.body import read_body
 from workers.queues import enqueue, task_for
 
 log = logging.getLogger("zkbridge.receiver")
@@ -44,17 +51,14 @@ def _receive(source: str, verify: Callable[[bytes], None],
     store: Store = current_app.extensions["zkb.store"]
     celery: Celery = current_app.extensions["zkb.celery"]
     try:
-        body = request.get_data(cache=False)
+        body = read_body(request, current_app.config["MAX_CONTENT_LENGTH"])
     except RequestEntityTooLarge:
         _count(store, source, "rejected", "too_large")
         raise
     try:
         verify(body)
     except SignatureError as e:
-        _count(store, source, "rejected", e.reason)
-        log.warning("webhook rejected", extra={"fields": {"source": source,
-                                                          "reason": e.reason}})
-        return _error(401, e.reason, "signature or timestamp check failed")
+        return _rejected(store, source, e)
     try:
         events = split(body)
     except EnvelopeError as e:
@@ -85,6 +89,12 @@ def _receive(source: str, verify: Callable[[bytes], None],
     return resp
 
 
+def _rejected(store: Store, source: str, e: SignatureError) -> Response:
+    _count(store, source, "rejected", e.reason)
+    log.warning("webhook rejected", extra={"fields": {"source": source, "reason": e.reason}})
+    return _error(401, e.reason, "signature or timestamp check failed")
+
+
 def _count(store: Store, source: str, outcome: str, reason: str) -> None:
     try:
         store.outcomes.count(source, outcome, reason)
@@ -101,6 +111,9 @@ VENDORS = {
 }
 
 
+HEADER_CHECKS = {"klaviyo": check_klaviyo_headers, "zendesk": check_zendesk_headers}
+
+
 @bp.post("/webhooks/<any(klaviyo, zendesk):source>")
 def webhook(source: str) -> Response:
     settings: Settings = current_app.extensions["zkb.settings"]
@@ -111,6 +124,11 @@ def webhook(source: str) -> Response:
                  request.headers.get(sig_header), time.time(),
                  settings.webhook_tolerance_seconds)
 
+    try:   # before the body is read: unsigned or stale requests cost no read (issue 13)
+        HEADER_CHECKS[source](request.headers.get(ts_header), request.headers.get(sig_header),
+                              time.time(), settings.webhook_tolerance_seconds)
+    except SignatureError as e:
+        return _rejected(current_app.extensions["zkb.store"], source, e)
     return _receive(source, verify, split)
 
 

@@ -14,6 +14,11 @@ from bridge.domain.model import RawEvent
 
 MAX_EVENTS_PER_DELIVERY = 1000
 MAX_ID_LENGTH = 200
+# Event ids become Redis keys, log fields and lines a person reads in a terminal (`zkbridge
+# failed list`): letters, digits and a few separators only, so no id can carry an escape
+# sequence, a space or a line break.
+SAFE_ID = re.compile(rf"[A-Za-z0-9_.:~+=/@-]{{1,{MAX_ID_LENGTH}}}")
+SAFE_ID_WORDS = "letters, digits and . _ : ~ + = / @ -"
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
@@ -44,8 +49,12 @@ def _event_id(value: Any, where: str) -> str:
         value = str(value)
     if not isinstance(value, str) or not value.strip():
         raise EnvelopeError(f"{where} must be a non-empty string")
-    if len(value) > MAX_ID_LENGTH or any(c in value for c in " \n\r\t"):
-        raise EnvelopeError(f"{where} is not a valid event id")
+    if len(value) > MAX_ID_LENGTH:
+        raise EnvelopeError(f"{where} is not a valid event id: longer than {MAX_ID_LENGTH} "
+                            f"characters")
+    if not SAFE_ID.fullmatch(value):
+        raise EnvelopeError(f"{where} is not a valid event id: it may hold only "
+                            f"{SAFE_ID_WORDS}")
     return value
 
 

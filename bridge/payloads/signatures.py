@@ -45,9 +45,10 @@ def _matches_any(given: bytes, expected: list[bytes]) -> bool:
     return found
 
 
-def verify_zendesk(secrets: str | Sequence[str], body: bytes, timestamp: str | None,
-                   signature: str | None, now: float, tolerance: int = 300) -> None:
-    """Zendesk: base64(HMAC-SHA256(secret, timestamp + body)); timestamp is ISO-8601 UTC."""
+def check_zendesk_headers(timestamp: str | None, signature: str | None, now: float,
+                          tolerance: int = 300) -> None:
+    """What can be checked before reading the body: both headers there, the timestamp fresh.
+    The receiver calls it first, so an unsigned or stale request never costs a body read."""
     if not timestamp or not signature:
         raise SignatureError("missing_headers")
     try:
@@ -57,6 +58,27 @@ def verify_zendesk(secrets: str | Sequence[str], body: bytes, timestamp: str | N
     if sent.tzinfo is None:
         sent = sent.replace(tzinfo=UTC)
     _check_age(sent.timestamp(), now, tolerance)
+
+
+def check_klaviyo_headers(timestamp: str | None, signature: str | None, now: float,
+                          tolerance: int = 300) -> None:
+    """Klaviyo's half of `check_zendesk_headers`: headers there, unix-seconds timestamp fresh."""
+    if not timestamp or not signature:
+        raise SignatureError("missing_headers")
+    try:
+        sent = float(timestamp.strip())
+    except ValueError as e:
+        raise SignatureError("bad_timestamp") from e
+    if not math.isfinite(sent):  # "nan" would pass every comparison in _check_age
+        raise SignatureError("bad_timestamp")
+    _check_age(sent, now, tolerance)
+
+
+def verify_zendesk(secrets: str | Sequence[str], body: bytes, timestamp: str | None,
+                   signature: str | None, now: float, tolerance: int = 300) -> None:
+    """Zendesk: base64(HMAC-SHA256(secret, timestamp + body)); timestamp is ISO-8601 UTC."""
+    check_zendesk_headers(timestamp, signature, now, tolerance)
+    assert timestamp and signature
     try:
         given = base64.b64decode(signature.strip(), validate=True)
     except (binascii.Error, ValueError) as e:
@@ -73,15 +95,8 @@ def verify_klaviyo(secrets: str | Sequence[str], body: bytes, timestamp: str | N
 
     The unix-seconds format is an assumption (API-NOTES); it is parsed here and nowhere else.
     """
-    if not timestamp or not signature:
-        raise SignatureError("missing_headers")
-    try:
-        sent = float(timestamp.strip())
-    except ValueError as e:
-        raise SignatureError("bad_timestamp") from e
-    if not math.isfinite(sent):  # "nan" would pass every comparison in _check_age
-        raise SignatureError("bad_timestamp")
-    _check_age(sent, now, tolerance)
+    check_klaviyo_headers(timestamp, signature, now, tolerance)
+    assert timestamp and signature
     expected = [hmac.new(secret.encode(), body + timestamp.encode(), hashlib.sha256)
                 .hexdigest().encode() for secret in _secrets(secrets)]
     if not _matches_any(signature.strip().lower().encode(), expected):

@@ -14,6 +14,7 @@ no network), checked against webapp/openapi.yaml.
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
@@ -157,12 +158,15 @@ def test_generated_deliveries_signed_correctly_are_accepted_or_refused_as_malfor
 
 # --- the contract, from API-NOTES and openapi.yaml (not from bridge/payloads/envelopes.py) ---
 
+SAFE_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                          "_.:~+=/@-")
+
+
 def good_id(value: Any) -> bool:
-    """Non-empty, at most 200 characters, no spaces or line breaks; or an integer."""
+    """1 to 200 letters, digits and `. _ : ~ + = / @ -`; or an integer (openapi.yaml)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return len(str(value)) <= 200
-    return (isinstance(value, str) and bool(value.strip()) and len(value) <= 200
-            and not any(c in value for c in " \t\r\n"))
+    return isinstance(value, str) and 1 <= len(value) <= 200 and set(value) <= SAFE_ID_CHARS
 
 
 def well_formed(path: str, doc: Any) -> bool:
@@ -229,7 +233,8 @@ KLAVIYO_BREAKS: dict[str, Callable[[dict[str, Any]], Any]] = {
                                           if k != "topic"}]},
     "empty topic": lambda d: {**d, "data": [{**d["data"][0], "topic": ""}]},
 }
-BAD_IDS = [None, "", "   ", "a b", "line\nbreak", "x" * 201, [], {}, True, 1.5]
+BAD_IDS = [None, "", "   ", "a b", "line\nbreak", "x" * 201, [], {}, True, 1.5, "a\x1b[2Jb",
+           "id\x9b31m", "é", "a\u202eb", "a;b", "a\x00"]
 ZENDESK_BREAKS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "not an object": lambda d: [d],
     "no type": lambda d: {k: v for k, v in d.items() if k != "type"},
@@ -412,3 +417,124 @@ def test_redis_down_is_a_503_with_retry_after_as_described(
     ready = down.client.get("/readyz")
     assert ready.status_code == 503
     api_schema["/readyz"]["GET"].validate_response(ready)
+
+
+# --- hostile and over-long headers (issue 13): never a 5xx ---------------------------------------
+
+LONG = 64 * 1024
+HEADER_VALUES = st.one_of(
+    st.text(st.characters(min_codepoint=0, max_codepoint=255, exclude_characters="\r\n"),
+            max_size=200),
+    st.sampled_from(["nan", "inf", "-inf", "1e309", "-1e309", "9" * 400, "0", "-1",
+                     "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+01:00", "2026-13-45T99:99:99Z",
+                     "\x00", "\x1b[2J\x1b]0;pwned\x07", "\x7f\x9b", "é" * 100, " " * 300]),
+    st.integers(1, 8).map(lambda k: "7" * (k * 8 * 1024)))
+
+
+def hostile_headers(path: str, body: bytes, ts: str | None, sig: str | None,
+                    extra: dict[str, str]) -> dict[str, str]:
+    headers = {**sign(path, body), **extra}
+    names = (("Klaviyo-Timestamp", "Klaviyo-Signature") if path == KLAVIYO else
+             ("X-Zendesk-Webhook-Signature-Timestamp", "X-Zendesk-Webhook-Signature"))
+    for name, value in zip(names, (ts, sig), strict=True):
+        if value is not None:
+            headers[name] = value
+    return headers
+
+
+@given(path=st.sampled_from([KLAVIYO, ZENDESK]), ts=st.none() | HEADER_VALUES,
+       sig=st.none() | HEADER_VALUES, ua=st.none() | HEADER_VALUES)
+@FUZZ
+def test_hostile_signature_headers_are_refused_by_name_never_a_5xx(
+        fuzz_receiver: Receiver, path: str,
+        ts: str | None, sig: str | None, ua: str | None) -> None:
+    body = klaviyo_body([klaviyo_event(f"hdr-{uuid.uuid4().hex}")]) if path == KLAVIYO else \
+        json.dumps(zendesk_event(str(uuid.uuid4()))).encode()
+    extra = {"User-Agent": ua, "Referer": ua} if ua is not None else {}
+    response = fuzz_receiver.client.post(path, data=body,
+                                         headers=hostile_headers(path, body, ts, sig, extra))
+    names_its_reason(response.status_code, response.data)   # (schemathesis cannot rebuild
+    assert response.status_code in DOCUMENTED[path]          # a request with these headers)
+    if ts is not None or sig is not None:
+        assert response.status_code in (202, 401), response.data[:200]
+
+
+@pytest.mark.parametrize("name", ["User-Agent", "Referer", "Cookie", "X-Forwarded-For",
+                                  "Accept-Language", "Klaviyo-Webhook-Id", "X-Anything"])
+@pytest.mark.parametrize("path", ["/webhooks/klaviyo", "/webhooks/zendesk", "/healthz",
+                                  "/readyz", "/ops", "/metrics", "/openapi.yaml", "/nowhere"])
+def test_over_long_headers_on_any_path_never_get_a_5xx(fuzz_receiver: Receiver, path: str,
+                                                       name: str) -> None:
+    value = ("a" * 63 + "@") * (LONG // 64) + "\x1b[2J%2B15005550101"
+    if path.startswith("/webhooks/"):
+        body = klaviyo_body([klaviyo_event(f"long-{uuid.uuid4().hex}")]) \
+            if path == KLAVIYO else json.dumps(zendesk_event(str(uuid.uuid4()))).encode()
+        response = fuzz_receiver.client.post(path, data=body,
+                                             headers={**sign(path, body), name: value})
+        assert response.status_code == 202, response.data[:200]
+    else:
+        response = fuzz_receiver.client.get(path, headers={name: value})
+    assert response.status_code < 500 or (path == "/ops" and response.status_code == 503)
+
+
+class Unreadable:
+    """A request body that must not be read."""
+
+    def read(self, *args: Any) -> bytes:
+        raise AssertionError("the body was read before the signature headers were checked")
+
+    readline = read
+
+    def tell(self) -> int:
+        return 0
+
+    def seek(self, *args: Any) -> int:
+        return 0
+
+
+@pytest.mark.parametrize("path", [KLAVIYO, ZENDESK])
+@pytest.mark.parametrize("headers", [{}, "stale"], ids=["no headers", "stale timestamp"])
+def test_signature_headers_are_checked_before_the_body_is_read(
+        fuzz_receiver: Receiver, path: str, headers: Any) -> None:
+    if headers == "stale":
+        stale = time.time() - 3600
+        headers = (klaviyo_headers(b"{}", at=stale) if path == KLAVIYO
+                   else zendesk_headers(b"{}", at=stale))
+    response = fuzz_receiver.client.post(path, input_stream=Unreadable(), headers=headers,
+                                         environ_overrides={"CONTENT_LENGTH": "1000"})
+    assert response.status_code == 401
+    assert response.get_json()["error"] in ("missing_headers", "stale_timestamp")
+
+
+@pytest.mark.parametrize("path", [KLAVIYO, ZENDESK])
+def test_a_chunked_body_over_the_limit_is_too_large_not_a_bad_signature(
+        fuzz_receiver: Receiver, api_schema: schemathesis.BaseSchema, path: str) -> None:
+    body = b'{"data": "' + b"a" * fuzz_receiver.settings.max_webhook_bytes + b'"}'
+    response = fuzz_receiver.client.post(
+        path, input_stream=io.BytesIO(body), headers={**sign(path, body),
+                                                      "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True})
+    conforms(api_schema, path, response)
+    assert response.status_code == 413 and response.get_json()["error"] == "too_large"
+
+
+@pytest.mark.parametrize("path", [KLAVIYO, ZENDESK])
+def test_a_chunked_body_within_the_limit_is_read_whole(fuzz_receiver: Receiver,
+                                                        path: str) -> None:
+    body = klaviyo_body([klaviyo_event(f"chunked-{uuid.uuid4().hex}", text="x" * 200_000)]) \
+        if path == KLAVIYO else json.dumps(zendesk_event(str(uuid.uuid4()))).encode()
+    response = fuzz_receiver.client.post(
+        path, input_stream=io.BytesIO(body), headers={**sign(path, body),
+                                                      "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True})
+    assert response.status_code == 202, response.data[:200]
+
+
+@pytest.mark.parametrize("bad", ["a\x1b[2Jb", "id\x9b31m", "é", "a;b", "a b"])
+def test_event_ids_outside_the_safe_characters_are_refused_naming_the_problem(
+        fuzz_receiver: Receiver, bad: str) -> None:
+    doc = {**zendesk_event(str(uuid.uuid4())), "id": bad}
+    response = post_signed(fuzz_receiver, ZENDESK, json.dumps(doc).encode())
+    assert response.status_code == 400
+    assert "it may hold only letters, digits" in response.get_json()["message"]
+    assert bad not in response.get_json()["message"]
