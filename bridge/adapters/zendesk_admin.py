@@ -43,6 +43,10 @@ class ZendeskAdmin:
                           json={"webhook": changes},
                           headers={"Content-Type": "application/merge-patch+json"})
 
+    def delete_webhook(self, webhook_id: str) -> None:
+        """204; the webhook stops delivering at once."""
+        self.http.request("DELETE", f"/api/v2/webhooks/{webhook_id}", "DELETE webhooks/{id}")
+
     def webhook_signing_secret(self, webhook_id: str) -> str:
         resp = self.http.request("GET", f"/api/v2/webhooks/{webhook_id}/signing_secret",
                                  "GET webhooks/{id}/signing_secret")
