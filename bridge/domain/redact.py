@@ -53,7 +53,11 @@ def _mask_phone(digits: str, hurry: bool) -> str:
 def redact_url(text: str) -> str:
     """A URL (or any text holding URLs) fit to show: userinfo (`user:password@`) and
     password-like query parameters (`?password=...`) replaced by `***`."""
-    text = _USERINFO.sub(lambda m: f"{m.group(1)}***@", text)
+    return redact_params(_USERINFO.sub(lambda m: f"{m.group(1)}***@", text))
+
+
+def redact_params(text: str) -> str:
+    """Password-like query parameters (`?password=...`, `&token=...`) replaced by `***`."""
     return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}***", text)
 
 

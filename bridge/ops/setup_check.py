@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from bridge.config import Settings
+from bridge.domain.redact import redact_params, redact_url
 from bridge.errors import CredentialsRefused, Permanent, RateLimited, UpstreamError
 from bridge.ops.check import Check
 from bridge.ops.credential_checks import check_klaviyo_revision, check_zendesk_credential
@@ -39,7 +40,8 @@ def run_checks(settings: Settings, store: StorePort, zendesk: ZendeskMe, klaviyo
                today: date | None = None) -> list[Check]:
     """Every check, in the order a person would fix things."""
     today = today or date.today()
-    return [check_secrets(settings), check_sms_sync(settings), *check_redis(settings, store),
+    return [check_secrets(settings), check_upstreams(settings), check_sms_sync(settings),
+            *check_redis(settings, store),
             check_workers(workers_seen),
             _once_more_if_throttled(lambda: check_zendesk(settings, zendesk), sleep),
             check_zendesk_credential(settings, today),
@@ -173,6 +175,17 @@ def check_secrets(settings: Settings) -> Check:
                                           "are set")
 
 
+def check_upstreams(settings: Settings) -> Check:
+    """ALLOW_INSECURE_UPSTREAMS is for the sandbox and tests: say so loudly anywhere else."""
+    if settings.allow_insecure_upstreams:
+        return Check("Upstream endpoints", False, "ALLOW_INSECURE_UPSTREAMS is on: ZENDESK_URL "
+                     "and KLAVIYO_BASE_URL may be http:// or any host, and credentials go to "
+                     "them as they are; the sandbox's published secrets are accepted. Turn it "
+                     "off outside the sandbox and tests", required=False)
+    return Check("Upstream endpoints", True, "official https endpoints only (Zendesk "
+                 "*.zendesk.com, Klaviyo a.klaviyo.com)", required=False)
+
+
 def check_sms_sync(settings: Settings) -> Check:
     if settings.sync_sms_conversations:
         how = ("Klaviyo Conversations API" if settings.sms_reply_mode == "conversations"
@@ -219,14 +232,18 @@ def check_redis(settings: Settings, store: StorePort) -> list[Check]:
 
 
 def redacted_url(url: str) -> str:
-    """A Redis URL fit to print: any password replaced by ***."""
-    parsed = urlparse(url)
-    if parsed.password is None:
-        return url
-    user = parsed.username or ""
-    host = parsed.hostname or ""
-    port = f":{parsed.port}" if parsed.port else ""
-    return parsed._replace(netloc=f"{user}:***@{host}{port}").geturl()
+    """A Redis URL fit to print: a password in its userinfo or its query (`?password=`)
+    replaced by ***."""
+    try:
+        parsed = urlparse(url)
+        if parsed.password is None:
+            return redact_params(url)
+        user = parsed.username or ""
+        host = parsed.hostname or ""
+        port = f":{parsed.port}" if parsed.port else ""
+    except ValueError:     # a port that is no number: hide all the userinfo
+        return redact_url(url)
+    return redact_params(parsed._replace(netloc=f"{user}:***@{host}{port}").geturl())
 
 
 # --- workers --------------------------------------------------------------------------------

@@ -129,8 +129,11 @@ def test_the_ops_page_needs_auth_shows_a_failed_job_and_replays_it(bridge: Bridg
         expect(row).to_contain_text("answered 50")
         expect(page.get_by_test_id("workers")).to_contain_text("celery@")
 
+        asked: list[str] = []
+        page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
         row.get_by_test_id("replay").click()
         expect(page.get_by_test_id("notice")).to_contain_text(f"{ref}: replayed")
+        assert asked and asked[0].startswith("Replay this failed job?")   # confirmed first
         wait_for(lambda: bridge.tickets_of(ALICE), what="the replayed text's ticket")
         bridge.settle()
         page.reload()

@@ -94,12 +94,33 @@ def checks(zendesk: FakeZendesk | None = None, klaviyo: FakeKlaviyo | None = Non
 
 
 def test_a_healthy_installation_passes_every_check() -> None:
-    found = checks(**OAUTH)
+    found = checks(**OAUTH, ALLOW_INSECURE_UPSTREAMS="false", ZENDESK_URL=OFFICIAL_ZENDESK,
+                   KLAVIYO_BASE_URL="https://a.klaviyo.com")
     assert all(c.ok for c in found.values()), [c for c in found.values() if not c.ok]
     assert found["Zendesk API user"].detail.endswith("as the OAuth client's user, admin")
     assert found["Zendesk credential"].detail.startswith("an OAuth client (zkbridge)")
     assert found["Klaviyo API key"].detail == "the key is accepted (account: Acme Shop)"
     assert found["Redis"].detail == "answers at redis://:***@10.0.0.5:6379/0"
+
+
+OFFICIAL_ZENDESK = "https://acme.zendesk.com"
+
+
+def test_insecure_upstreams_are_a_warning_of_check() -> None:
+    loose = checks()["Upstream endpoints"]
+    assert not loose.ok and not loose.required
+    assert "ALLOW_INSECURE_UPSTREAMS is on" in loose.detail
+    strict = checks(ALLOW_INSECURE_UPSTREAMS="false", ZENDESK_URL=OFFICIAL_ZENDESK,
+                    KLAVIYO_BASE_URL="https://a.klaviyo.com")["Upstream endpoints"]
+    assert strict.ok
+
+
+def test_redis_passwords_in_the_query_or_userinfo_are_never_shown() -> None:
+    for url in ("redis://10.0.0.5:6379/0?password=s3cr3t-pw", "redis://:s3cr3t-pw@10.0.0.5/0",
+                "rediss://u:s3cr3t-pw@h:1/2?password=s3cr3t-pw", "redis://u:s3cr3t-pw@h:x/0"):
+        assert "s3cr3t-pw" not in redacted_url(url), url
+    down = checks(r=FakeRedis(down=True), REDIS_URL="redis://h:6379/0?password=s3cr3t-pw")
+    assert "s3cr3t-pw" not in down["Redis"].detail and "password=***" in down["Redis"].detail
 
 
 def test_a_rejected_zendesk_token_names_the_user_and_the_variables_to_check() -> None:
