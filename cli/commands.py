@@ -17,6 +17,7 @@ from celery import Celery
 
 from bridge import bootstrap
 from bridge.config import Settings
+from bridge.domain.redact import printable
 from bridge.errors import Permanent, UpstreamError
 from bridge.ops import failed_jobs as failed
 from bridge.ops import provision, setup_check
@@ -67,6 +68,8 @@ def add_commands(sub: Any, date: Callable[[str], datetime]) -> None:
     p.add_argument("--secret-file", metavar="PATH",
                    help="write the webhook's signing secret there (mode 600) instead of "
                         "printing it, when it differs from ZENDESK_WEBHOOK_SECRET")
+    p.add_argument("--show-secret", action="store_true",
+                   help="print the signing secret (when it differs) instead of writing a file")
     p.set_defaults(run=cmd_provision)
 
 
@@ -91,7 +94,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     jobs = failed.list_failed(bootstrap.store(settings), args.source, args.since)
     if args.json:
         for job in jobs:
-            print(json.dumps(job, ensure_ascii=False, sort_keys=True))
+            print(_json_line(job))
         return 0
     if not jobs:
         print("No failed jobs" + _filter_words(args) + ".")
@@ -110,14 +113,14 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{args.ref} is not in failed jobs.", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(job, ensure_ascii=False, sort_keys=True))
+        print(_json_line(job))
         return 0
     for key in ("ref", "summary", "kind", "task", "state", "error", "message", "last_error",
                 "attempts", "first_failure", "last_failure", "received_at", "queue"):
         value = job.get(key)
         if key in ("first_failure", "last_failure", "received_at"):
             value = _when(value)
-        print(f"{key + ':':15} {'' if value is None else value}")
+        print(f"{key + ':':15} {'' if value is None else printable(str(value))}")
     return 0
 
 
@@ -169,8 +172,14 @@ def _filter_words(args: argparse.Namespace) -> str:
 def _cell(job: dict[str, Any], key: str, width: int) -> str:
     value = job.get(key)
     text = _when(value) if key == "last_failure" else ("" if value is None else str(value))
-    text = " ".join(text.split())
+    text = printable(" ".join(text.split()))
     return (text if len(text) <= width else text[:width - 1] + "…").ljust(width)
+
+
+def _json_line(job: dict[str, Any]) -> str:
+    """One JSON object; C1 controls escaped too (json leaves them raw with ensure_ascii off)."""
+    text = json.dumps(job, ensure_ascii=False, sort_keys=True)
+    return "".join(f"\\u{ord(c):04x}" if 0x7F <= ord(c) <= 0x9F else c for c in text)
 
 
 def _when(value: Any) -> str | None:
@@ -243,15 +252,16 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     for outcome in report.outcomes:
         print(outcome.sentence())
-    _tell_secret(report, args.secret_file)
-    return 0
+    return _tell_secret(report, args.secret_file, args.show_secret)
 
 
-def _tell_secret(report: provision.Report, secret_file: str | None) -> None:
+def _tell_secret(report: provision.Report, secret_file: str | None, show: bool) -> int:
+    """Say whether the signing secret matches; write it to a file (0600) or, with
+    --show-secret only, print it. Status 1 when it must still be set and was not handed over."""
     if report.secret_matches:
         print("Signing secret: the webhook signs with the secret in ZENDESK_WEBHOOK_SECRET; "
               "nothing to do.")
-        return
+        return 0
     why = ("The webhook signs its deliveries with a secret that is not the one in "
            "ZENDESK_WEBHOOK_SECRET, so the receiver rejects them (401) until you set it and "
            "restart the receiver (web).")
@@ -262,6 +272,12 @@ def _tell_secret(report: provision.Report, secret_file: str | None) -> None:
             out.write(report.secret + "\n")
         print(f"{why}\nThe signing secret was written to {secret_file} (mode 600): set "
               f"ZENDESK_WEBHOOK_SECRET to its content.")
-        return
+        return 0
+    if not show:   # terminals get recorded (scrollback, CI logs, screen shares)
+        print(f"{why}\nRun the same command with --secret-file PATH to write the signing "
+              f"secret to a file only you can read (or --show-secret to print it).",
+              file=sys.stderr)
+        return 1
     print(f"{why}\nSet ZENDESK_WEBHOOK_SECRET to this value (keep it secret; it is shown only "
           f"while the two differ):\n\n    {report.secret}\n")
+    return 0
