@@ -12,16 +12,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
-from pathlib import Path
 from urllib.parse import urlparse
 
-from bridge.errors import ConfigError
-from bridge.upstreams import klaviyo_host, placeholder_problems, url_problem, zendesk_host
+from bridge.env_reader import EnvReader
+from bridge.upstreams import klaviyo_host, placeholder_problems, zendesk_host
 
 ZENDESK_HOST_SUFFIX = ".zendesk.com"
 KLAVIYO_HOST = "a.klaviyo.com"
-TRUE = {"1", "true", "yes", "on"}
-FALSE = {"0", "false", "no", "off", ""}
 MIN_OPS_TOKEN = 16
 
 
@@ -90,7 +87,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate; raise `ConfigError` listing every problem."""
-        p = _Parser(os.environ if env is None else env)
+        p = EnvReader(os.environ if env is None else env)
         values = {**_upstreams(p), **_zendesk_auth(p), **_secrets(p), **_sms(p), **_ops(p),
                   **_numbers(p)}
         p.problems += placeholder_problems(values, strict=not values["allow_insecure_upstreams"])
@@ -128,7 +125,7 @@ NUMBERS: dict[str, tuple[str, int | None]] = {
 }
 
 
-def _upstreams(p: _Parser) -> dict[str, object]:
+def _upstreams(p: EnvReader) -> dict[str, object]:
     """Where the vendors and Redis are; official https hosts only unless told otherwise."""
     zendesk_url = p.url("ZENDESK_URL", required=True)
     klaviyo_base = p.url("KLAVIYO_BASE_URL", default=str(default("klaviyo_base_url")))
@@ -149,7 +146,7 @@ def _upstreams(p: _Parser) -> dict[str, object]:
             "redis_url": redis_url}
 
 
-def _zendesk_auth(p: _Parser) -> dict[str, object]:
+def _zendesk_auth(p: EnvReader) -> dict[str, object]:
     """One complete Zendesk credential: an OAuth client (the way for accounts made since
     2026-10-27), a static OAuth token, or an API token (these stop on 2027-04-30)."""
     email, token = p.text("ZENDESK_EMAIL"), p.secret("ZENDESK_API_TOKEN")
@@ -172,7 +169,7 @@ def _zendesk_auth(p: _Parser) -> dict[str, object]:
             "zendesk_brand_id": p.integer("ZENDESK_BRAND_ID")}
 
 
-def _secrets(p: _Parser) -> dict[str, object]:
+def _secrets(p: EnvReader) -> dict[str, object]:
     revision = p.text("KLAVIYO_REVISION") or str(default("klaviyo_revision"))
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.pre)?", revision):
         p.problem(f"KLAVIYO_REVISION must look like 2026-07-15, got {revision!r}")
@@ -182,7 +179,7 @@ def _secrets(p: _Parser) -> dict[str, object]:
             "klaviyo_revision": revision}
 
 
-def _sms(p: _Parser) -> dict[str, object]:
+def _sms(p: EnvReader) -> dict[str, object]:
     """The brand's SMS rules (S2 keywords, S5 subject, A6 reply mode)."""
     match = p.choice("SMS_OPT_OUT_MATCH", ("contains", "exact"))
     keywords = frozenset(k.strip().upper() for k in (p.text("SMS_KEYWORDS") or "").split(",")
@@ -204,7 +201,7 @@ def _sms(p: _Parser) -> dict[str, object]:
                                                 bool(default("sync_sms_conversations")))}
 
 
-def _ops(p: _Parser) -> dict[str, object]:
+def _ops(p: EnvReader) -> dict[str, object]:
     ops_token = p.secret("OPS_TOKEN")
     if ops_token and len(ops_token) < MIN_OPS_TOKEN:
         p.problem(f"OPS_TOKEN must be at least {MIN_OPS_TOKEN} characters (it guards replay "
@@ -216,7 +213,7 @@ def _ops(p: _Parser) -> dict[str, object]:
     return {"ops_token": ops_token, "metrics_require_auth": metrics_auth}
 
 
-def _numbers(p: _Parser) -> dict[str, object]:
+def _numbers(p: EnvReader) -> dict[str, object]:
     values: dict[str, object] = {}
     for name, (field_name, minimum) in NUMBERS.items():
         value = p.integer(name, minimum=minimum)
@@ -225,91 +222,6 @@ def _numbers(p: _Parser) -> dict[str, object]:
             value = _DEFAULTS[field_name]
         values[field_name] = float(value) if field_name == "http_timeout_seconds" else value
     return values
-
-
-class _Parser:
-    """Collects problems instead of failing on the first one."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.problems: list[str] = []
-
-    def problem(self, text: str) -> None:
-        self.problems.append(text)
-
-    def raise_if_any(self) -> None:
-        if self.problems:
-            raise ConfigError(self.problems)
-
-    def secret(self, name: str, required: bool = False) -> str | None:
-        """A secret from `name`, or from the file `<name>_FILE` names (Docker and Kubernetes
-        secrets); the value never appears in a problem."""
-        path = self.text(f"{name}_FILE")
-        if path is None:
-            return self.text(name, required)
-        if self.text(name):
-            self.problem(f"set {name} or {name}_FILE, not both")
-            return None
-        try:
-            value = Path(path).read_text(encoding="utf-8").strip()
-        except OSError as e:
-            self.problem(f"{name}_FILE={path!r} cannot be read ({e.strerror})")
-            return None
-        if not value and required:
-            self.problem(f"{name}_FILE={path!r} is empty")
-        return value or None
-
-    def text(self, name: str, required: bool = False) -> str | None:
-        value = (self.env.get(name) or "").strip()
-        if not value:
-            if required:
-                self.problem(f"{name} is not set")
-            return None
-        return value
-
-    def boolean(self, name: str, default: bool) -> bool:
-        raw = self.env.get(name)
-        if raw is None:
-            return default
-        if raw.strip().lower() in TRUE:
-            return True
-        if raw.strip().lower() in FALSE:
-            return False
-        self.problem(f"{name} must be true or false, got {raw!r}")
-        return default
-
-    def integer(self, name: str, minimum: int | None = None) -> int | None:
-        raw = self.text(name)
-        if raw is None:
-            return None
-        try:
-            value = int(raw)
-        except ValueError:
-            self.problem(f"{name} must be a whole number, got {raw!r}")
-            return None
-        if minimum is not None and value < minimum:
-            self.problem(f"{name} must be at least {minimum}, got {value}")
-        return value
-
-    def choice(self, name: str, allowed: tuple[str, ...]) -> str:
-        """One of `allowed` (case-insensitive); the first is the default."""
-        value = (self.text(name) or allowed[0]).lower()
-        if value not in allowed:
-            self.problem(f"{name} must be " + " or ".join(repr(a) for a in allowed)
-                         + f", got {value!r}")
-        return value
-
-    def url(self, name: str, required: bool = False, default: str | None = None) -> str:
-        value = self.text(name, required=required) or default or ""
-        problem = url_problem(name, value, strict=False) if value else None
-        if problem:
-            self.problem(problem)
-        return value
-
-    def secure_host(self, name: str, value: str, host_ok) -> None:  # noqa: ANN001
-        problem = url_problem(name, value, strict=True, host_ok=host_ok) if value else None
-        if problem and problem not in self.problems:
-            self.problem(problem)
 
 
 _DEFAULTS: dict[str, object] = {f.name: f.default for f in fields(Settings)

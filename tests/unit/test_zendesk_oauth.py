@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 
 import fakeredis
@@ -162,7 +163,8 @@ def test_an_expired_token_waits_for_the_renewal_another_process_makes(
 
 def test_two_processes_renewing_at_once_ask_zendesk_once(r: fakeredis.FakeRedis) -> None:
     http, clock = FakeZendeskHttp(lifetime=100), Clock()
-    processes = [process(r, http, clock, sleep=lambda s: None)[0] for _ in range(2)]
+    # Real (short) sleeps: the process that finds the lock taken polls for the other's token.
+    processes = [process(r, http, clock, sleep=time.sleep)[0] for _ in range(2)]
     barrier, tokens = threading.Barrier(2), []
 
     def renew(auth: ClientCredentials) -> None:
