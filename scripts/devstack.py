@@ -24,6 +24,11 @@ from pathlib import Path
 
 import requests
 
+try:
+    from scripts import devenv
+except ImportError:          # run as `python scripts/devstack.py` (./dev up)
+    import devenv  # type: ignore[no-redef]
+
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_ZENDESK_SECRET = "sandbox-zendesk-webhook-secret"
 SANDBOX_KLAVIYO_SECRET = "sandbox-klaviyo-webhook-secret"
@@ -237,9 +242,35 @@ class Stack:
         except OSError:
             return False
 
-    def stop(self) -> None:
-        for name in reversed(list(self.procs)):
-            self.procs[name].stop()
+    def stop(self, timeout: float = 10) -> None:
+        """Every process at once (SIGTERM to its whole group), Redis last; whatever is still
+        alive after `timeout` gets SIGKILL, and so does anything left in a process's group."""
+        procs = [p for n, p in self.procs.items() if n != "redis"]
+        for proc in procs:
+            proc.signal(signal.SIGTERM)
+        deadline = time.time() + timeout
+        for proc in procs:
+            try:
+                if proc.popen:
+                    proc.popen.wait(max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                proc.signal(signal.SIGKILL)
+                proc.popen.wait(5)
+        for proc in procs:
+            _kill_group(proc)
+        if "redis" in self.procs:
+            self.procs["redis"].stop()
+            _kill_group(self.procs["redis"])
+
+
+def _kill_group(proc: Proc) -> None:
+    """A child of a process that has exited may still run in its group (a prefork child, a
+    gunicorn worker): nothing of the stack outlives it."""
+    if proc.popen:
+        try:
+            os.killpg(proc.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _http_ok(url: str) -> bool:
@@ -277,25 +308,27 @@ def _clear_bridge_keys(redis_url: str) -> None:
 
 def up() -> None:
     """`./dev up`: the whole system against the sandbox, until Ctrl-C."""
-    workdir = ROOT / ".run"
+    workdir = run_dir()
     stack = _dev_stack(workdir, _dev_redis_url())
     print(f"starting zkbridge (logs in {workdir}/*.log) ...", flush=True)
-    # `kill`, a closed terminal or a supervisor's stop: stop the stack as Ctrl-C does, so no
-    # process outlives this one (they run in their own sessions and would not get the signal).
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    # Ctrl-C, `kill`, a closed terminal or a supervisor's stop: stop the stack, so no process
+    # outlives this one (they run in their own sessions and would not get the signal). SIGINT
+    # too: a shell starts a background job with SIGINT ignored, and Python then leaves it so.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     try:
         stack.start()
-    except BaseException:        # a failed start, Ctrl-C or SIGTERM while starting
-        stack.stop()
-        raise
-    print(_banner(stack), flush=True)
-    try:
+        devenv.write_env(stack.env(), workdir)
+        print(_banner(stack), flush=True)
         _run_until_a_process_dies(stack, workdir)
     except KeyboardInterrupt:
-        pass
+        print("stopping ...", flush=True)
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)    # a second Ctrl-C must not cut the stop short
+        devenv.forget(workdir)
         stack.stop()
+    print("stopped.", flush=True)
 
 
 def _dev_redis_url() -> str | None:
@@ -356,5 +389,20 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def run_dir() -> Path:
+    """Logs and env.sh of `./dev up`: `.run/`, or `ZKB_RUN_DIR` (tests use their own)."""
+    return Path(os.environ.get("ZKB_RUN_DIR") or ROOT / ".run")
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["env"]:
+        return devenv.print_env(run_dir())
+    try:
+        up()
+    except KeyboardInterrupt:    # interrupted while starting: stopped already, no traceback
+        return 130
+    return 0
+
+
 if __name__ == "__main__":
-    up()
+    sys.exit(main(sys.argv[1:]))
