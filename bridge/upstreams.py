@@ -23,7 +23,8 @@ KLAVIYO_HOST = "a.klaviyo.com"
 PLACEHOLDER_WORDS = ("change-me", "changeme", "change_me", "replace-me", "<")
 SANDBOX_VALUES = frozenset({
     "sandbox-zendesk-webhook-secret", "sandbox-klaviyo-webhook-secret", "sandbox-zendesk-token",
-    "sandbox-zendesk-oauth", "pk_sandbox_key", "ops:zkbridge", "zkbridge"})
+    "sandbox-zendesk-oauth", "sandbox-oauth-client-secret", "pk_sandbox_key", "ops:zkbridge",
+    "zkbridge"})
 SECRET_FIELDS = ("zendesk_webhook_secret", "klaviyo_webhook_secret", "klaviyo_api_key",
                  "zendesk_api_token", "zendesk_oauth_token", "zendesk_oauth_client_secret",
                  "ops_token")
