@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as installed_version
 
 from tqdm import tqdm
 
@@ -51,8 +53,17 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def version() -> str:
+    """The installed version (pyproject.toml; CHANGELOG.md says what each one changed)."""
+    try:
+        return installed_version("zkbridge")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zkbridge", description="Operate the Zendesk-Klaviyo bridge.")
+    p.add_argument("--version", action="version", version=f"zkbridge {version()}")
     sub = p.add_subparsers(dest="command", required=True)
     b = sub.add_parser("backfill", help="record Opened/Resolved Ticket for past tickets "
                                         "(Klaviyo backfill: no flows triggered)")
