@@ -90,10 +90,10 @@ def main() -> None:
 Machine: {where}.
 Command: `.venv/bin/python -m bench.scrubber --repeat {args.repeat}`.
 
-Median CPU time of one log record through `ScrubFilter` (gunicorn's access logger), each line
-{SIZE:,} characters; ratio to a benign line of the same length scrubbed in the same run. Lines
-are cut at `LINE_CAP` before any pattern runs, and every pattern is bounded, so no line costs
-much more than the baseline.
+Median time (wall clock, one thread) of one log record through `ScrubFilter` (gunicorn's access
+logger), each line {SIZE:,} characters; ratio to a benign line of the same length scrubbed in
+the same run. Lines are cut at `LINE_CAP` before any pattern runs, and every pattern is
+bounded, so no line costs much more than the baseline.
 
 | line | per line | ratio to baseline |
 | --- | --- | --- |
