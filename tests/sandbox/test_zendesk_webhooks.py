@@ -73,7 +73,7 @@ def test_desk_agent_comment_is_staff_with_attachments_and_html(stack):
         "author_id": ANA_ID, "body": "Label attached <b>now</b>",
         "attachments": [{"file_name": "label.pdf", "content_url": "https://x.test/label.pdf"}]})
     assert r.status_code == 201
-    hooks = stack.capture.wait_for(3)
+    hooks = stack.capture.wait_for(4)   # created, first comment, this comment, new -> open
     [hook] = [h for h in hooks if b"Label attached" in h.body]
     event = hook.json
     assert event["type"].endswith("ticket.comment_added") and signature_ok(hook.headers, hook.body)
