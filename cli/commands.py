@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,11 +20,16 @@ from bridge.domain.redact import printable
 from bridge.errors import Permanent, UpstreamError
 from bridge.ops import failed_jobs as failed
 from bridge.ops import provision, setup_check
+from cli import rotation
 from cli.retries import Patient
+from cli.secret_file import write_secret
 from workers.celery_app import make_celery
 from workers.queues import enqueue, task_for_kind
 
 PING_SECONDS = 2.0
+# provision's exit status when it worked but the receiver will refuse the webhook's deliveries
+# until ZENDESK_WEBHOOK_SECRET holds its secret: scripts must not take it for "all set".
+SECRET_TO_SET = 3
 TABLE = (("REF", "ref", 40), ("SOURCE", "source", 7), ("ERROR", "error", 20),
          ("TRIES", "attempts", 5), ("LAST FAILURE (UTC)", "last_failure", 19),
          ("STATE", "state", 7), ("MESSAGE", "message", 60))
@@ -70,6 +74,12 @@ def add_commands(sub: Any, date: Callable[[str], datetime]) -> None:
                         "printing it, when it differs from ZENDESK_WEBHOOK_SECRET")
     p.add_argument("--show-secret", action="store_true",
                    help="print the signing secret (when it differs) instead of writing a file")
+    roll = p.add_mutually_exclusive_group()
+    roll.add_argument("--rotate-secret", action="store_true",
+                      help="step 1 of a secret roll: a second, inactive webhook whose secret "
+                           "is written to --secret-file (docs/operations.md)")
+    roll.add_argument("--finish", action="store_true",
+                      help="step 2: switch to the new webhook once its secret is configured")
     p.set_defaults(run=cmd_provision)
 
 
@@ -230,6 +240,9 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
         print("PUBLIC_URL is not set: set it to the https address where Zendesk reaches this "
               "bridge's receiver, e.g. https://bridge.example.com", file=sys.stderr)
         return 2
+    if args.rotate_secret or args.finish:
+        return (rotation.cmd_rotate if args.rotate_secret else rotation.cmd_finish)(
+            args, settings)
     if args.automation and (args.close_after_hours is None or args.close_after_hours < 1):
         print("--automation needs --close-after-hours N (N ≥ 1): SMS tickets solved at least N "
               "hours ago are closed", file=sys.stderr)
@@ -237,7 +250,7 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = provision.provision(
             Patient(bootstrap.zendesk_admin(settings)), settings.public_url,
-            settings.zendesk_webhook_secret, view=args.view,
+            settings.zendesk_webhook_secrets, view=args.view,
             close_after_hours=args.close_after_hours if args.automation else None)
     except Permanent as e:
         hint = (": the API user must be a Zendesk admin to manage webhooks, views and "
@@ -266,13 +279,10 @@ def _tell_secret(report: provision.Report, secret_file: str | None, show: bool) 
            "ZENDESK_WEBHOOK_SECRET, so the receiver rejects them (401) until you set it and "
            "restart the receiver (web).")
     if secret_file:
-        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)   # also when the file already existed
-        with os.fdopen(fd, "w") as out:
-            out.write(report.secret + "\n")
+        write_secret(secret_file, report.secret)
         print(f"{why}\nThe signing secret was written to {secret_file} (mode 600): set "
               f"ZENDESK_WEBHOOK_SECRET to its content.")
-        return 0
+        return SECRET_TO_SET
     if not show:   # terminals get recorded (scrollback, CI logs, screen shares)
         print(f"{why}\nRun the same command with --secret-file PATH to write the signing "
               f"secret to a file only you can read (or --show-secret to print it).",
@@ -280,4 +290,4 @@ def _tell_secret(report: provision.Report, secret_file: str | None, show: bool) 
         return 1
     print(f"{why}\nSet ZENDESK_WEBHOOK_SECRET to this value (keep it secret; it is shown only "
           f"while the two differ):\n\n    {report.secret}\n")
-    return 0
+    return SECRET_TO_SET

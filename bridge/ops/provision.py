@@ -149,7 +149,7 @@ def secret_matches(secret: str, configured: str) -> bool:
 
 
 # --- doing it -------------------------------------------------------------------------------
-def provision(api: ProvisioningApi, public_url: str, configured_secret: str, *,
+def provision(api: ProvisioningApi, public_url: str, configured: str | tuple[str, ...], *,
               view: bool = False, close_after_hours: int | None = None) -> Report:
     """Webhook always; the view and the automation when asked. Raises the client's errors."""
     hook, hook_id = ensure_webhook(api, public_url)
@@ -159,7 +159,8 @@ def provision(api: ProvisioningApi, public_url: str, configured_secret: str, *,
         outcomes.append(ensure_view(api))
     if close_after_hours is not None:
         outcomes.append(ensure_automation(api, close_after_hours))
-    return Report(outcomes, secret, secret_matches(secret, configured_secret))
+    accepted = (configured,) if isinstance(configured, str) else configured
+    return Report(outcomes, secret, any(secret_matches(secret, c) for c in accepted))
 
 
 def ensure_webhook(api: ProvisioningApi, public_url: str) -> tuple[Outcome, str]:

@@ -18,6 +18,7 @@ from bridge.adapters.store import Store
 from bridge.config import Settings
 from bridge.ops import provision
 from cli import commands
+from cli.commands import SECRET_TO_SET
 
 ENV = {"ALLOW_INSECURE_UPSTREAMS": "true", "ZENDESK_URL": "http://127.0.0.1:9",
        "KLAVIYO_BASE_URL": "http://127.0.0.1:9", "ZENDESK_EMAIL": "bridge@acme.test",
@@ -84,9 +85,10 @@ def test_provision_never_prints_the_signing_secret_unasked(
 def test_provision_writes_the_secret_to_a_private_file_or_shows_it_when_asked(
         differing_secret: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "secret"
-    assert run(["provision", "--secret-file", str(path)]) == 0
+    # 3: done, but the receiver refuses the webhook's deliveries until the secret is set
+    assert run(["provision", "--secret-file", str(path)]) == SECRET_TO_SET == 3
     assert path.read_text().strip() == differing_secret
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert differing_secret not in capsys.readouterr().out
-    assert run(["provision", "--show-secret"]) == 0
+    assert run(["provision", "--show-secret"]) == SECRET_TO_SET
     assert differing_secret in capsys.readouterr().out
