@@ -9,7 +9,15 @@ from datetime import UTC, datetime
 import pytest
 
 from bridge.domain.sms_rules import Policy
-from bridge.errors import Deferred, FailedAttempt, Permanent, QueueBusy, RateLimited, Retryable
+from bridge.errors import (
+    CredentialsRefused,
+    Deferred,
+    FailedAttempt,
+    Permanent,
+    QueueBusy,
+    RateLimited,
+    Retryable,
+)
 from bridge.handlers.runner import Done, Runner
 from bridge.handlers.sms_inbound import InboundDeps, handle_inbound
 from tests import fakes
@@ -156,3 +164,20 @@ def test_a_queue_held_by_another_worker_is_left_to_that_worker(deps: InboundDeps
     held.release()
     handle_inbound(ref, deps)
     assert all_comments(zendesk) == ["hello"]
+
+
+def test_a_refused_zendesk_oauth_client_holds_texts_without_using_up_attempts(
+        deps: InboundDeps, zendesk: FakeZendesk) -> None:
+    """A wrong ZENDESK_OAUTH_CLIENT_SECRET is the operator's to fix, not the text's fault (#12):
+    the text waits, however long it takes, and lands once the setting is fixed."""
+    refused = CredentialsRefused("zendesk", "Zendesk OAuth refused the client credentials "
+                                            "(invalid_client)")
+    zendesk.fail_next("create_or_update_user", *[refused] * (deps.max_attempts + 2))
+    [ref] = queue_texts(deps, "hello?")
+    for _ in range(deps.max_attempts + 2):
+        with pytest.raises(CredentialsRefused):
+            handle_inbound(ref, deps)
+    assert handle_inbound(ref, deps) == "done"
+    assert all_comments(zendesk) == ["hello?"]
+    assert deps.store.outcomes.failed() == {}
+    assert "attempts" not in deps.store.events.load_event(ref)      # type: ignore[operator]
