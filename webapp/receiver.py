@@ -92,7 +92,25 @@ def _receive(source: str, verify: Callable[[bytes], None],
 def _rejected(store: Store, source: str, e: SignatureError) -> Response:
     _count(store, source, "rejected", e.reason)
     log.warning("webhook rejected", extra={"fields": {"source": source, "reason": e.reason}})
-    return _error(401, e.reason, "signature or timestamp check failed")
+    return _error(401, e.reason, why_rejected(source, e.reason))
+
+
+def why_rejected(source: str, reason: str) -> str:
+    """What the sender (or whoever reads the 401) should check: the header or the setting by
+    name, never a secret's value."""
+    _, ts_header, sig_header, _, secret_field = VENDORS[source]
+    secret_var = secret_field.removesuffix("s").upper()
+    return {
+        "missing_headers": f"both the {ts_header} and {sig_header} headers are required",
+        "bad_timestamp": f"{ts_header} is not a timestamp the vendor would send",
+        "stale_timestamp": f"{ts_header} is older than the tolerance: a late replay, or this "
+                           "server's clock is behind (check NTP)",
+        "future_timestamp": f"{ts_header} is in the future: this server's clock is behind "
+                            "or the sender's ahead (check NTP)",
+        "bad_signature": f"{sig_header} does not match the body signed with "
+                         f"{secret_var}: check that it holds this webhook's signing secret "
+                         "(during a rotation, both secrets comma-separated)",
+    }.get(reason, "signature or timestamp check failed")
 
 
 def _count(store: Store, source: str, outcome: str, reason: str) -> None:

@@ -63,3 +63,18 @@ def test_after_the_old_secret_is_removed_only_the_new_one_is_accepted(
     assert status == 401 and body["error"] == "bad_signature"
     assert zendesk_delivery(receiver, "0d3b6f7e-0000-4e8e-9f1e-000000000005",
                             NEW_ZENDESK)[0] == 202
+
+
+def test_a_401_names_the_header_or_the_setting_to_check_never_the_secret(
+        make_receiver: Callable[..., Receiver]) -> None:
+    receiver = make_receiver()
+    status, body = zendesk_delivery(receiver, "0d3b6f7e-0000-4e8e-9f1e-000000000006",
+                                    "a-wrong-secret")
+    assert (status, body["error"]) == (401, "bad_signature")
+    assert "X-Zendesk-Webhook-Signature" in body["message"]
+    assert "ZENDESK_WEBHOOK_SECRET" in body["message"] and ZENDESK_SECRET not in body["message"]
+    unsigned = post(receiver.client, "/webhooks/klaviyo", klaviyo_body([]), {})
+    assert unsigned.status_code == 401
+    assert unsigned.get_json()["error"] == "missing_headers"
+    assert "Klaviyo-Timestamp" in unsigned.get_json()["message"]
+    assert "Klaviyo-Signature" in unsigned.get_json()["message"]
