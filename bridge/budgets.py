@@ -71,6 +71,8 @@ def klaviyo_budgets(settings: Settings) -> BudgetTable:
                                  per_second=75)
     conversations = Budget.per_minute("klaviyo-conversations", 60, per_second=3)
     accounts = Budget.per_minute("klaviyo-accounts", 15, per_second=1)
+    reads = {"GET events": Budget.per_minute("klaviyo-events-read", 700, per_second=75),
+             "GET metrics": Budget.per_minute("klaviyo-metrics", 150, per_second=10)}
 
     def budgets(endpoint: str) -> tuple[Budget, ...]:
         if endpoint in HANDLER_BUDGETED:
@@ -81,7 +83,7 @@ def klaviyo_budgets(settings: Settings) -> BudgetTable:
             return (profiles,)
         if endpoint == "GET accounts":
             return (accounts,)
-        return ()
+        return (reads[endpoint],) if endpoint in reads else ()
     return budgets
 
 

@@ -60,6 +60,7 @@ class Settings:
     webhook_tolerance_seconds: int = 300
     inbound_settle_ms: int = 300
     reply_settle_ms: int = 1000
+    reply_confirm_seconds: int = 120   # A6: how long an unanswered send is looked for
     event_ttl_seconds: int = 14 * 24 * 3600
     max_attempts: int = 8
     visibility_timeout: int = 600
@@ -112,6 +113,7 @@ NUMBERS: dict[str, tuple[str, int | None]] = {
     "MAX_WEBHOOK_BYTES": ("max_webhook_bytes", None),
     "INBOUND_SETTLE_MS": ("inbound_settle_ms", 0),
     "REPLY_SETTLE_MS": ("reply_settle_ms", 0),
+    "REPLY_CONFIRM_SECONDS": ("reply_confirm_seconds", 10),
     "MAX_ATTEMPTS": ("max_attempts", 1),
     "HTTP_TIMEOUT_SECONDS": ("http_timeout_seconds", 1),
     "KLAVIYO_EVENTS_PER_MINUTE": ("klaviyo_events_per_minute", 2),

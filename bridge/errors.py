@@ -4,7 +4,7 @@ classifies them into retry, wait or set aside (E2), so every layer agrees on wha
 - `UpstreamError`: a vendor call failed. `Retryable` (timeouts, 5xx, 409; `maybe_applied` when
   the request may have been carried out), `RateLimited` (429 or our own budget, `local`),
   `Permanent` (any other 4xx), with the domain refusals `TicketClosed`, `TicketGone` and the
-  reply outcome `ReplyOutcomeUnknown` (not `replayable`: it may already be on the phone).
+  reply outcome `ReplyOutcomeUnknown` (replayable: a replay looks for the reply first, A6).
 - `Deferred` / `QueueBusy`: not now and not a failure (a budget, a peer holding the queue).
 - `ConfigError`: every configuration problem found at start-up, one per line.
 
@@ -89,10 +89,9 @@ class Deferred(Exception):
 
 
 class ReplyOutcomeUnknown(Permanent):
-    """A previous attempt may have sent this reply; it is not sent again (A6), and a replay
-    would risk a second SMS, so it is not replayable: a person checks Klaviyo's inbox."""
-
-    replayable = False
+    """A send Klaviyo never answered, and Klaviyo did not answer the look-ups for it either: it
+    is not sent again (A6). A replay settles it again first (sent -> done; Klaviyo answering
+    and no trace of it -> sent once more), so it is replayable."""
 
 
 class ConfigError(Exception):

@@ -218,6 +218,7 @@ class FakeKlaviyo(Fallible):
         self.events: list[dict[str, Any]] = []       # each stored once per unique_id (as Klaviyo)
         self.bulk_jobs: list[list[MetricEvent]] = []
         self.backfilled: set[str] = set()          # unique_ids sent with `backfill: true`
+        self.events_delayed = False                # `Received SMS` not recorded yet (A6)
 
     def get_profile(self, profile_id: str) -> Profile | None:
         return self._call("get_profile", lambda: self.profiles.get(profile_id))
@@ -232,6 +233,13 @@ class FakeKlaviyo(Fallible):
     def send_conversation_message(self, conversation_id: str, body: str) -> None:
         self._call("send_conversation_message",
                    lambda: self.sent.append((conversation_id, body)))
+
+    def received_sms_since(self, profile_id: str, since: float) -> list[str]:
+        """What reached the profile's conversation (`Received SMS`); empty while
+        `events_delayed` (Klaviyo has not recorded them yet). No clock: `since` is ignored."""
+        conversation = self.conversations.get(profile_id)
+        return self._call("received_sms_since", lambda: [] if self.events_delayed else [
+            body for c, body in self.sent if c == conversation])
 
     def create_event(self, *, metric: str, profile: dict[str, Any], properties: dict[str, Any],
                      unique_id: str, time: str | None = None) -> None:

@@ -5,6 +5,7 @@ Every call carries `Authorization: Klaviyo-API-Key ...` and the pinned `revision
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -27,6 +28,7 @@ class KlaviyoClient:
             "Accept": "application/vnd.api+json",
         })
         self.http = Funnel("klaviyo", base_url.rstrip("/"), self.session, timeout, observe, gate)
+        self._metric_ids: dict[str, str] = {}
 
     def account(self) -> dict[str, Any]:
         data = self.http.request("GET", "/api/accounts", "GET accounts").json()["data"]
@@ -67,6 +69,32 @@ class KlaviyoClient:
                                              "type": "conversation", "id": conversation_id}}}}},
                           headers={"Content-Type": "application/vnd.api+json"})
 
+    def received_sms_since(self, profile_id: str, since: float) -> list[str]:
+        """Bodies of the `Received SMS` events (SMS that reached the customer) on the profile
+        since `since` (epoch seconds): A6's evidence that a reply went out."""
+        metric = self.metric_id("Received SMS")
+        if metric is None:
+            return []
+        moment = datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds")
+        resp = self.http.request("GET", "/api/events", "GET events", params={
+            "filter": f'and(equals(profile_id,"{profile_id}"),equals(metric_id,"{metric}"),'
+                      f"greater-or-equal(datetime,{moment}))",
+            "sort": "-datetime", "page[size]": "100"})
+        return [str(((e.get("attributes") or {}).get("event_properties") or {})
+                    .get("Message Body") or "") for e in resp.json().get("data") or []]
+
+    def metric_id(self, name: str) -> str | None:
+        """The id of the metric named `name` (GET /api/metrics, every page; kept per process:
+        a metric's id never changes). None while the account has no such metric."""
+        if name not in self._metric_ids:
+            url: str | None = "/api/metrics"
+            while url and name not in self._metric_ids:
+                doc = self.http.request("GET", url, "GET metrics").json()
+                for m in doc.get("data") or []:
+                    self._metric_ids[(m.get("attributes") or {}).get("name") or ""] = str(m["id"])
+                url = _relative((doc.get("links") or {}).get("next"), self.http.base_url)
+        return self._metric_ids.get(name)
+
     def create_event(self, *, metric: str, profile: dict[str, Any], properties: dict[str, Any],
                      unique_id: str, time: str | None = None) -> None:
         """POST /api/events (202). Klaviyo stores a unique_id once per profile and metric."""
@@ -103,6 +131,13 @@ def _event_attributes(event: MetricEvent, backfill: bool) -> dict[str, Any]:
     if backfill:
         attributes["backfill"] = True
     return attributes
+
+
+def _relative(link: str | None, base: str) -> str | None:
+    """A `links.next` URL as a path on the API's base (None: no next page, or another host)."""
+    if not link:
+        return None
+    return link[len(base):] if link.startswith(base + "/") else None
 
 
 def profile_from_resource(resource: dict[str, Any]) -> Profile:

@@ -60,6 +60,23 @@ class Ledger:
     def sent_text_recently(self, phone: str, text: str) -> bool:
         return bool(self._r.exists(keys.sent_text(phone, text)))
 
+    def remember_echo(self, phone: str, text: str, at: float) -> None:
+        """Klaviyo echoed a conversation message to this phone (received_sms without a campaign
+        or flow): evidence that a reply with this text went out at `at` (A6)."""
+        self._r.set(keys.echo(phone, text), repr(at), ex=keys.ECHO_TTL)
+
+    def echoed_since(self, phone: str, text: str, since: float) -> bool:
+        raw = self._r.get(keys.echo(phone, text))
+        return raw is not None and float(raw) >= since
+
+    def claim(self, what: str, ttl: int = keys.CLAIM_TTL) -> bool:
+        """Claim a piece of work before calling upstream (SET NX with a short TTL): a
+        concurrent duplicate finds it claimed. False if another holds it."""
+        return bool(self._r.set(keys.claim(what), 1, nx=True, ex=ttl))
+
+    def release_claim(self, what: str) -> None:
+        self._r.delete(keys.claim(what))
+
     def note_done(self, key: str) -> bool:
         return bool(self._r.exists(keys.note(key)))
 
@@ -67,9 +84,10 @@ class Ledger:
         self._r.set(keys.note(key), 1, ex=keys.REPLY_TTL)
 
     # --- agent replies (A6) -------------------------------------------------------------------
-    def begin_reply(self, comment_id: int, now: float) -> bool:
-        """Record the intent to send comment `comment_id` as an SMS; False if already recorded."""
-        state = json.dumps({"state": "sending", "at": now})
+    def begin_reply(self, comment_id: int, now: float, profile_id: str | None = None) -> bool:
+        """Record the intent to send comment `comment_id` as an SMS (to `profile_id`, where a
+        lost answer is looked for, A6); False if already recorded."""
+        state = json.dumps({"state": "sending", "at": now, "profile_id": profile_id})
         return bool(self._r.set(keys.reply(comment_id), state, nx=True, ex=keys.REPLY_TTL))
 
     def reply_state(self, comment_id: int) -> dict[str, Any] | None:
@@ -79,6 +97,10 @@ class Ledger:
     def finish_reply(self, comment_id: int, now: float) -> None:
         self._r.set(keys.reply(comment_id), json.dumps({"state": "sent", "at": now}),
                     ex=keys.REPLY_TTL)
+
+    def update_reply(self, comment_id: int, record: dict[str, Any]) -> None:
+        """Settling an unanswered send (A6): the record keeps its `at` and gains look-ups."""
+        self._r.set(keys.reply(comment_id), json.dumps(record), ex=keys.REPLY_TTL)
 
     def abandon_reply(self, comment_id: int) -> None:
         """The send certainly did not happen (refused, throttled): allow a later attempt."""

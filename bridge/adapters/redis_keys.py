@@ -19,6 +19,7 @@ ECHO_TTL = 6 * 3600
 AGENT_TTL = 600
 METRIC_TTL = 400 * DAY          # longer than any ticket stays open
 NOTICE_TTL = 600
+CLAIM_TTL = 60
 RECENT_KEEP = 200
 
 # key pattern -> (type, lifetime, what it holds)
@@ -39,6 +40,10 @@ TABLE: dict[str, tuple[str, str, str]] = {
     "zkb:posted:<requester>:<hash>": ("string", "90 days", "texts posted in a customer's name"),
     "zkb:reply:<comment>": ("string", "30 days", "sending/sent state of an agent reply (A6)"),
     "zkb:sent:<phone>:<hash>": ("string", "6 h", "texts the bridge sent (Klaviyo echo, A7)"),
+    "zkb:echo:<phone>:<hash>": ("string", "6 h", "when Klaviyo echoed a conversation message "
+                                "(received_sms without campaign/flow): A6 evidence it went out"),
+    "zkb:claim:<what>": ("string", "60 s", "a job about to call upstream (concurrent duplicates"
+                         " wait; released on failure)"),
     "zkb:note:<key>": ("string", "30 days", "internal notes already left"),
     "zkb:metric:<ticket>:<metric>": ("string", "400 days", "metric recorded (M1)"),
     "zkb:metrics:bulk": ("list", "none", "metric events parked for the bulk endpoint"),
@@ -124,6 +129,14 @@ def reply(comment_id: int) -> str:
 
 def sent_text(phone: str, text: str) -> str:
     return f"zkb:sent:{phone}:{digest(text)}"
+
+
+def echo(phone: str, text: str) -> str:
+    return f"zkb:echo:{phone}:{digest(text)}"
+
+
+def claim(what: str) -> str:
+    return f"zkb:claim:{what}"
 
 
 def note(key: str) -> str:

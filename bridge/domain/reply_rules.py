@@ -98,11 +98,19 @@ def attachments_note(count: int) -> str:
 
 def outcome_unknown_note() -> str:
     """A6: the bridge cannot tell whether a reply reached the customer and will not send it
-    twice; the agent decides."""
+    twice; the agent (or an operator) decides."""
     return NOTE_PREFIX + ("This reply may not have reached the customer: Klaviyo did not answer "
-                          "when it was sent, and the bridge never sends a reply twice (rule "
-                          "A6). Check the conversation in Klaviyo's inbox and resend it if "
-                          "it is not there.")
+                          "when it was sent, nor afterwards when the bridge looked for it, and "
+                          "the bridge never sends a reply twice (rule A6). Replay it from the "
+                          "ops page (it checks again first), or check the conversation in "
+                          "Klaviyo's inbox and resend it if it is not there.")
+
+
+def failed_note(why: str) -> str:
+    """A reply Klaviyo refused for good (e.g. the customer has no SMS conversation)."""
+    return NOTE_PREFIX + (f"This reply was not sent as an SMS: {why}. Retrying cannot help; "
+                          "reach the customer another way, or fix the cause in Klaviyo and "
+                          "replay it from the ops page.")
 
 
 def campaign_note(campaign: str | None, flow: str | None, text: str) -> str | None:

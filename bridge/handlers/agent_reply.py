@@ -2,15 +2,16 @@
 
 Runs per ticket, in comment order (`runner.Runner` on the queue `reply|<ticket id>` that the
 receiver fills). For each agent comment: screen it (A1/A2), look at the customer as they are
-now (A3 email, A4 consent), then send it once (A6).
+now (A3 email, A4 consent), then send it exactly once (A6).
 
-At most one SMS per comment id (A6): before calling Klaviyo the bridge records "sending" for the
-comment id (SET NX); after Klaviyo's 202 it records "sent". A refused or throttled call clears
-the record (nothing was sent), so it is retried. The one window left: the worker dies after
-Klaviyo accepted the message and before "sent" is written, or the call times out after being
-sent. A later attempt then finds "sending" and cannot know whether the customer got the text;
-it errs towards NOT sending again, and records the reply in failed jobs as
-`ReplyOutcomeUnknown` (counted) so an operator can check Klaviyo's inbox and resend by hand.
+Exactly one SMS per comment id (A6): before calling Klaviyo the bridge records "sending" for the
+comment id (SET NX, with the profile it goes to); after Klaviyo's 202 it records "sent". A
+refused or throttled call clears the record (nothing was sent), so it is retried. A send Klaviyo
+did not answer (a timeout after it was sent), or a "sending" record a dead worker left, is
+settled by `reply_settle`: evidence it went out -> sent; none after REPLY_CONFIRM_SECONDS with
+Klaviyo answering -> sent once more; Klaviyo not answering -> not sent twice: a note tells the
+agent and the reply waits in failed jobs as `ReplyOutcomeUnknown`, whose replay settles again.
+A reply that fails for good (no SMS conversation in Klaviyo) also leaves a note.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from bridge.errors import (
     ReplyOutcomeUnknown,
     Retryable,
 )
-from bridge.handlers.notes import add_note_once
+from bridge.handlers.notes import delivery_note
+from bridge.handlers.reply_settle import Settling, Verdict, settle
 from bridge.handlers.runner import Done, Runner
 from bridge.payloads.zendesk_events import agent_comment, conversation_of
 from bridge.ports import QuotaPort, SmsApi, StorePort, TicketApi
@@ -39,6 +41,7 @@ from bridge.ports import QuotaPort, SmsApi, StorePort, TicketApi
 log = logging.getLogger("zkbridge.replies")
 KIND = "agent_reply"
 PEER_GRACE_SECONDS = 60   # a "sending" record younger than this may be a live peer
+CHECK_FIRST = 10.0        # after an unanswered send, the first look for its echo (A6)
 
 
 @dataclass
@@ -51,6 +54,7 @@ class ReplyDeps:
     mode: str = "conversations"        # or "flow_event"
     max_attempts: int = 8
     settle_seconds: float = 1.0
+    confirm_seconds: float = 120.0     # REPLY_CONFIRM_SECONDS (A6)
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
 
@@ -76,9 +80,17 @@ def process_comment(ref: str, event: dict[str, Any], deps: ReplyDeps) -> Done:
     if drop is not None or where is None:
         return Done("dropped", drop.reason if drop else "not_sms_ticket")
     previous = deps.store.ledger.reply_state(comment.comment_id)
-    if previous is not None:
-        return _after_previous_attempt(comment, previous, deps)
-    return _reply(comment, *where, deps)
+    if previous is not None and previous.get("state") == "sent":
+        return _already_sent(comment, deps)
+    if previous is not None and not _settled_unsent(comment, previous, where[0], deps):
+        return _deliver_done(comment, comment.text, "confirmed_sent", deps)
+    try:
+        return _reply(comment, *where, deps)
+    except Permanent as e:
+        if not isinstance(e, ReplyOutcomeUnknown):
+            delivery_note(comment.ticket_id, comment.comment_id, "failed",
+                          reply_rules.failed_note(str(e)), deps.store, deps.zendesk, deps.clock)
+        raise
 
 
 def _reply(comment: reply_rules.AgentComment, phone: str, brand: str, deps: ReplyDeps) -> Done:
@@ -131,9 +143,14 @@ def _deliver(comment: reply_rules.AgentComment, decision: reply_rules.SendReply,
     deps.store.ledger.remember_sent_text(conv.phone, decision.text)
     if decision.note:
         _note_once(comment.ticket_id, f"{comment.comment_id}:attachments", decision.note, deps)
-    encoding, parts = segments(decision.text)
-    return Done("applied", fields={"ticket_id": comment.ticket_id, "mode": deps.mode,
-                                   "encoding": encoding, "segments": parts})
+    return _deliver_done(comment, decision.text, "", deps)
+
+
+def _deliver_done(comment: reply_rules.AgentComment, text: str, reason: str,
+                  deps: ReplyDeps) -> Done:
+    encoding, parts = segments(text)
+    return Done("applied", reason, {"ticket_id": comment.ticket_id, "mode": deps.mode,
+                                    "encoding": encoding, "segments": parts})
 
 
 def _written_by_bridge(comment: reply_rules.AgentComment, deps: ReplyDeps) -> bool:
@@ -146,21 +163,38 @@ def _written_by_bridge(comment: reply_rules.AgentComment, deps: ReplyDeps) -> bo
         and deps.store.ledger.was_posted(comment.author_id, comment.body)
 
 
-def _after_previous_attempt(comment: reply_rules.AgentComment, previous: dict[str, Any],
-                            deps: ReplyDeps) -> Done:
-    if previous.get("state") == "sent":
-        if comment.attachment_count and comment.text.strip():
-            # The attempt that sent it may have stopped before leaving its note.
-            _note_once(comment.ticket_id, f"{comment.comment_id}:attachments",
-                       reply_rules.attachments_note(comment.attachment_count), deps)
-        return Done("dropped", "already_sent")
-    if deps.clock() - float(previous.get("at") or 0) < PEER_GRACE_SECONDS:
+def _already_sent(comment: reply_rules.AgentComment, deps: ReplyDeps) -> Done:
+    if comment.attachment_count and comment.text.strip():
+        # The attempt that sent it may have stopped before leaving its note.
+        _note_once(comment.ticket_id, f"{comment.comment_id}:attachments",
+                   reply_rules.attachments_note(comment.attachment_count), deps)
+    return Done("dropped", "already_sent")
+
+
+def _settled_unsent(comment: reply_rules.AgentComment, previous: dict[str, Any], phone: str,
+                    deps: ReplyDeps) -> bool:
+    """A previous attempt got no answer (or died): settle it (A6). True when it certainly did
+    not go out (send it again); False when it did (recorded as sent); raises while unsure."""
+    at = float(previous.get("at") or 0)
+    if not previous.get("unanswered") and deps.clock() - at < PEER_GRACE_SECONDS:
         raise Deferred(5, "another attempt may still be sending this reply")
+    verdict = settle(comment.comment_id, comment.text, phone, previous,
+                     Settling(deps.store.ledger, deps.klaviyo, deps.confirm_seconds,
+                              deps.clock))
+    if verdict is Verdict.SENT:
+        deps.store.ledger.finish_reply(comment.comment_id, deps.clock())
+        deps.store.ledger.remember_sent_text(phone, comment.text)
+        deps.store.outcomes.count(KIND, "settled", "sent")
+        return False
+    if verdict is Verdict.NOT_SENT:
+        deps.store.ledger.abandon_reply(comment.comment_id)
+        deps.store.outcomes.count(KIND, "settled", "resent")
+        return True
     deps.store.outcomes.count(KIND, "outcome_unknown")
-    _note_once(comment.ticket_id, f"{comment.comment_id}:outcome_unknown",
-               reply_rules.outcome_unknown_note(), deps)
-    raise ReplyOutcomeUnknown("klaviyo", "a previous attempt to send this reply was "
-                                         "interrupted; not sent again (check Klaviyo's inbox)")
+    delivery_note(comment.ticket_id, comment.comment_id, "outcome_unknown",
+                  reply_rules.outcome_unknown_note(), deps.store, deps.zendesk, deps.clock)
+    raise ReplyOutcomeUnknown("klaviyo", "Klaviyo did not answer whether this reply went out; "
+                                         "not sent again (replay to check again)")
 
 
 def _conversation_of(conv: Conversation, profile_id: str, deps: ReplyDeps) -> Conversation:
@@ -180,15 +214,24 @@ def _send(comment_id: int, text: str, conv: Conversation, deps: ReplyDeps) -> No
     conversation_id = conv.klaviyo_conversation_id
     if conversation_id is None:
         raise RuntimeError("no Klaviyo conversation to send the reply on")
-    if not deps.store.ledger.begin_reply(comment_id, deps.clock()):
+    began = deps.clock()
+    if not deps.store.ledger.begin_reply(comment_id, began, profile_id=conv.profile_id):
         raise Deferred(5, "another attempt is sending this reply")
     try:
         deps.klaviyo.send_conversation_message(conversation_id, text)
+    except RateLimited:
+        deps.store.ledger.abandon_reply(comment_id)
+        raise
     except Retryable as e:
         if not e.maybe_applied:
             deps.store.ledger.abandon_reply(comment_id)
-        raise
-    except (Permanent, RateLimited):
+            raise
+        # No answer: it may be on the phone. Settle it (reply_settle), without an attempt.
+        deps.store.ledger.update_reply(comment_id, {"state": "sending", "at": began,
+                                                    "profile_id": conv.profile_id,
+                                                    "unanswered": True})
+        raise Deferred(CHECK_FIRST, "Klaviyo did not answer a send; looking for it") from e
+    except Permanent:
         deps.store.ledger.abandon_reply(comment_id)
         raise
     deps.store.ledger.finish_reply(comment_id, deps.clock())
@@ -217,8 +260,6 @@ def _agent_email(comment: reply_rules.AgentComment, deps: ReplyDeps) -> str | No
 
 
 def _note_once(ticket_id: int, key: str, body: str, deps: ReplyDeps) -> None:
-    """Leave an internal note once per (comment, reason), even across a lost answer; on a
-    closed ticket there is no one to tell, and it is not tried again."""
-    if not add_note_once(key, ticket_id, body, deps.store, deps.zendesk, deps.clock):
-        deps.store.ledger.mark_note_done(key)
+    comment_id, reason = key.split(":", 1)
+    delivery_note(ticket_id, int(comment_id), reason, body, deps.store, deps.zendesk, deps.clock)
 

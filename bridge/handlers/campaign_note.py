@@ -47,6 +47,8 @@ def process_delivered(event: dict[str, Any], deps: CampaignDeps, ref: str = "") 
         return Done("dropped", "no_customer_phone")
     note = campaign_note(sms.campaign, sms.flow, sms.body)
     if note is None:
+        # A conversation message reached the phone: A6's evidence that a reply went out.
+        deps.store.ledger.remember_echo(sms.customer_phone, sms.body, deps.clock())
         return Done("dropped", "conversation_reply")
     if deps.store.ledger.sent_text_recently(sms.customer_phone, sms.body):
         return Done("dropped", "own_reply")

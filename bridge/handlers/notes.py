@@ -1,4 +1,4 @@
-"""Internal notes the bridge leaves on a ticket (A3, A4, A7, S2): each at most once per key,
+"""Internal notes the bridge leaves on a ticket (A3, A4, A6, A7, S2): each at most once per key,
 across crashes and timeouts (E1).
 
 A note is recorded as an intent before it is written. If the write's answer is lost (a timeout
@@ -34,6 +34,17 @@ def add_note_once(key: str, ticket_id: int, body: str, store: StorePort, zendesk
         raise
     _done(key, note_id, store)
     return True
+
+
+def delivery_note(ticket_id: int, comment_id: int, reason: str, body: str, store: StorePort,
+                  zendesk: TicketApi, clock: Callable[[], float]) -> None:
+    """The one way the agent is told about a reply's delivery (held by consent, outcome
+    unknown, failed for good; quiet hours and WhatsApp's window later): one internal note per
+    (comment, reason), even across a lost answer. On a closed ticket there is no one to tell,
+    and it is not tried again."""
+    key = f"{comment_id}:{reason}"
+    if not add_note_once(key, ticket_id, body, store, zendesk, clock):
+        store.ledger.mark_note_done(key)
 
 
 def _landed_before(key: str, ticket_id: int, body: str, store: StorePort,

@@ -33,7 +33,7 @@ PRODUCTION_LIMITS = {
     "klaviyo:events": (350, 3500), "klaviyo:get-events": (350, 3500),
     "klaviyo:bulk-events": (10, 150), "klaviyo:profiles": (75, 750),
     "klaviyo:conversation-messages": (3, 60), "klaviyo:conversations": (3, 60),
-    "klaviyo:accounts": (1, 15),
+    "klaviyo:accounts": (1, 15), "klaviyo:metrics": (10, 150),
 }
 MAX_BULK_EVENTS = 1000
 MAX_BULK_BYTES = 5 * 1024 * 1024
@@ -167,13 +167,29 @@ def make_blueprint(sb: Any) -> Blueprint:
         return ja.document({"data": [ja.event(e, request.url_root) for e in chunk],
                             "links": links})
 
+    @bp.get("/api/metrics")
+    @bp.get("/api/metrics/")
+    @gated("GET /api/metrics", "klaviyo:metrics")
+    def list_metrics() -> Response:
+        if request.args.get("filter"):
+            ja.check_allowed(ja.parse_filter(request.args["filter"]), METRIC_FILTERS)
+        names = sorted({*SMS_METRICS, *(e.metric_name for e in state.events_sorted())})
+        chunk, links = ja.page(names, request.args.get("page[cursor]"), 200, request.url,
+                               _next_url)
+        return ja.document({"data": [ja.metric(n, request.url_root) for n in chunk],
+                            "links": links})
+
     return bp
 
 
 # ---- the gate and the handlers' logic -----------------------------------------------------
 View = Callable[..., Response]
 PROFILE_FILTERS = {f: {"equals", "any"} for f in ("id", "email", "phone_number", "external_id")}
-EVENT_FILTERS = {"metric_id": {"equals"}, "profile_id": {"equals"}}
+EVENT_FILTERS = {"metric_id": {"equals"}, "profile_id": {"equals"},
+                 **{f: {"greater-or-equal", "greater-than", "less-or-equal", "less-than"}
+                    for f in ("datetime", "timestamp")}}
+METRIC_FILTERS = {"integration.name": {"equals"}, "integration.category": {"equals"}}
+SMS_METRICS = ("Received SMS", "Sent SMS")   # [assumed] an SMS account has both from the start
 BulkGroup = tuple[dict[str, Any], str, list[dict[str, Any]]]
 
 

@@ -15,10 +15,11 @@ from typing import Any
 
 from flask import Response
 
-from sandbox.klaviyo.state import Conversation, Event, Profile
+from sandbox.klaviyo.state import Conversation, Event, Profile, metric_id
 
 JSONAPI = "application/vnd.api+json"
 ACCOUNT_ID = "SbxAcm"   # the sandbox account (also named in webhook meta)
+METRICS_SINCE = "2026-01-01T00:00:00+00:00"   # when the sandbox account's metrics began
 
 
 class ApiError(Exception):
@@ -166,6 +167,15 @@ def event(e: Event, base: str) -> dict[str, Any]:
             "links": {"self": f"{base}api/events/{e.id}/"}}
 
 
+def metric(name: str, base: str) -> dict[str, Any]:
+    mid = metric_id(name)
+    return {"type": "metric", "id": mid,
+            "attributes": {"name": name, "created": METRICS_SINCE, "updated": METRICS_SINCE,
+                           "integration": {"object": "integration", "id": "0rG4eQ",
+                                           "name": "Klaviyo", "category": "Internal"}},
+            "links": {"self": f"{base}api/metrics/{mid}/"}}
+
+
 def account(base: str) -> dict[str, Any]:
     return {"type": "account", "id": ACCOUNT_ID,
             "attributes": {
@@ -294,12 +304,35 @@ def check_allowed(conditions: list[tuple[str, str, Any]],
                           parameter="filter")
 
 
+_COMPARE = {"greater-or-equal": lambda a, b: a >= b, "greater-than": lambda a, b: a > b,
+            "less-or-equal": lambda a, b: a <= b, "less-than": lambda a, b: a < b}
+
+
 def matches(item_value: Any, op: str, value: Any) -> bool:
     if op == "equals":
         return bool(item_value == value)
     if op == "any":
         return isinstance(value, list) and item_value in value
+    if op in _COMPARE:
+        return bool(_COMPARE[op](_comparable(item_value), _comparable(value)))
     return False
+
+
+def _comparable(value: Any) -> float:
+    """A date (ISO 8601; `Z` or an offset; no zone = UTC) or a number, as epoch seconds."""
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as e:
+        raise invalid(f"Invalid date in filter: {value!r}.", parameter="filter") from e
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 # ---- pagination --------------------------------------------------------------------------

@@ -152,6 +152,27 @@ def test_reading_events_back_conforms(env: Env) -> None:
                 params={"filter": 'equals(name,"x")'}).status_code == 400
 
 
+def test_received_sms_since_a_moment_conforms(env: Env) -> None:
+    """A6's look-up: the `Received SMS` metric's id from GET /api/metrics, then the profile's
+    events of that metric since a moment (filter on profile, metric and datetime)."""
+    metrics = call(env, "GET", "/api/metrics", "/api/metrics")
+    ids = {m["attributes"]["name"]: m["id"] for m in metrics.json()["data"]}
+    env.admin("POST", "/_sandbox/klaviyo/inbound",
+              json={"from": ALICE["phone"], "to": TOLL_FREE, "body": "hi"})
+    events = call(env, "GET", "/api/events", "/api/events").json()["data"]
+    profile = events[0]["relationships"]["profile"]["data"]["id"]
+    when = events[0]["attributes"]["datetime"]
+    found = call(env, "GET", "/api/events", "/api/events", params={
+        "filter": f'and(equals(profile_id,"{profile}"),equals(metric_id,"{ids["Sent SMS"]}"),'
+                  f"greater-or-equal(datetime,{when}))"}).json()["data"]
+    assert [e["attributes"]["event_properties"]["Message Body"] for e in found] == ["hi"]
+    later = call(env, "GET", "/api/events", "/api/events", params={
+        "filter": f'and(equals(profile_id,"{profile}"),greater-than(datetime,{when}))'})
+    assert later.json()["data"] == []
+    assert call(env, "GET", "/api/events", "/api/events", params={
+        "filter": "greater-than(datetime,yesterday)"}).status_code == 400
+
+
 def test_throttling_and_server_errors_conform(env: Env) -> None:
     env.admin("POST", "/_sandbox/faults", json={"api": "klaviyo", "force_429": 1})
     assert call(env, "GET", "/api/accounts", "/api/accounts").status_code == 429

@@ -171,19 +171,21 @@ def test_replaying_an_applied_event_changes_nothing_and_says_so(store: Store) ->
     assert published.tasks == [] and store.client.hgetall("zkb:ev:klaviyo:k1") == before
 
 
-def test_a_reply_whose_outcome_is_unknown_is_never_replayed(store: Store) -> None:
+def test_a6_a_reply_whose_outcome_is_unknown_is_replayed_to_be_settled_again(
+        store: Store) -> None:
+    """Its replay looks for the reply before anything is sent (handlers/reply_settle.py)."""
     from bridge.errors import ReplyOutcomeUnknown
 
     receive(store, reply_event("z1"))
 
-    def interrupted(ref: str, event: dict) -> Done:
-        raise ReplyOutcomeUnknown("klaviyo", "a previous attempt was interrupted")
+    def unsettled(ref: str, event: dict) -> Done:
+        raise ReplyOutcomeUnknown("klaviyo", "Klaviyo did not answer")
 
-    runner(store, interrupted, source="zendesk").run_event("zendesk:z1")
+    runner(store, unsettled, source="zendesk").run_event("zendesk:z1")
+    assert store.outcomes.failed()["zendesk:z1"]["replayable"] is True
     published = Published()
-    said = failed.replay(store, "zendesk:z1", published, task_for_kind)
-    assert "not replayed" in said and "Klaviyo's inbox" in said
-    assert published.tasks == [] and store.events.load_event("zendesk:z1")["state"] == "failed"
+    failed.replay(store, "zendesk:z1", published, task_for_kind)
+    assert [ref for _, ref in published.tasks] == ["zendesk:z1"]
 
 
 def test_replay_of_an_expired_event_says_it_cannot(store: Store) -> None:
