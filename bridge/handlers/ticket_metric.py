@@ -3,8 +3,10 @@ Klaviyo profile, once per ticket and metric.
 
 Called for live webhooks (ticket_event.py) and for what the catch-up sweep finds missing
 (reconcile.py). Once: the bridge's done-marker is checked first (a duplicate costs no API
-call), and the event's `unique_id` is derived from ticket id + metric, so even two workers
-racing on the same ticket make Klaviyo store one event.
+call); concurrent duplicates (the same webhook delivered several times at once) both pass that
+check, so the work is then claimed atomically (a SET NX claim with a short TTL, released if the
+attempt fails): the others wait a moment and find the done-marker. The event's `unique_id` is
+derived from ticket id + metric, so even a claim that expired mid-call makes Klaviyo store one.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from dataclasses import dataclass
 
 from bridge.domain.metric_rules import build_event
 from bridge.domain.model import Budget
-from bridge.errors import TicketGone
+from bridge.errors import Deferred, TicketGone
 from bridge.handlers import metric_burst
 from bridge.handlers.runner import Done
 from bridge.ports import QuotaPort, SmsApi, StorePort, TicketApi
+
+CLAIM_WAIT = 3.0    # a duplicate checks back this much later (the holder is one call away)
 
 
 @dataclass
@@ -37,6 +41,18 @@ def record_metric(ticket_id: int, metric: str, when: str, deps: MetricsDeps,
     """Send one metric event unless already recorded. `when` is the Zendesk time (ISO)."""
     if deps.store.ledger.metric_done(ticket_id, metric):
         return Done("dropped", "already_recorded", {"ticket_id": ticket_id})
+    claim = f"metric:{ticket_id}:{metric}"
+    if not deps.store.ledger.claim(claim):
+        raise Deferred(CLAIM_WAIT, "a concurrent duplicate is recording this metric")
+    try:
+        return _record(ticket_id, metric, when, deps, status)
+    except BaseException:
+        deps.store.ledger.release_claim(claim)     # nothing recorded: let a retry claim it
+        raise
+
+
+def _record(ticket_id: int, metric: str, when: str, deps: MetricsDeps,
+            status: str | None) -> Done:
     try:
         ticket, users, groups = deps.zendesk.ticket_with_people(ticket_id)
     except TicketGone:

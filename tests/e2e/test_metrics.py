@@ -4,6 +4,7 @@ webhooks and from the catch-up sweep of Zendesk's incremental export."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -90,6 +91,24 @@ def test_duplicate_webhooks_make_no_extra_event_and_no_extra_klaviyo_call(
     bridge.settle()
     assert len(events_for(bridge, OPENED, ticket["id"])) == 1
     assert bridge.calls().get("klaviyo POST /api/events", 0) == calls_before
+
+
+def test_one_ticket_created_delivered_five_times_at_once_costs_one_klaviyo_call(
+        bridge: Bridge) -> None:
+    """#14: concurrent duplicates (the webhook and four re-deliveries of it, all at once, while
+    the first is still being processed) make one `POST /api/events`."""
+    calls_before = bridge.calls().get("klaviyo POST /api/events", 0)
+    ticket = bridge.desk_ticket(requester_email="alice@example.com", subject="Five at once",
+                                body="Same event five times")
+    created = wait_for(lambda: next(
+        (d for d in bridge.deliveries("zendesk")
+         if json.loads(d["body"])["type"].endswith("ticket.created")
+         and json.loads(d["body"])["detail"]["id"] == str(ticket["id"])), None),
+        what="the ticket.created delivery")
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(bridge.redeliver, [created["id"]] * 4))
+    one_event(bridge, OPENED, ticket["id"])
+    assert bridge.calls().get("klaviyo POST /api/events", 0) == calls_before + 1
 
 
 def test_a_ticket_closed_silently_gets_resolved_ticket_after_one_sweep(bridge: Bridge) -> None:

@@ -3,8 +3,11 @@ profile, and parked for Klaviyo's bulk endpoint when the events budget is spent.
 
 from __future__ import annotations
 
+import pytest
+
 from bridge.domain.metric_rules import OPENED, PROPERTY_KEYS, RESOLVED
 from bridge.domain.model import Budget
+from bridge.errors import Deferred, Retryable
 from bridge.handlers import metric_burst
 from bridge.handlers.runner import Done
 from bridge.handlers.ticket_metric import MetricsDeps, record_metric
@@ -46,6 +49,37 @@ def test_m1_opened_ticket_is_recorded_once_and_a_duplicate_costs_no_api_call() -
     assert metrics.recorded == [(OPENED, f"zendesk-ticket-{tid}-opened")]
     assert metrics.zendesk.calls["ticket_with_people"] == 1
     assert metrics.klaviyo.calls["create_event"] == 1
+
+
+def test_m1_concurrent_duplicates_of_one_webhook_cost_one_klaviyo_call() -> None:
+    """Five deliveries of one ticket.created at once all pass the done check; the first claims
+    the work, the others wait and then find it recorded (#14)."""
+    metrics = Metrics()
+    tid = metrics.ticket(email="alice@example.com")
+    fetch, waited = metrics.zendesk.ticket_with_people, []
+
+    def meanwhile_four_duplicates(ticket_id: int):  # noqa: ANN202 - the fake's own tuple
+        for _ in range(4):
+            with pytest.raises(Deferred):
+                metrics.record(tid)
+            waited.append(1)
+        return fetch(ticket_id)
+
+    metrics.zendesk.ticket_with_people = meanwhile_four_duplicates  # type: ignore[method-assign]
+    assert metrics.record(tid).outcome == "applied"
+    assert len(waited) == 4
+    assert [metrics.record(tid).reason for _ in range(4)] == ["already_recorded"] * 4
+    assert metrics.klaviyo.calls["create_event"] == 1
+
+
+def test_m1_a_failed_attempt_releases_its_claim_so_the_retry_goes_ahead() -> None:
+    metrics = Metrics()
+    tid = metrics.ticket(email="alice@example.com")
+    metrics.klaviyo.fail_next("create_event", Retryable("klaviyo", "503"))
+    with pytest.raises(Retryable):
+        metrics.record(tid)
+    assert metrics.record(tid).outcome == "applied"
+    assert metrics.recorded == [(OPENED, f"zendesk-ticket-{tid}-opened")]
 
 
 def test_m1_opened_and_resolved_are_recorded_once_each() -> None:
