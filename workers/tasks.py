@@ -16,6 +16,7 @@ from celery import shared_task
 from bridge import bootstrap
 from bridge.handlers import metric_burst
 from bridge.handlers.campaign_note import runner as campaign_runner
+from bridge.handlers.open_sms_rebuild import rebuild_if_lost
 from bridge.handlers.reconcile import reconcile as run_reconcile
 from bridge.handlers.runner import Done
 from bridge.handlers.sms_inbound import handle_inbound
@@ -83,5 +84,6 @@ def flush_metrics(self: BridgeTask) -> int:
 @shared_task(base=BridgeTask, name="bridge.sweep", bind=True, acks_late=True, periodic=True)
 def sweep(self: BridgeTask) -> dict[str, int]:
     """Re-queue stranded events and conversations (beat, every 30 s)."""
+    rebuild_if_lost(bootstrap.open_sms_rebuild_deps(deps.settings(), deps.store()))  # E6
     return run_sweep(deps.store(), lambda task, ref: enqueue(self.app, task, ref), time.time(),
                      task_for_kind)

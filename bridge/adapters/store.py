@@ -17,6 +17,7 @@ from bridge.adapters.conversations import Conversations
 from bridge.adapters.event_log import EventLog
 from bridge.adapters.ledger import Ledger
 from bridge.adapters.metric_buffer import MetricBuffer
+from bridge.adapters.open_sms import OpenSmsIndex
 from bridge.adapters.ordered_queues import OrderedQueues
 from bridge.adapters.outcomes import Outcomes
 from bridge.adapters.quota import Quota
@@ -28,7 +29,8 @@ class Store:
         self.client = client            # for tests and adapters only (a test checks this)
         self.events = EventLog(client, event_ttl)
         self.queues = OrderedQueues(client)
-        self.conversations = Conversations(client)
+        self.open_sms = OpenSmsIndex(client)
+        self.conversations = Conversations(client, self.open_sms)
         self.ledger = Ledger(client)
         self.outcomes = Outcomes(client)
         self.quota = Quota(client)
