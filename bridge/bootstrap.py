@@ -16,18 +16,19 @@ from bridge.config import Settings
 from bridge.domain.sms_rules import Policy
 from bridge.handlers.agent_reply import ReplyDeps
 from bridge.handlers.campaign_note import CampaignDeps
-from bridge.handlers.open_sms_rebuild import RebuildDeps
 from bridge.handlers.reconcile import ReconcileDeps, ReconcileEnqueue
 from bridge.handlers.sms_inbound import InboundDeps
 from bridge.handlers.ticket_event import TicketEventDeps
 from bridge.handlers.ticket_metric import MetricsDeps
 from bridge.ops.backfill import BackfillDeps
-from bridge.ops.provision import VIEW_TITLE
 from bridge.ports import QuotaPort
 
 
 def store(settings: Settings) -> Store:
-    return Store(connect(settings.redis_url), event_ttl=settings.event_ttl_seconds)
+    client = connect(settings.redis_url, settings.redis_sentinels, settings.redis_master_name,
+                     settings.redis_sentinel_password)
+    return Store(client, event_ttl=settings.event_ttl_seconds,
+                 wait_replicas=settings.redis_wait_replicas, wait_ms=settings.redis_wait_ms)
 
 
 def zendesk_client(settings: Settings, st: Store | None = None) -> ZendeskClient:
@@ -117,11 +118,6 @@ def campaign_deps(settings: Settings, shared_store: Store | None = None) -> Camp
     st = shared_store or store(settings)
     return CampaignDeps(store=st, zendesk=zendesk_client(settings, st),
                         max_attempts=settings.max_attempts)
-
-
-def open_sms_rebuild_deps(settings: Settings, st: Store) -> RebuildDeps:
-    """E6: the sweep's rebuild of the open-SMS index, from provision's "SMS tickets" view."""
-    return RebuildDeps(store=st, zendesk=zendesk_client(settings, st), view_title=VIEW_TITLE)
 
 
 def reconcile_deps(settings: Settings, st: Store, enqueue_metric: ReconcileEnqueue,

@@ -37,6 +37,11 @@ class Settings:
     zendesk_oauth_client_secret: str | None = field(default=None, repr=False)
     zendesk_oauth_scope: str = "read write"
     redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)   # may hold a password
+    redis_sentinels: tuple[str, ...] = ()     # host:port of each Sentinel; empty: no Sentinel
+    redis_master_name: str | None = None
+    redis_sentinel_password: str | None = field(default=None, repr=False)
+    redis_wait_replicas: int = 0              # receiver: replicas that must hold a write (WAIT)
+    redis_wait_ms: int = 500
     klaviyo_base_url: str = f"https://{KLAVIYO_HOST}"
     klaviyo_revision: str = "2026-07-15"
     sync_sms_conversations: bool = False
@@ -90,7 +95,7 @@ class Settings:
         """Read and validate; raise `ConfigError` listing every problem."""
         p = EnvReader(os.environ if env is None else env)
         values = {**_upstreams(p), **_zendesk_auth(p), **_secrets(p), **_sms(p), **_ops(p),
-                  **_numbers(p)}
+                  **_numbers(p), **_redis_ha(p)}
         p.problems += placeholder_problems(values, strict=not values["allow_insecure_upstreams"])
         p.raise_if_any()
         return cls(**values)
@@ -146,6 +151,28 @@ def _upstreams(p: EnvReader) -> dict[str, object]:
     return {"zendesk_url": zendesk_url.rstrip("/"), "klaviyo_base_url": klaviyo_base.rstrip("/"),
             "allow_insecure_upstreams": insecure, "public_url": public_url.rstrip("/") or None,
             "redis_url": redis_url}
+
+
+def _redis_ha(p: EnvReader) -> dict[str, object]:
+    """Redis under Sentinel (docs/scaling.md): where the sentinels are, the primary's name, and
+    how many replicas must hold an event before the receiver acknowledges it."""
+    sentinels = tuple(s.strip() for s in (p.text("REDIS_SENTINELS") or "").split(",")
+                      if s.strip())
+    for s in sentinels:
+        host, _, port = s.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            p.problem(f"REDIS_SENTINELS entry {s!r} must be host:port (e.g. sentinel1:26379)")
+    master = p.text("REDIS_MASTER_NAME")
+    if bool(sentinels) != bool(master):
+        p.problem("set both REDIS_SENTINELS (host:port,...) and REDIS_MASTER_NAME (the name the "
+                  "sentinels monitor), or neither")
+    replicas = p.integer("REDIS_WAIT_REPLICAS", minimum=0)
+    wait_ms = p.integer("REDIS_WAIT_MS", minimum=1)
+    return {"redis_sentinels": sentinels, "redis_master_name": master,
+            "redis_sentinel_password": p.secret("REDIS_SENTINEL_PASSWORD"),
+            "redis_wait_replicas": (1 if sentinels else 0) if replicas is None else
+            max(replicas, 0),
+            "redis_wait_ms": wait_ms if wait_ms and wait_ms > 0 else default("redis_wait_ms")}
 
 
 def _zendesk_auth(p: EnvReader) -> dict[str, object]:

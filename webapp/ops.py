@@ -39,6 +39,7 @@ from webapp.ops_view import (
     ping_workers,
     queue_depths,
     recent_conversations,
+    repaired,
     ticket_metrics,
     when,
 )
@@ -103,6 +104,7 @@ def page() -> Response | str:
         counters = deps.store.outcomes.counters()
         view = {"queues": queue_depths(deps.store, QUEUES), "outcomes": outcomes(counters),
                 "ticket_metrics": ticket_metrics(counters),
+                "repaired": repaired(counters),
                 "recent": recent_conversations(deps.store),
                 "notice": _notice(deps.store, request.args.get("notice", ""))}
     except redis.RedisError as e:

@@ -81,6 +81,11 @@ def ticket_metrics(counters: dict[str, int]) -> dict[str, int]:
             for name in ("Opened Ticket", "Resolved Ticket")}
 
 
+def repaired(counters: dict[str, int]) -> int:
+    """Events the sweep had to re-queue (no broker message carried them any more, issue 14)."""
+    return sum(v for k, v in counters.items() if k.startswith("sweep:repaired:"))
+
+
 def recent_conversations(store: Store, limit: int = RECENT) -> list[dict[str, Any]]:
     """The latest conversations (`zkb:recent`), phone masked, with their ticket."""
     out = []

@@ -35,6 +35,8 @@ TASK_OF_KIND = {"inbound_sms": "bridge.inbound_sms", "received_sms": "bridge.rec
                 "ticket_metric": "bridge.ticket_metric"}
 RECORDED = "recorded"   # `ticket_metric:recorded:<metric name>`, counted by ticket_metric.py
 TICKET_METRICS = ("Opened Ticket", "Resolved Ticket")
+REPAIRED = "repaired"   # `sweep:repaired:<what>`, counted by bridge/handlers/sweep.py
+REPAIRS = ("unconfirmed_enqueue", "stranded_queue")
 
 
 class BridgeCollector(Collector):
@@ -49,7 +51,8 @@ class BridgeCollector(Collector):
 def families(r: meters.Readings) -> list[Metric]:
     """Readings → metric families (pure, so the mapping is tested without Redis)."""
     return [*_webhooks(r.counters), *_queues(r), *_jobs(r.counters, r.retries),
-            _ticket_metrics(r.counters), *_upstream(r.upstream), _latency(r.latency)]
+            _ticket_metrics(r.counters), _repaired(r.counters), *_upstream(r.upstream),
+            _latency(r.latency)]
 
 
 def _webhooks(counters: dict[str, int]) -> list[Metric]:
@@ -102,7 +105,7 @@ def _jobs(counters: dict[str, int], retries: dict[tuple[str, str], int]) -> list
     summed: dict[tuple[str, str], int] = {}
     for key, value in sorted(counters.items()):
         kind, outcome, reason = _split(key)
-        if kind in WEBHOOK_SOURCES or outcome == RECORDED:
+        if kind in WEBHOOK_SOURCES or outcome in (RECORDED, REPAIRED):
             continue
         task = TASK_OF_KIND.get(kind, "")
         if outcome == "processed":   # the reason is at most a note ("sweep", "bulk"): summed
@@ -128,6 +131,18 @@ def _ticket_metrics(counters: dict[str, int]) -> Metric:
                                  "endpoint), by metric name", labels=["metric"])
     for name in TICKET_METRICS:
         family.add_metric([name], counters.get(f"ticket_metric:{RECORDED}:{name}", 0))
+    return family
+
+
+def _repaired(counters: dict[str, int]) -> Metric:
+    """Events the sweep had to re-queue because no broker message carried them any more: a
+    receiver died before confirming its publish, or the broker lost a message (issue 14).
+    Both present from the first scrape; a brand alerts on any increase."""
+    family = CounterMetricFamily("zkb_repaired", "Events the sweep had to re-queue (no broker "
+                                 "message carried them any more), by what was repaired",
+                                 labels=["what"])
+    for what in REPAIRS:
+        family.add_metric([what], counters.get(f"sweep:{REPAIRED}:{what}", 0))
     return family
 
 

@@ -16,7 +16,6 @@ from celery import shared_task
 from bridge import bootstrap
 from bridge.handlers import metric_burst
 from bridge.handlers.campaign_note import runner as campaign_runner
-from bridge.handlers.open_sms_rebuild import rebuild_if_lost
 from bridge.handlers.reconcile import reconcile as run_reconcile
 from bridge.handlers.runner import Done
 from bridge.handlers.sms_inbound import handle_inbound
@@ -25,7 +24,7 @@ from bridge.handlers.ticket_event import handle_ticket_event
 from bridge.handlers.ticket_metric import record_metric
 from workers import deps
 from workers.base import BridgeTask
-from workers.queues import enqueue, task_for_kind
+from workers.queues import QUEUES, enqueue, task_for_kind
 
 
 @shared_task(base=BridgeTask, name="bridge.inbound_sms", bind=True, acks_late=True)
@@ -84,6 +83,6 @@ def flush_metrics(self: BridgeTask) -> int:
 @shared_task(base=BridgeTask, name="bridge.sweep", bind=True, acks_late=True, periodic=True)
 def sweep(self: BridgeTask) -> dict[str, int]:
     """Re-queue stranded events and conversations (beat, every 30 s)."""
-    rebuild_if_lost(bootstrap.open_sms_rebuild_deps(deps.settings(), deps.store()))  # E6
-    return run_sweep(deps.store(), lambda task, ref: enqueue(self.app, task, ref), time.time(),
-                     task_for_kind)
+    store = deps.store()
+    return run_sweep(store, lambda task, ref: enqueue(self.app, task, ref), time.time(),
+                     task_for_kind, in_broker=lambda refs: store.broker.holding(refs, QUEUES))

@@ -50,33 +50,19 @@ for _, key in ipairs(KEYS) do
 end
 """
 
-# Events kept only for de-duplication (E6): id, kind, outcome, no body. A repeat of a stored event
-# changes nothing; each new one counts once under `<counter>`.
-_SAVE_DROPPED = """
-local now, ttl, reason, counter = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local n = 0
-for i, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 0 then
-    redis.call('HSET', key, 'kind', ARGV[4 + i], 'received_at', now, 'state', 'dropped',
-               'reason', reason)
-    redis.call('EXPIRE', key, ttl)
-    n = n + 1
-  end
-end
-if n > 0 then redis.call('HINCRBY', 'zkb:counters', counter, n) end
-return n
-"""
-
 Route = Callable[[RawEvent], tuple[str, float] | None]
 
 
 class EventLog:
-    def __init__(self, client: redis.Redis, event_ttl: int = 14 * keys.DAY) -> None:
+    def __init__(self, client: redis.Redis, event_ttl: int = 14 * keys.DAY,
+                 wait_replicas: int = 0, wait_ms: int = 500) -> None:
         self._r = client
         self.event_ttl = event_ttl
+        # Under Sentinel: replicas that must hold a delivery's writes before it is acknowledged
+        # (docs/scaling.md); 0 sends no WAIT.
+        self.wait_replicas, self.wait_ms = wait_replicas, wait_ms
         self._save = client.register_script(_SAVE_EVENTS)
         self._mark_queued = client.register_script(_MARK_QUEUED)
-        self._save_dropped = client.register_script(_SAVE_DROPPED)
 
     def save_events(self, events: list[RawEvent], now: float, route: Route = lambda e: None,
                     ) -> tuple[list[RawEvent], list[RawEvent]]:
@@ -97,8 +83,13 @@ class EventLog:
         return _sort_saved(events, states)
 
     def settle_receipt(self, source: str, queued: list[str], unused: list[RawEvent],
-                       received: int) -> None:
-        """After enqueueing: mark what was queued or dropped, and count, in one round trip."""
+                       received: int) -> int:
+        """After enqueueing: mark what was queued or dropped, and count, in one round trip.
+
+        With `wait_replicas`, the same round trip ends with `WAIT`: on this connection it covers
+        these writes and, as replication is one ordered stream, every earlier write of the
+        delivery (its events, its queue places, its Celery messages). Returns how many replicas
+        acknowledged them (0 when no WAIT is sent)."""
         pipe = self._r.pipeline(transaction=False)
         if queued:
             self._mark_queued(keys=[keys.event(ref) for ref in queued], client=pipe)
@@ -109,17 +100,11 @@ class EventLog:
         if done:
             pipe.zrem(keys.UNQUEUED, *done)
         pipe.hincrby(keys.COUNTERS, f"{source}:received:", received)
+        if self.wait_replicas:
+            pipe.wait(self.wait_replicas, self.wait_ms)
+            return int(pipe.execute()[-1])
         pipe.execute()
-
-    def save_dropped(self, events: list[RawEvent], now: float, counter: str,
-                     reason: str) -> int:
-        """Keep events that need no work as id + outcome only (no body, no queue), counted once
-        under `counter`: a repeat delivery is still recognised. Returns how many were new."""
-        if not events:
-            return 0
-        return int(self._save_dropped(keys=[keys.event(e.ref) for e in events],
-                                      args=[now, self.event_ttl, reason, counter,
-                                            *[e.kind for e in events]]))
+        return 0
 
     def mark_queued(self, refs: list[str]) -> None:
         if not refs:

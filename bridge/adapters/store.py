@@ -13,11 +13,11 @@ from typing import Any
 import redis
 
 from bridge.adapters import redis_keys as keys
+from bridge.adapters.broker_view import BrokerView
 from bridge.adapters.conversations import Conversations
 from bridge.adapters.event_log import EventLog
 from bridge.adapters.ledger import Ledger
 from bridge.adapters.metric_buffer import MetricBuffer
-from bridge.adapters.open_sms import OpenSmsIndex
 from bridge.adapters.ordered_queues import OrderedQueues
 from bridge.adapters.outcomes import Outcomes
 from bridge.adapters.quota import Quota
@@ -25,17 +25,18 @@ from bridge.adapters.zendesk_auth import TokenCache
 
 
 class Store:
-    def __init__(self, client: redis.Redis, event_ttl: int = 14 * keys.DAY) -> None:
+    def __init__(self, client: redis.Redis, event_ttl: int = 14 * keys.DAY,
+                 wait_replicas: int = 0, wait_ms: int = 500) -> None:
         self.client = client            # for tests and adapters only (a test checks this)
-        self.events = EventLog(client, event_ttl)
+        self.events = EventLog(client, event_ttl, wait_replicas=wait_replicas, wait_ms=wait_ms)
         self.queues = OrderedQueues(client)
-        self.open_sms = OpenSmsIndex(client)
-        self.conversations = Conversations(client, self.open_sms)
+        self.conversations = Conversations(client)
         self.ledger = Ledger(client)
         self.outcomes = Outcomes(client)
         self.quota = Quota(client)
         self.metric_buffer = MetricBuffer(client)
         self.zendesk_tokens = TokenCache(client)
+        self.broker = BrokerView(client)   # read-only: the sweep's look at Celery's lists
 
     @property
     def event_ttl(self) -> int:

@@ -17,7 +17,6 @@ from typing import Any
 
 from flask import request
 
-from sandbox.zendesk import view_run
 from sandbox.zendesk.model import (
     CUSTOM_FIELD_IDS,
     User,
@@ -197,4 +196,4 @@ class _RuleApi:
 
 
 ROUTES = _RuleApi("view", "views", build_view).routes() + \
-    _RuleApi("automation", "automations", build_automation).routes() + view_run.ROUTES
+    _RuleApi("automation", "automations", build_automation).routes()
