@@ -7,7 +7,7 @@ structurally; bootstrap.py wires the real ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from bridge.domain.metric_rules import MetricEvent
@@ -31,6 +31,7 @@ class TicketApi(Protocol):
                     include: str | None = None, per_page: int = 1000) -> dict[str, Any]: ...
     def tickets_by_external_id(self, external_id: str) -> list[Ticket]: ...
     def comments(self, ticket_id: int) -> list[Comment]: ...
+    def comments_newest_first(self, ticket_id: int) -> Iterator[Comment]: ...
 
 
 class EventsApi(Protocol):

@@ -10,7 +10,7 @@ and then `err` is raised (a timeout after the vendor acted: `Retryable` with `ma
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import fakeredis
@@ -200,7 +200,15 @@ class FakeZendesk(Fallible):
             if t.get("external_id") == external_id])
 
     def comments(self, ticket_id: int) -> list[Comment]:
-        return self._call("comments", lambda: list(self._comments.get(ticket_id, [])))
+        """The first page (100), oldest first, as Zendesk's default."""
+        return self._call("comments", lambda: list(self._comments.get(ticket_id, []))[:100])
+
+    def comments_newest_first(self, ticket_id: int) -> Iterator[Comment]:
+        """Newest first, a page of 100 per call as the caller reads on."""
+        everything = list(reversed(self._comments.get(ticket_id, [])))
+        for start in range(0, max(len(everything), 1), 100):
+            yield from self._call("comments_newest_first",
+                                  lambda s=start: everything[s:s + 100])
 
     def _ticket(self, ticket_id: int) -> Ticket:
         t = self.tickets[ticket_id]

@@ -7,6 +7,7 @@ create_or_update matches users by email or external_id (never phone).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -125,10 +126,34 @@ class ZendeskClient:
         return [_ticket(t) for t in resp.json().get("tickets") or []]
 
     def comments(self, ticket_id: int) -> list[Comment]:
+        """The ticket's first page of comments, oldest first (its first comment leads)."""
         resp = self.http.request("GET", f"/api/v2/tickets/{ticket_id}/comments",
                                  "GET tickets/{id}/comments")
-        return [Comment(int(c["id"]), c.get("author_id"), c.get("body") or "",
-                        bool(c.get("public"))) for c in resp.json().get("comments") or []]
+        return [_comment(c) for c in resp.json().get("comments") or []]
+
+    def comments_newest_first(self, ticket_id: int) -> Iterator[Comment]:
+        """Every comment, newest first, one page of 100 at a time as the caller reads on
+        (cursor pagination: `page[size]`, `sort=-created_at`, `meta.has_more`, `links.next`):
+        a recent write is found on the first page however long the ticket."""
+        params: dict[str, Any] | None = {"page[size]": 100, "sort": "-created_at"}
+        path: str | None = f"/api/v2/tickets/{ticket_id}/comments"
+        while path:
+            doc = self.http.request("GET", path, "GET tickets/{id}/comments",
+                                    params=params).json()
+            yield from (_comment(c) for c in doc.get("comments") or [])
+            more = (doc.get("meta") or {}).get("has_more")
+            path = _on_base((doc.get("links") or {}).get("next"), self.http.base_url) \
+                if more else None
+            params = None          # the next link carries them
+
+
+def _comment(c: dict[str, Any]) -> Comment:
+    return Comment(int(c["id"]), c.get("author_id"), c.get("body") or "", bool(c.get("public")))
+
+
+def _on_base(link: str | None, base: str) -> str | None:
+    """A `links.next` URL as a path on the API's base (None: none, or another host)."""
+    return link[len(base):] if link and link.startswith(base + "/") else None
 
 
 def _ticket(doc: dict[str, Any]) -> Ticket:

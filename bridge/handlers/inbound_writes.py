@@ -10,6 +10,7 @@ are written after, so a crash in between means "check, then maybe write", never 
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from bridge.domain import sms_rules as rules
@@ -178,8 +179,9 @@ def _landed_before(ref: str, prepared: PreparedText, conv: Conversation, decisio
     if isinstance(intent, CommentIntent) and intent.comment_id:
         return True
     # The first comment is the text that opened the ticket (the bridge made every SMS ticket),
-    # never this text's comment: a repeat of it must not be taken for the lost write.
-    for c in deps.zendesk.comments(decision.ticket_id)[1:]:
+    # never this text's comment: a repeat of it must not be taken for the lost write. Newest
+    # first, page by page: the lost write is among the latest, however long the ticket (#14).
+    for c, _older in pairwise(deps.zendesk.comments_newest_first(decision.ticket_id)):
         if c.author_id == conv.requester_id and c.body.strip() == prepared.body.strip() \
                 and not deps.store.ledger.is_own_comment(c.id):
             deps.store.ledger.confirm_comment(ref, stored, c.id)

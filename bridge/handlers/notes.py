@@ -52,7 +52,7 @@ def _landed_before(key: str, ticket_id: int, body: str, store: StorePort,
     intent = intent_from_json(store.ledger.get_intent(f"note:{key}"))
     if intent is None or intent.ticket_id != ticket_id:
         return False
-    for c in zendesk.comments(ticket_id):
+    for c in zendesk.comments_newest_first(ticket_id):     # a recent write: on the first page
         if not c.public and c.body.strip() == body.strip() \
                 and not store.ledger.is_own_comment(c.id):
             _done(key, c.id, store)

@@ -20,7 +20,7 @@ from flask import Blueprint, jsonify, request
 
 from sandbox import seed
 from sandbox.common import RateLimiter, Window
-from sandbox.zendesk import desk, oauth, rules, webhook_api
+from sandbox.zendesk import desk, oauth, pages, rules, webhook_api
 from sandbox.zendesk.model import (
     CUSTOM_FIELDS,
     SYSTEM_FIELDS,
@@ -154,7 +154,8 @@ def create_ticket(sb: Any, actor: User) -> Answer:
             status, body, headers = replay
             return status, body, {**headers, "x-idempotency-lookup": "hit"}
     ticket, events = state.create_ticket(data["ticket"], actor, "api")
-    answer: Answer = (201, {"ticket": ticket.as_json(request.host_url)},
+    audit = pages.creation_audit(ticket, actor, "api", state.new_id)
+    answer: Answer = (201, {"ticket": ticket.as_json(request.host_url), "audit": audit},
                       {"Location": f"{request.host_url}api/v2/tickets/{ticket.id}.json"})
     if key:
         state.remember(key, data, answer)
@@ -205,9 +206,10 @@ def list_tickets(sb: Any, actor: User) -> Answer:
 
 
 def list_comments(sb: Any, actor: User, obj_id: int) -> Answer:
+    """At most 100 a page, cursor or offset pagination, either order (sandbox/zendesk/pages.py)."""
     comments = [c.as_json() for c in sb.zendesk.ticket(obj_id).comments]
-    return 200, {"comments": comments, "next_page": None, "previous_page": None,
-                 "count": len(comments)}, {}
+    url = f"{request.host_url}api/v2/tickets/{obj_id}/comments.json"
+    return 200, pages.comments_page(comments, dict(request.args), url), {}
 
 
 def create_or_update_user(sb: Any, actor: User) -> Answer:

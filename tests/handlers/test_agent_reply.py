@@ -358,6 +358,20 @@ def test_a6_an_old_sending_record_without_a_profile_is_not_sent_twice() -> None:
     assert len(desk.notes) == 1
 
 
+def test_a_note_whose_answer_was_lost_on_a_150_comment_ticket_is_left_once() -> None:
+    """The re-run looks for the note newest first, so a long ticket does not hide it (#14)."""
+    desk = Desk(customer=factories.profile(ALICE, consented=False))
+    for i in range(150):
+        desk.zendesk._comment(desk.ticket_id, {"body": f"message {i}", "author_id": desk.agent})
+    desk.zendesk.fail_next("add_note", Retryable("zendesk", "read timed out"), applied=True)
+    ref = desk.comment(7001)
+    with pytest.raises(FailedAttempt):
+        desk.run(ref)
+    desk.run(ref)
+    assert len(desk.notes) == 1
+    assert desk.zendesk.calls["comments_newest_first"] == 1
+
+
 def test_a_reply_klaviyo_refuses_for_good_leaves_one_note_saying_why() -> None:
     desk = Desk()
     del desk.klaviyo.conversations[desk.customer.id]     # no SMS conversation in Klaviyo

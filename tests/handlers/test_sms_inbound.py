@@ -331,6 +331,24 @@ def test_a_comment_whose_put_timed_out_is_on_the_ticket_once_after_the_rerun(
     assert zendesk.comments_on(only_ticket(zendesk)["id"]) == [ORDER, "Hello?"]
 
 
+def test_on_a_150_comment_ticket_a_lost_put_is_found_on_the_newest_page_not_posted_twice(
+        deps: InboundDeps, zendesk: FakeZendesk) -> None:
+    """E1 on a chatty conversation (#14): the write's comment is past the first page in
+    Zendesk's default order, so the re-run reads newest first (one page here)."""
+    text(deps, ORDER)
+    tid = only_ticket(zendesk)["id"]
+    for i in range(148):
+        zendesk._comment(tid, {"body": f"message {i}", "author_id": 1})   # the agent
+    zendesk.fail_next("update_ticket", timeout(applied=True), applied=True)
+    ref = receive(deps.store, sent_sms("Hello?"), deps.clock())
+    with pytest.raises(FailedAttempt):
+        handle_inbound(ref, deps)
+    handle_inbound(ref, deps)
+    bodies = zendesk.comments_on(tid)
+    assert len(bodies) == 150 and bodies.count("Hello?") == 1
+    assert zendesk.calls["comments_newest_first"] == 1
+
+
 def test_a_repeated_text_whose_put_never_landed_is_not_mistaken_for_the_earlier_one(
         deps: InboundDeps, zendesk: FakeZendesk) -> None:
     text(deps, ORDER)

@@ -167,3 +167,23 @@ def test_a_comment_held_back_by_the_budget_is_sent_on_the_retry_without_a_check(
     assert calls == {"zendesk PUT /api/v2/tickets/{id}": 1}
     [ticket] = sms_tickets(stack.base)
     assert ticket["bodies"] == [PREPARED["body"], "Any news?"]
+
+
+def test_the_client_reads_a_150_comment_ticket_newest_first_a_page_at_a_time(stack) -> None:
+    """Crash recovery's read (#14): newest first, cursor pages of 100 fetched only as read."""
+    requester = stack.post("/api/v2/users/create_or_update",
+                           {"user": {"name": "Long", "external_id": "sms:+15005550177"}}
+                           ).json()["user"]["id"]
+    tid = stack.post("/api/v2/tickets", {"ticket": {
+        "comment": {"body": "text 0", "author_id": requester},
+        "requester_id": requester}}).json()["ticket"]["id"]
+    for i in range(1, 150):
+        stack.put(f"/api/v2/tickets/{tid}", {"ticket": {"comment": {
+            "body": f"text {i}", "public": True, "author_id": requester}}})
+    calls: list[str] = []
+    client = ZendeskClient(stack.base, email=EMAIL, api_token=TOKEN,
+                           observe=lambda api, endpoint, status: calls.append(endpoint))
+    newest = next(iter(client.comments_newest_first(tid)))
+    assert newest.body == "text 149" and len(calls) == 1
+    bodies = [c.body for c in client.comments_newest_first(tid)]
+    assert bodies == [f"text {i}" for i in range(149, -1, -1)] and len(calls) == 3
