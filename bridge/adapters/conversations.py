@@ -12,12 +12,14 @@ from typing import Any
 import redis
 
 from bridge.adapters import redis_keys as keys
+from bridge.adapters.open_sms import OpenSmsIndex
 from bridge.domain.model import Conversation, Profile
 
 
 class Conversations:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, open_sms: OpenSmsIndex | None = None) -> None:
         self._r = client
+        self._open_sms = open_sms or OpenSmsIndex(client)
 
     def get_conversation(self, phone: str, brand: str) -> Conversation | None:
         raw = self._r.hgetall(keys.conversation(phone, brand))
@@ -41,23 +43,16 @@ class Conversations:
         if conv.ticket_id:
             pipe.set(keys.ticket_conversation(conv.ticket_id),
                      f"{conv.phone}:{conv.brand_number}", ex=keys.CONVERSATION_TTL)
+            self._open_sms.mark(conv.phone, conv.brand_number, conv.ticket_id,
+                                conv.ticket_status or "new", pipe)
         pipe.zadd(keys.RECENT, {f"{conv.phone}:{conv.brand_number}": time.time()})
         pipe.zremrangebyrank(keys.RECENT, 0, -keys.RECENT_KEEP - 1)
         pipe.execute()
 
-    def latest_conversation_of(self, phone: str) -> Conversation | None:
-        """The customer's most recently updated conversation, on any brand number."""
-        best, best_at = None, -1.0
-        prefix = keys.conversation_prefix(phone)
-        for key in self._r.scan_iter(match=prefix + "*", count=100):
-            brand = key.decode()[len(prefix):]
-            at = float(self._r.hget(key, "updated_at") or 0)
-            if at > best_at:
-                best, best_at = self.get_conversation(phone, brand), at
-        return best
-
     def set_ticket_status(self, ticket_id: int, phone: str, brand: str, status: str) -> bool:
-        """Keep the cached status in step with Zendesk (from its webhooks); False if not cached."""
+        """Keep the cached status and the open-SMS index in step with Zendesk (from its
+        webhooks); False if the conversation is not cached (the index is kept either way)."""
+        self._open_sms.mark(phone, brand, ticket_id, status)
         conv = self.get_conversation(phone, brand)
         if conv is None or conv.ticket_id != ticket_id:
             return False

@@ -32,6 +32,10 @@ TABLE: dict[str, tuple[str, str, str]] = {
     "zkb:lock:<queue>": ("string", "45 s", "one worker drains an ordered queue at a time"),
     "zkb:conv:<phone>:<brand>": ("hash", "90 days", "conversation cache (recoverable)"),
     "zkb:ticketconv:<ticket>": ("string", "90 days", "ticket -> conversation"),
+    "zkb:opensms:<phone>": ("hash", "90 days, renewed", "brand number -> '<ticket>:<status>' "
+                            "of the phone's not-closed SMS tickets (E6, recoverable)"),
+    "zkb:opensms:ready": ("string", "none (1 h when no view)", "the open-SMS index is "
+                          "complete; absent: the sweep rebuilds it from the view"),
     "zkb:recent": ("zset", f"last {RECENT_KEEP}", "recently updated conversations (/ops)"),
     "zkb:profile:<id>": ("string", "60 s", "Klaviyo profile cache"),
     "zkb:agent:<user>": ("string", "10 min", "agent email cache (A3)"),
@@ -74,6 +78,7 @@ LATENCY = "zkb:m:latency"
 METRICS_PENDING = "zkb:metrics:bulk"
 METRICS_INFLIGHT = "zkb:metrics:bulk:inflight:"
 METRICS_FAILED = "zkb:metrics:failed"
+OPEN_SMS_READY = "zkb:opensms:ready"
 BEAT_LEASE = "zkb:beat:lease"
 BEAT_LEASE_TTL = 30
 UNACKED = "unacked"          # kombu's hash of messages delivered to a worker, not yet acked
@@ -95,8 +100,8 @@ def conversation(phone: str, brand: str) -> str:
     return f"zkb:conv:{phone}:{brand}"
 
 
-def conversation_prefix(phone: str) -> str:
-    return f"zkb:conv:{phone}:"
+def open_sms(phone: str) -> str:
+    return f"zkb:opensms:{phone}"
 
 
 def ticket_conversation(ticket_id: int) -> str:

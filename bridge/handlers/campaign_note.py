@@ -4,6 +4,10 @@ internal note on that ticket, so the agent sees what the customer just received.
 Never creates a ticket. Conversation replies (the bridge's own, or typed in Klaviyo's inbox)
 come back as `received_sms` too: they carry no campaign or flow name and are skipped, and the
 bridge's own texts are also recognised from its ledger of recently sent texts.
+
+Which ticket: the open-SMS index (adapters/open_sms.py, E6), never the conversation cache's
+keys (a scan) nor Zendesk: a campaign to thousands costs Redis reads only. The receiver already
+dropped receipts for phones the index does not know, so this sees the few that matter.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.domain.model import Conversation, conversation_external_id
 from bridge.domain.phones import canonical_brand_number
 from bridge.domain.reply_rules import campaign_note
 from bridge.handlers.notes import add_note_once
@@ -52,22 +55,26 @@ def process_delivered(event: dict[str, Any], deps: CampaignDeps, ref: str = "") 
         return Done("dropped", "conversation_reply")
     if deps.store.ledger.sent_text_recently(sms.customer_phone, sms.body):
         return Done("dropped", "own_reply")
-    brand = canonical_brand_number(sms.brand_number)
-    conv = (deps.store.conversations.get_conversation(sms.customer_phone, brand)
-            or deps.store.conversations.latest_conversation_of(sms.customer_phone)
-            or _from_zendesk(sms.customer_phone, brand, deps))
-    if conv is None or conv.ticket_id is None or conv.ticket_status == "closed":
+    found = open_ticket_for(deps.store.open_sms.open_tickets(sms.customer_phone),
+                            canonical_brand_number(sms.brand_number))
+    if found is None:
         return Done("dropped", "no_open_ticket")
+    brand, ticket_id = found
     key = f"campaign:{ref or sms.event_id}"
-    if not add_note_once(key, conv.ticket_id, note, deps.store, deps.zendesk, deps.clock):
+    if not add_note_once(key, ticket_id, note, deps.store, deps.zendesk, deps.clock):
+        # Closed since the index saw it (a webhook still in flight, or missed): forget it.
+        deps.store.open_sms.mark(sms.customer_phone, brand, ticket_id, "closed")
         return Done("dropped", "no_open_ticket")
-    return Done("applied", fields={"ticket_id": conv.ticket_id})
+    return Done("applied", fields={"ticket_id": ticket_id})
 
 
-def _from_zendesk(phone: str, brand: str, deps: CampaignDeps) -> Conversation | None:
-    """Cache lost: find the conversation's latest ticket by external_id (one read)."""
-    tickets = deps.zendesk.tickets_by_external_id(conversation_external_id(phone, brand))
+def open_ticket_for(tickets: dict[str, tuple[int, str]], brand: str) -> tuple[str, int] | None:
+    """(brand number, ticket id) to note: the ticket of the number the SMS came from, else the
+    customer's newest open SMS ticket on any brand number (campaigns often come from another
+    number than the one the customer texted)."""
+    if brand in tickets:
+        return brand, tickets[brand][0]
     if not tickets:
         return None
-    latest = max(tickets, key=lambda t: t.id)
-    return Conversation(phone, brand, ticket_id=latest.id, ticket_status=latest.status)
+    best = max(tickets, key=lambda b: tickets[b][0])
+    return best, tickets[best][0]

@@ -127,3 +127,12 @@ def parse_delivered_sms(item: dict[str, Any]) -> DeliveredSms:
                         customer_phone=normalize(str(props.get(TO) or "")),
                         brand_number=str(props.get(FROM) or "").strip(), body=body,
                         campaign=props.get(CAMPAIGN) or None, flow=props.get(FLOW) or None)
+
+
+def receipt_phone(item: dict[str, Any]) -> str | None:
+    """The recipient's phone of a `received_sms` item, or None when it has none the bridge can
+    read (the worker then drops it with its reason)."""
+    try:
+        return parse_delivered_sms(item).customer_phone
+    except EventShapeError:
+        return None

@@ -75,6 +75,26 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
             delivery = hooks.deliver(sb, [(hooks.RECEIVED_SMS_TOPIC, ev)])
         return jsonify({"event_id": ev.id, "delivery_id": delivery})
 
+    @bp.post(f"{PREFIX}/campaign/batch")
+    def campaign_batch() -> tuple[Response, int] | Response:
+        """One campaign to many phones (`to`: a list): Klaviyo reports each receipt, in
+        deliveries of up to `per_delivery` events (default 500). Phones that cannot receive it
+        (no profile, no consent) are listed, not sent."""
+        body = request.get_json(silent=True) or {}
+        phones, size = body.get("to"), int(body.get("per_delivery") or 500)
+        if not isinstance(phones, list) or not phones or not 1 <= size <= 1000:
+            return _error(400, "'to' must be a non-empty list; per_delivery 1-1000")
+        with sb.lock:
+            sent, refused = [], []
+            for phone in phones:
+                ev = _send_campaign(state(), {**body, "to": phone})
+                (refused if isinstance(ev, tuple) else sent).append(phone if isinstance(
+                    ev, tuple) else ev)
+            deliveries = [hooks.deliver(sb, [(hooks.RECEIVED_SMS_TOPIC, ev)
+                                             for ev in sent[i:i + size]])
+                          for i in range(0, len(sent), size)]
+        return jsonify({"sent": len(sent), "refused": refused, "delivery_ids": deliveries})
+
     @bp.get(f"{PREFIX}/sms")
     def sms() -> Response:
         phone = request.args.get("phone")

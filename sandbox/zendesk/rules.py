@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import request
 
+from sandbox.zendesk import view_run
 from sandbox.zendesk.model import (
     CUSTOM_FIELD_IDS,
     User,
@@ -196,4 +197,4 @@ class _RuleApi:
 
 
 ROUTES = _RuleApi("view", "views", build_view).routes() + \
-    _RuleApi("automation", "automations", build_automation).routes()
+    _RuleApi("automation", "automations", build_automation).routes() + view_run.ROUTES

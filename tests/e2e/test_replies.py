@@ -118,8 +118,8 @@ def test_a_campaign_sms_becomes_a_note_on_the_open_ticket_but_not_a_closed_one(
     bridge.set_status(ticket, "closed")
     bridge.settle()
     bridge.campaign(ALICE, "last chance", "Black Friday")
-    wait_for(lambda: bridge.counters().get("received_sms:dropped:no_open_ticket"),
-             what="the campaign to be skipped")
+    wait_for(lambda: bridge.counters().get("received_sms:dropped:receipt_without_ticket"),
+             what="the campaign to be skipped (E6: by the receiver, no task)")
     assert len(notes(bridge, ticket)) == 1
     assert len(bridge.tickets()) == 1
 

@@ -127,17 +127,42 @@ def test_a_ticket_closed_since_it_was_cached_gets_no_note_and_no_error(
     assert zendesk.notes == []
 
 
-def test_a_cache_miss_falls_back_to_one_zendesk_lookup_by_external_id(
+def test_a_ticket_the_index_does_not_know_gets_no_note_and_costs_no_zendesk_call(
+        deps: CampaignDeps, zendesk: FakeZendesk) -> None:
+    customer_has_ticket(deps, zendesk, cached=False)      # Redis lost it: rebuilt in the sweep
+    assert delivered(deps, campaign="Black Friday") == "dropped:no_open_ticket"
+    assert zendesk.notes == [] and sum(zendesk.calls.values()) == 0
+
+
+def test_a_ticket_known_only_from_its_status_webhook_is_noted(
         deps: CampaignDeps, zendesk: FakeZendesk) -> None:
     ticket_id = customer_has_ticket(deps, zendesk, cached=False)
+    deps.store.conversations.set_ticket_status(ticket_id, ALICE, TOLL_FREE, "pending")
     delivered(deps, campaign="Black Friday")
     assert len(zendesk.notes_on(ticket_id)) == 1
-    assert zendesk.calls["tickets_by_external_id"] == 1
 
 
-def test_a_cache_miss_for_a_closed_ticket_leaves_no_note(deps: CampaignDeps,
-                                                        zendesk: FakeZendesk) -> None:
-    customer_has_ticket(deps, zendesk, status="closed", cached=False)
+def test_a_ticket_closed_by_an_agent_is_forgotten_by_the_index(
+        deps: CampaignDeps, zendesk: FakeZendesk) -> None:
+    ticket_id = customer_has_ticket(deps, zendesk)
+    deps.store.conversations.set_ticket_status(ticket_id, ALICE, TOLL_FREE, "closed")
+    assert deps.store.open_sms.open_tickets(ALICE) == {}
     delivered(deps, campaign="Black Friday")
-    assert zendesk.notes == []
-    assert zendesk.calls["add_note"] == 0
+    assert zendesk.notes == [] and sum(zendesk.calls.values()) == 0
+
+
+def test_an_older_tickets_closure_leaves_the_follow_up_in_the_index(
+        deps: CampaignDeps, zendesk: FakeZendesk) -> None:
+    old = customer_has_ticket(deps, zendesk, status="closed")
+    follow_up = customer_has_ticket(deps, zendesk)
+    deps.store.conversations.set_ticket_status(old, ALICE, TOLL_FREE, "closed")
+    delivered(deps, campaign="Black Friday")
+    assert zendesk.notes_on(follow_up) and not zendesk.notes_on(old)
+
+
+def test_the_ticket_of_the_sending_number_is_preferred_over_a_newer_one(
+        deps: CampaignDeps, zendesk: FakeZendesk) -> None:
+    short_code_ticket = customer_has_ticket(deps, zendesk, brand=SHORT_CODE)
+    customer_has_ticket(deps, zendesk, brand=TOLL_FREE)
+    delivered(deps, brand=SHORT_CODE, campaign="Black Friday")
+    assert [t for t, _ in zendesk.notes] == [short_code_ticket]

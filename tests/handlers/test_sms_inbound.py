@@ -349,27 +349,20 @@ def test_on_a_150_comment_ticket_a_lost_put_is_found_on_the_newest_page_not_post
     assert zendesk.calls["comments_newest_first"] == 1
 
 
-def test_a_repeated_text_whose_put_never_landed_is_not_mistaken_for_the_earlier_one(
-        deps: InboundDeps, zendesk: FakeZendesk) -> None:
-    text(deps, ORDER)
-    text(deps, "ok")
+@pytest.mark.parametrize("before", [(ORDER, "ok"), ("ok",)],
+                         ids=["an_earlier_identical_text", "the_tickets_first_text"])
+def test_a_repeated_text_whose_put_never_landed_is_still_posted(
+        deps: InboundDeps, zendesk: FakeZendesk, before: tuple[str, ...]) -> None:
+    """Neither an earlier identical text nor the ticket's first comment is taken for the
+    write that never landed (E1)."""
+    for body in before:
+        text(deps, body)
     zendesk.fail_next("update_ticket", timeout(applied=False))
     ref = receive(deps.store, sent_sms("ok"), deps.clock())
     with pytest.raises(FailedAttempt):
         handle_inbound(ref, deps)
     handle_inbound(ref, deps)
-    assert zendesk.comments_on(only_ticket(zendesk)["id"]) == [ORDER, "ok", "ok"]
-
-
-def test_a_repeat_of_the_tickets_first_text_whose_put_never_landed_is_still_posted(
-        deps: InboundDeps, zendesk: FakeZendesk) -> None:
-    text(deps, "ok")
-    zendesk.fail_next("update_ticket", timeout(applied=False))
-    ref = receive(deps.store, sent_sms("ok"), deps.clock())
-    with pytest.raises(FailedAttempt):
-        handle_inbound(ref, deps)
-    handle_inbound(ref, deps)
-    assert zendesk.comments_on(only_ticket(zendesk)["id"]) == ["ok", "ok"]
+    assert zendesk.comments_on(only_ticket(zendesk)["id"]) == [*before, "ok"]
 
 
 def test_a_rate_limited_comment_is_posted_on_retry_without_reading_the_tickets_comments(

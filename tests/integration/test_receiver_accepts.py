@@ -105,13 +105,34 @@ def test_texts_delivered_one_by_one_out_of_order_wait_in_send_order(
     assert conversation(r) == ["klaviyo:01JEARLY", "klaviyo:01JLATE"]
 
 
+def receipt(event_id: str) -> dict:
+    """A `received_sms`: a brand number's SMS reached the customer (From brand, To customer)."""
+    return klaviyo_event(event_id, topic=RECEIVED_SMS, customer=BRAND, brand=CUSTOMER)
+
+
 def test_a_campaign_text_received_by_a_customer_goes_to_its_own_task_and_waits_in_no_conversation(
         receiver: Receiver, r: redis.Redis) -> None:
-    resp = deliver_klaviyo(receiver, [klaviyo_event("01JCAMP", topic=RECEIVED_SMS)])
+    r.hset(f"zkb:opensms:{CUSTOMER}", BRAND, "41:open")       # the customer has an SMS ticket
+    resp = deliver_klaviyo(receiver, [receipt("01JCAMP")])
 
     assert resp.status_code == 202
     assert_carries_only_refs(queued(r, KLAVIYO_QUEUE), ["klaviyo:01JCAMP"], "bridge.received_sms")
     assert not list(r.scan_iter(match="zkb:convq:*"))
+
+
+def test_a_receipt_for_a_customer_without_an_open_sms_ticket_is_kept_as_id_and_outcome_only(
+        receiver: Receiver, r: redis.Redis) -> None:
+    """E6: no task, no body kept, counted; a repeat is still recognised."""
+    for _ in range(2):
+        resp = deliver_klaviyo(receiver, [receipt("01JCAMP")])
+        assert resp.status_code == 202
+        assert resp.json == {"accepted": 1, "queued": 0, "duplicates": 0}
+    assert r.llen(KLAVIYO_QUEUE) == 0 and r.zcard("zkb:unqueued") == 0
+    kept = r.hgetall("zkb:ev:klaviyo:01JCAMP")
+    assert b"raw" not in kept and kept[b"state"] == b"dropped"
+    assert kept[b"reason"] == b"no_open_ticket"
+    assert sum(len(k) + len(v) for k, v in kept.items()) <= 200
+    assert r.hget("zkb:counters", "received_sms:dropped:receipt_without_ticket") == b"1"
 
 
 def test_a_zendesk_event_is_kept_and_queued_to_the_zendesk_queue(
