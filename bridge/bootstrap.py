@@ -16,11 +16,13 @@ from bridge.config import Settings
 from bridge.domain.sms_rules import Policy
 from bridge.handlers.agent_reply import ReplyDeps
 from bridge.handlers.campaign_note import CampaignDeps
+from bridge.handlers.open_sms_rebuild import RebuildDeps
 from bridge.handlers.reconcile import ReconcileDeps, ReconcileEnqueue
 from bridge.handlers.sms_inbound import InboundDeps
 from bridge.handlers.ticket_event import TicketEventDeps
 from bridge.handlers.ticket_metric import MetricsDeps
 from bridge.ops.backfill import BackfillDeps
+from bridge.ops.provision import VIEW_TITLE
 from bridge.ports import QuotaPort
 
 
@@ -97,8 +99,7 @@ def reply_deps(settings: Settings, shared_store: Store | None = None) -> ReplyDe
                      budget=Budgets.from_settings(settings).messages,
                      mode=settings.sms_reply_mode, max_attempts=settings.max_attempts,
                      settle_seconds=settings.reply_settle_ms / 1000,
-                     confirm_seconds=float(settings.reply_confirm_seconds),
-                     reserve_slots=settings.quota_reservations)
+                     confirm_seconds=float(settings.reply_confirm_seconds))
 
 
 def metrics_deps(settings: Settings, shared_store: Store | None = None) -> MetricsDeps:
@@ -119,6 +120,11 @@ def campaign_deps(settings: Settings, shared_store: Store | None = None) -> Camp
     st = shared_store or store(settings)
     return CampaignDeps(store=st, zendesk=zendesk_client(settings, st),
                         max_attempts=settings.max_attempts)
+
+
+def open_sms_rebuild_deps(settings: Settings, st: Store) -> RebuildDeps:
+    """E6: the sweep's rebuild of the open-SMS index, from provision's "SMS tickets" view."""
+    return RebuildDeps(store=st, zendesk=zendesk_client(settings, st), view_title=VIEW_TITLE)
 
 
 def reconcile_deps(settings: Settings, st: Store, enqueue_metric: ReconcileEnqueue,

@@ -16,7 +16,9 @@ Who spends what:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from bridge.config import Settings
@@ -62,8 +64,35 @@ def zendesk_budgets(settings: Settings) -> BudgetTable:
                                settings.zendesk_updates_per_minute)
 
     def budgets(endpoint: str) -> tuple[Budget, ...]:
-        return (account, updates) if endpoint == "PUT tickets/{id}" else (account,)
+        wanted = (account, updates) if endpoint == "PUT tickets/{id}" else (account,)
+        return wanted if _lane.get() == INTERACTIVE else tuple(map(background_share, wanted))
     return budgets
+
+
+# --- priority lanes (E6) ------------------------------------------------------------------------
+# Interactive work (customers' texts, agents' replies) takes what it needs of Zendesk's budgets
+# first; background work (campaign notes, ticket metrics, sweeps, backfill) uses what is left
+# while keeping BACKGROUND_RESERVE of each window free for interactive calls. Same windows (same
+# Redis keys), a lower ceiling: a background call waits once the window is 75% full, an
+# interactive one only when it is full.
+INTERACTIVE, BACKGROUND = "interactive", "background"
+BACKGROUND_RESERVE = 0.25
+_lane: ContextVar[str] = ContextVar("zkb_lane", default=INTERACTIVE)
+
+
+def background_share(budget: Budget) -> Budget:
+    return Budget(budget.name, tuple((max(1, int(limit * (1 - BACKGROUND_RESERVE))), seconds)
+                                     for limit, seconds in budget.windows))
+
+
+@contextmanager
+def background_lane() -> Iterator[None]:
+    """Calls made inside spend the background share of Zendesk's budgets."""
+    token = _lane.set(BACKGROUND)
+    try:
+        yield
+    finally:
+        _lane.reset(token)
 
 
 def klaviyo_budgets(settings: Settings) -> BudgetTable:

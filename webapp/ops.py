@@ -43,10 +43,9 @@ from webapp.ops_view import (
     ticket_metrics,
     when,
 )
-from workers.queues import KLAVIYO_QUEUE, MAINTENANCE_QUEUE, ZENDESK_QUEUE, enqueue, task_for_kind
+from workers.queues import QUEUES, enqueue, task_for_kind
 
 bp = Blueprint("ops", __name__)
-QUEUES = (KLAVIYO_QUEUE, ZENDESK_QUEUE, MAINTENANCE_QUEUE)
 NOTICE_TTL = 600
 NOTICE_LINES = 50
 SOURCES = ("klaviyo", "zendesk")
@@ -103,6 +102,7 @@ def page() -> Response | str:
         failed = list_failed(deps.store, source=source)
         counters = deps.store.outcomes.counters()
         view = {"queues": queue_depths(deps.store, QUEUES), "outcomes": outcomes(counters),
+                "queue_ages": deps.store.outcomes.queue_ages(QUEUES, time.time()),
                 "ticket_metrics": ticket_metrics(counters),
                 "repaired": repaired(counters),
                 "recent": recent_conversations(deps.store),

@@ -25,10 +25,9 @@ from bridge.adapters import meters
 from bridge.adapters.store import Store
 from bridge.config import Settings
 from webapp.auth import denied
-from workers.queues import KLAVIYO_QUEUE, MAINTENANCE_QUEUE, ZENDESK_QUEUE
+from workers.queues import QUEUES
 
 bp = Blueprint("metrics", __name__)
-QUEUES = (KLAVIYO_QUEUE, ZENDESK_QUEUE, MAINTENANCE_QUEUE)
 WEBHOOK_SOURCES = ("klaviyo", "zendesk")
 TASK_OF_KIND = {"inbound_sms": "bridge.inbound_sms", "received_sms": "bridge.received_sms",
                 "zendesk_event": "bridge.zendesk_event", "agent_reply": "bridge.zendesk_event",

@@ -22,6 +22,7 @@ from bridge.adapters.store import Store
 from bridge.config import Settings
 from bridge.domain.model import RawEvent
 from bridge.payloads.envelopes import EnvelopeError, split_klaviyo, split_zendesk
+from bridge.payloads.klaviyo_events import RECEIVED_SMS, receipt_phone
 from bridge.payloads.routes import queue_of
 from bridge.payloads.signatures import (
     SignatureError,
@@ -36,6 +37,7 @@ from workers.queues import enqueue, task_for
 log = logging.getLogger("zkbridge.receiver")
 bp = Blueprint("receiver", __name__)
 RETRY_AFTER_SECONDS = "5"
+RECEIPT_WITHOUT_TICKET = "received_sms:dropped:receipt_without_ticket"   # E6, never queued
 
 
 def _error(status: int, reason: str, message: str) -> Response:
@@ -69,14 +71,15 @@ def _receive(source: str, verify: Callable[[bytes], None],
                                                           "problem": str(e)}})
         return _error(400, "malformed", str(e))
     try:
-        new, unconfirmed = store.events.save_events(events, time.time(), route=queue_of)
+        needing_work = _needing_work(store, events)
+        new, unconfirmed = store.events.save_events(needing_work, time.time(), route=queue_of)
         queued, unused = [], []
         for event in new + unconfirmed:
             task = task_for(event)
             if task is None:
                 unused.append(event)
                 continue
-            enqueue(celery, task, event.ref)
+            enqueue(celery, task, event.ref, event.kind)
             queued.append(event.ref)
         replicas = store.events.settle_receipt(source, queued, unused, received=len(events))
     except (redis.RedisError, OperationalError) as e:
@@ -86,7 +89,7 @@ def _receive(source: str, verify: Callable[[bytes], None],
     if replicas < store.events.wait_replicas:   # REDIS_WAIT_REPLICAS (docs/scaling.md)
         return _not_replicated(store, source, replicas)
     resp = jsonify({"accepted": len(events), "queued": len(queued),
-                    "duplicates": len(events) - len(new)})
+                    "duplicates": len(needing_work) - len(new)})
     resp.status_code = 202
     return resp
 
@@ -99,6 +102,20 @@ def _not_replicated(store: Store, source: str, replicas: int) -> Response:
     log.error("events not replicated in time", extra={"fields": {"source": source,
                                                                   "replicas": replicas}})
     return _error(503, "not_replicated", "no Redis replica confirmed the events; retry later")
+
+
+def _needing_work(store: Store, events: list[RawEvent]) -> list[RawEvent]:
+    """E6: a `received_sms` for a phone without a not-closed SMS ticket needs nothing (A7), so it
+    is kept as id + outcome only, counted, and never queued; one Redis read per delivery."""
+    receipts = [(e, receipt_phone(e.data)) for e in events if e.kind == RECEIVED_SMS]
+    receipts = [(e, phone) for e, phone in receipts if phone]   # unreadable: the worker says why
+    if not receipts:
+        return events
+    known = store.open_sms.with_open_ticket([phone for _, phone in receipts])
+    idle = {e.ref for (e, _), has in zip(receipts, known, strict=True) if not has}
+    store.events.save_dropped([e for e in events if e.ref in idle], time.time(),
+                              RECEIPT_WITHOUT_TICKET, "no_open_ticket")
+    return [e for e in events if e.ref not in idle]
 
 
 def _rejected(store: Store, source: str, e: SignatureError) -> Response:

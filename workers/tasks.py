@@ -14,8 +14,10 @@ import time
 from celery import shared_task
 
 from bridge import bootstrap
+from bridge.budgets import background_lane
 from bridge.handlers import metric_burst
 from bridge.handlers.campaign_note import runner as campaign_runner
+from bridge.handlers.open_sms_rebuild import rebuild_if_lost
 from bridge.handlers.reconcile import reconcile as run_reconcile
 from bridge.handlers.runner import Done
 from bridge.handlers.sms_inbound import handle_inbound
@@ -27,7 +29,6 @@ from workers.base import BridgeTask
 from workers.queues import QUEUES, enqueue, task_for_kind
 
 
-from workers.release import release
 @shared_task(base=BridgeTask, name="bridge.inbound_sms", bind=True, acks_late=True)
 def inbound_sms(self: BridgeTask, ref: str) -> str:
     """A customer's text (Klaviyo sent_sms) -> Zendesk ticket or comment."""
@@ -43,13 +44,15 @@ def zendesk_event(self: BridgeTask, ref: str) -> str:
 @shared_task(base=BridgeTask, name="bridge.received_sms", bind=True, acks_late=True)
 def received_sms(self: BridgeTask, ref: str) -> str:
     """An SMS reached a customer (Klaviyo received_sms): campaign/flow -> note on the ticket."""
-    return campaign_runner(deps.campaign_deps()).run_event(ref)
+    with background_lane():
+        return campaign_runner(deps.campaign_deps()).run_event(ref)
 
 
 @shared_task(base=BridgeTask, name="bridge.ticket_metric", bind=True, acks_late=True)
 def ticket_metric(self: BridgeTask, ticket_id: int, metric: str, when: str) -> str:
     """Record one Opened/Resolved Ticket the catch-up sweep found missing (M4)."""
-    done = record_metric(ticket_id, metric, when, deps.ticket_event_deps().metrics)
+    with background_lane():
+        done = record_metric(ticket_id, metric, when, deps.ticket_event_deps().metrics)
     return _counted(done)
 
 
@@ -68,8 +71,9 @@ def reconcile(self: BridgeTask) -> dict[str, int]:
     def ask(ticket_id: int, metric: str, when: str) -> None:
         self.app.send_task("bridge.ticket_metric", args=[ticket_id, metric, when])
 
-    return run_reconcile(bootstrap.reconcile_deps(deps.settings(), deps.store(), ask),
-                         time.time())
+    with background_lane():
+        return run_reconcile(bootstrap.reconcile_deps(deps.settings(), deps.store(), ask),
+                             time.time())
 
 
 @shared_task(base=BridgeTask, name="bridge.flush_metrics", bind=True, acks_late=True,
@@ -84,16 +88,8 @@ def flush_metrics(self: BridgeTask) -> int:
 @shared_task(base=BridgeTask, name="bridge.sweep", bind=True, acks_late=True, periodic=True)
 def sweep(self: BridgeTask) -> dict[str, int]:
     """Re-queue stranded events and conversations (beat, every 30 s)."""
+    with background_lane():
+        rebuild_if_lost(bootstrap.open_sms_rebuild_deps(deps.settings(), deps.store()))  # E6
     store = deps.store()
     return run_sweep(store, lambda task, ref: enqueue(self.app, task, ref), time.time(),
-                     task_for_kind, in_broker=lambda refs: store.broker.holding(refs, QUEUES)
-                     | store.due.holding(refs))
-
-
-@shared_task(base=BridgeTask, name="bridge.release_due", bind=True, acks_late=True,
-             periodic=True)
-def release_due(self: BridgeTask) -> int:
-    """Publish the refs whose wait in `zkb:due` ends within RELEASE_AHEAD seconds, each with the
-    short countdown left (beat, when one is due: workers/beat.py `WhenDue`)."""
-    return release(deps.store(), lambda task, ref, countdown: self.app.send_task(
-        task, args=[ref], countdown=countdown), time.time(), task_for_kind)
+                     task_for_kind, in_broker=lambda refs: store.broker.holding(refs, QUEUES))

@@ -50,6 +50,23 @@ for _, key in ipairs(KEYS) do
 end
 """
 
+# Events kept only for de-duplication (E6): id, kind, outcome, no body. A repeat of a stored event
+# changes nothing; each new one counts once under `<counter>`.
+_SAVE_DROPPED = """
+local now, ttl, reason, counter = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local n = 0
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, 'kind', ARGV[4 + i], 'received_at', now, 'state', 'dropped',
+               'reason', reason)
+    redis.call('EXPIRE', key, ttl)
+    n = n + 1
+  end
+end
+if n > 0 then redis.call('HINCRBY', 'zkb:counters', counter, n) end
+return n
+"""
+
 Route = Callable[[RawEvent], tuple[str, float] | None]
 
 
@@ -63,6 +80,7 @@ class EventLog:
         self.wait_replicas, self.wait_ms = wait_replicas, wait_ms
         self._save = client.register_script(_SAVE_EVENTS)
         self._mark_queued = client.register_script(_MARK_QUEUED)
+        self._save_dropped = client.register_script(_SAVE_DROPPED)
 
     def save_events(self, events: list[RawEvent], now: float, route: Route = lambda e: None,
                     ) -> tuple[list[RawEvent], list[RawEvent]]:
@@ -105,6 +123,16 @@ class EventLog:
             return int(pipe.execute()[-1])
         pipe.execute()
         return 0
+
+    def save_dropped(self, events: list[RawEvent], now: float, counter: str,
+                     reason: str) -> int:
+        """Keep events that need no work as id + outcome only (no body, no queue), counted once
+        under `counter`: a repeat delivery is still recognised. Returns how many were new."""
+        if not events:
+            return 0
+        return int(self._save_dropped(keys=[keys.event(e.ref) for e in events],
+                                      args=[now, self.event_ttl, reason, counter,
+                                            *[e.kind for e in events]]))
 
     def mark_queued(self, refs: list[str]) -> None:
         if not refs:

@@ -3,6 +3,7 @@ failed jobs (E2). Every process adds to the same Redis hashes, so the fleet is s
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -50,6 +51,16 @@ class Outcomes:
         return {**dict(zip(queues, values, strict=False)),
                 "unacked (held by workers)": values[-1]}
 
+    def queue_ages(self, queues: tuple[str, ...], now: float) -> dict[str, float | None]:
+        """Seconds the oldest waiting message of each queue has waited (None: empty, or a
+        message that says nothing of its age). kombu pushes on the left and pops on the right,
+        so the oldest is the last; its `zkb_sent_at` header (workers/queues.py), else the
+        receipt time of the event it carries."""
+        pipe = self._r.pipeline(transaction=False)
+        for q in queues:
+            pipe.lindex(q, -1)
+        return {q: _age(self._r, raw, now) for q, raw in zip(queues, pipe.execute(), strict=True)}
+
     # --- failed jobs (E2) ---------------------------------------------------------------------
     def record_failure(self, ref: str, task: str, error: BaseException, attempts: int,
                        now: float) -> None:
@@ -88,3 +99,17 @@ class Outcomes:
     def notice(self, notice: str) -> list[str] | None:
         raw = self._r.get(keys.ops_notice(notice))
         return json.loads(raw) if raw else None
+
+
+def _age(client: redis.Redis, raw: bytes | None, now: float) -> float | None:
+    if raw is None:
+        return None
+    try:
+        message = json.loads(raw)
+        sent = (message.get("headers") or {}).get("zkb_sent_at")
+        if sent is None:
+            args = json.loads(base64.b64decode(message["body"]))[0]
+            sent = client.hget(keys.event(str(args[0])), "received_at") if args else None
+        return max(0.0, now - float(sent)) if sent is not None else None
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None

@@ -15,10 +15,10 @@ import redis
 from bridge.adapters import redis_keys as keys
 from bridge.adapters.broker_view import BrokerView
 from bridge.adapters.conversations import Conversations
-from bridge.adapters.due_refs import DueRefs
 from bridge.adapters.event_log import EventLog
 from bridge.adapters.ledger import Ledger
 from bridge.adapters.metric_buffer import MetricBuffer
+from bridge.adapters.open_sms import OpenSmsIndex
 from bridge.adapters.ordered_queues import OrderedQueues
 from bridge.adapters.outcomes import Outcomes
 from bridge.adapters.quota import Quota
@@ -31,13 +31,13 @@ class Store:
         self.client = client            # for tests and adapters only (a test checks this)
         self.events = EventLog(client, event_ttl, wait_replicas=wait_replicas, wait_ms=wait_ms)
         self.queues = OrderedQueues(client)
-        self.conversations = Conversations(client)
+        self.open_sms = OpenSmsIndex(client)
+        self.conversations = Conversations(client, self.open_sms)
         self.ledger = Ledger(client)
         self.outcomes = Outcomes(client)
         self.quota = Quota(client)
         self.metric_buffer = MetricBuffer(client)
         self.zendesk_tokens = TokenCache(client)
-        self.due = DueRefs(client)        # jobs waiting past a safe countdown (#14)
         self.broker = BrokerView(client)   # read-only: the sweep's look at Celery's lists
 
     @property

@@ -120,6 +120,25 @@ class ZendeskClient:
         return self.http.request("GET", "/api/v2/incremental/tickets/cursor.json",
                                  "GET incremental/tickets/cursor", params=params).json()
 
+    def view_id(self, title: str) -> int | None:
+        """The id of the active view with this title (the "SMS tickets" view provision makes)."""
+        resp = self.http.request("GET", "/api/v2/views", "GET views",
+                                 params={"active": "true", "per_page": 100})
+        found = [v for v in resp.json().get("views") or [] if v.get("title") == title]
+        return int(found[0]["id"]) if found else None
+
+    def view_tickets(self, view_id: int, cursor: str | None = None,
+                     ) -> tuple[list[Ticket], str | None]:
+        """One page (100 tickets) of a view's tickets, and the cursor of the next page."""
+        params: dict[str, Any] = {"page[size]": 100}
+        if cursor:
+            params["page[after]"] = cursor
+        doc = self.http.request("GET", f"/api/v2/views/{view_id}/tickets",
+                                "GET views/{id}/tickets", params=params).json()
+        meta = doc.get("meta") or {}
+        after = meta.get("after_cursor") if meta.get("has_more") else None
+        return [_ticket(t) for t in doc.get("tickets") or []], after
+
     def tickets_by_external_id(self, external_id: str) -> list[Ticket]:
         resp = self.http.request("GET", "/api/v2/tickets", "GET tickets?external_id",
                                  params={"external_id": external_id})

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.budgets import background_lane
 from bridge.domain.metric_rules import metric_for_change
 from bridge.handlers import agent_reply as replies
 from bridge.handlers.runner import Done, Runner
@@ -43,9 +44,10 @@ def handle_ticket_event(ref: str, deps: TicketEventDeps) -> str:
     kind = event_type(event["data"]) if event else ""
     if kind == COMMENT_ADDED:
         return replies.runner(deps.replies).run_event(ref)
-    return Runner(store=deps.store, kind=KIND, source="zendesk", task="bridge.zendesk_event",
-                  process=lambda _ref, ev: process_ticket_change(ev, deps),
-                  max_attempts=deps.max_attempts).run_event(ref)
+    with background_lane():      # metrics and status: never ahead of texts and replies (E6)
+        return Runner(store=deps.store, kind=KIND, source="zendesk", task="bridge.zendesk_event",
+                      process=lambda _ref, ev: process_ticket_change(ev, deps),
+                      max_attempts=deps.max_attempts).run_event(ref)
 
 
 def process_ticket_change(event: dict[str, Any], deps: TicketEventDeps) -> Done:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bridge.budgets import BULK_BUDGET, BULK_MAX, export_budget
+from bridge.budgets import BULK_BUDGET, BULK_MAX, background_lane, export_budget
 from bridge.domain.metric_rules import OPENED, RESOLVED, MetricEvent, build_event
 from bridge.domain.model import Budget
 from bridge.errors import RateLimited
@@ -74,8 +74,9 @@ def _pages(since: datetime, cursor: str | None, deps: BackfillDeps,
            report: BackfillReport) -> Iterator[dict]:
     while True:
         _wait_for(deps.export_budget, deps)
-        page = deps.zendesk.export_page(start_time=int(since.timestamp()), cursor=cursor,
-                                        include="users,groups", per_page=deps.page_size)
+        with background_lane():     # history never crowds out live texts (E6)
+            page = deps.zendesk.export_page(start_time=int(since.timestamp()), cursor=cursor,
+                                            include="users,groups", per_page=deps.page_size)
         report.export_calls += 1
         yield page
         cursor = page.get("after_cursor") or cursor

@@ -17,6 +17,7 @@ import requests
 
 from scripts.devstack import Stack
 from tests.e2e.harness import TOLL_FREE, Bridge, wait_for
+from workers.queues import QUEUES
 
 # Bridge budgets and the sandbox buckets that enforce the same vendor limits. The per-second
 # windows are fixed in the bridge (3 conversation messages/s, 75 profile reads/s, 3
@@ -104,7 +105,7 @@ def all_sms(bridge: Bridge) -> list[dict[str, Any]]:
 def broker_idle(bridge: Bridge) -> bool:
     """Nothing queued, held (countdowns included) or waiting its turn in the bridge's Redis."""
     r = bridge.redis
-    if sum(r.llen(q) for q in ("zkb.klaviyo", "zkb.zendesk")) or r.hlen("unacked"):
+    if sum(r.llen(q) for q in QUEUES if q != "zkb.maintenance") or r.hlen("unacked"):
         return False
     return not any(True for _ in r.scan_iter(match="zkb:convq:*", count=1000))
 

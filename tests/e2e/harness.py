@@ -11,6 +11,7 @@ import redis
 import requests
 
 from scripts.devstack import Stack
+from workers.queues import QUEUES
 
 ALICE, BOB, CARLA, DANA, EMIL = ("+15005550101", "+15005550102", "+15005550103",
                                  "+15005550104", "+447700900105")
@@ -154,7 +155,7 @@ class Bridge:
         """No webhook waiting to be delivered, no task queued or held, no text waiting."""
         if any(d["status"] == "pending" for d in self.deliveries()):
             return False
-        queued = sum(self.redis.llen(q) for q in ("zkb.klaviyo", "zkb.zendesk"))
+        queued = sum(self.redis.llen(q) for q in QUEUES if q != "zkb.maintenance")
         held = self.redis.hlen("unacked")
         waiting = any(True for _ in self.redis.scan_iter(match="zkb:convq:*"))
         return queued == 0 and held == 0 and not waiting

@@ -74,7 +74,7 @@ def test_metrics_expose_webhooks_queues_jobs_upstream_calls_and_latency(bridge: 
     assert value(m["zkb_webhook_rejected"], "zkb_webhook_rejected_total", source="klaviyo",
                  reason="stale_timestamp") == 1
     assert {s.labels["queue"] for s in m["zkb_queue_depth"]} == {
-        "zkb.klaviyo", "zkb.zendesk", "zkb.maintenance"}
+        "zkb.interactive", "zkb.background", "zkb.maintenance", "zkb.klaviyo", "zkb.zendesk"}
     assert "zkb_queue_unacked" in m and "zkb_failed_jobs" in m
     jobs = m["zkb_jobs_processed"]
     assert value(jobs, "zkb_jobs_processed_total", task="bridge.inbound_sms",

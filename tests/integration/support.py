@@ -29,8 +29,10 @@ RECEIVED_SMS = "event:klaviyo.received_sms"
 BRAND = "+18005550100"          # toll-free brand number the customers text
 CUSTOMER = "+15005550101"
 CUSTOMER_EMAIL = "ana.customer@example.com"
-KLAVIYO_QUEUE = "zkb.klaviyo"
-ZENDESK_QUEUE = "zkb.zendesk"
+INTERACTIVE_QUEUE = "zkb.interactive"   # customer texts, agent replies (workers/queues.py)
+BACKGROUND_QUEUE = "zkb.background"     # campaign notes, ticket created/status changed
+KLAVIYO_QUEUE = INTERACTIVE_QUEUE        # where texts go (the name of the lane before #11)
+ZENDESK_QUEUE = BACKGROUND_QUEUE         # where ticket.created goes (likewise)
 
 
 # --- signing (tests/support/signing.py, with this suite's secrets) ------------------------------

@@ -164,3 +164,21 @@ def test_metrics_parse_strictly_and_the_page_counts_ticket_metrics_by_name(
     assert re.sub(r"<[^>]+>|\s+", " ", line).split() == [
         "Ticket", "metrics", "recorded", "on", "Klaviyo", "profiles:",
         "Opened", "Ticket", "3,", "Resolved", "Ticket", "1"]
+
+
+def test_the_page_shows_each_lanes_depth_and_how_long_its_oldest_task_has_waited(
+        make_receiver: Callable[..., Receiver], r: redis.Redis) -> None:
+    """E6: a text waits in the interactive lane, a campaign receipt in the background lane."""
+    receiver = make_receiver(OPS_TOKEN=TOKEN)
+    r.hset(f"zkb:opensms:{CUSTOMER}", "+18005550100", "41:open")
+    receipt = klaviyo_event("01JLANE2", topic="event:klaviyo.received_sms", customer="+18005550100",
+                            brand=CUSTOMER)
+    body = klaviyo_body([klaviyo_event("01JLANE1"), receipt])
+    assert receiver.client.post("/webhooks/klaviyo", data=body,
+                                headers=klaviyo_headers(body)).status_code == 202
+    html = receiver.client.get("/ops", headers=BEARER).text
+    for lane in ("zkb.interactive", "zkb.background"):
+        row = re.search(rf"<code>{lane}</code></td><td class=\"num\">(\d+)</td>\s*"
+                        rf"<td class=\"num\" data-testid=\"age-{lane}\">(\d+) s</td>", html)
+        assert row and row.group(1) == "1", lane
+    assert 'data-testid="age-zkb.maintenance"></td>' in html          # empty: no age

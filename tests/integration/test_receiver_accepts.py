@@ -11,6 +11,7 @@ import redis
 
 from tests.integration.conftest import Receiver
 from tests.integration.support import (
+    BACKGROUND_QUEUE,
     BRAND,
     CUSTOMER,
     CUSTOMER_EMAIL,
@@ -116,7 +117,8 @@ def test_a_campaign_text_received_by_a_customer_goes_to_its_own_task_and_waits_i
     resp = deliver_klaviyo(receiver, [receipt("01JCAMP")])
 
     assert resp.status_code == 202
-    assert_carries_only_refs(queued(r, KLAVIYO_QUEUE), ["klaviyo:01JCAMP"], "bridge.received_sms")
+    assert_carries_only_refs(queued(r, BACKGROUND_QUEUE), ["klaviyo:01JCAMP"],
+                             "bridge.received_sms")
     assert not list(r.scan_iter(match="zkb:convq:*"))
 
 

@@ -114,7 +114,8 @@ def test_queue_depths_unacked_failed_and_retries(server) -> None:  # noqa: ANN00
 
     m = scrape(r)
     assert {dict(k)["queue"]: v for k, v in m["zkb_queue_depth"].items()} == {
-        "zkb.klaviyo": 2, "zkb.zendesk": 1, "zkb.maintenance": 0}
+        "zkb.klaviyo": 2, "zkb.zendesk": 1, "zkb.maintenance": 0, "zkb.interactive": 0,
+        "zkb.background": 0}
     assert m["zkb_queue_unacked"] == {(): 1.0}
     assert m["zkb_failed_jobs"] == {(): 1.0}
     assert m["zkb_jobs_retried_total"] == {

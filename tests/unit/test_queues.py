@@ -26,7 +26,8 @@ def test_importing_queues_builds_no_celery_app_and_imports_no_worker_module() ->
 
 
 def test_every_routed_task_goes_to_a_declared_queue_by_its_own_name() -> None:
-    assert set(queues.QUEUE_OF_TASK.values()) == set(queues.QUEUES)
+    assert set(queues.QUEUE_OF_TASK.values()) == set(queues.LANES)
+    assert set(queues.QUEUES) == {*queues.LANES, "zkb.klaviyo", "zkb.zendesk"}   # still consumed
     for task, route in queues.TASK_ROUTES.items():
         assert route == {"queue": queues.QUEUE_OF_TASK[task],
                          "routing_key": queues.QUEUE_OF_TASK[task]}
@@ -53,3 +54,25 @@ def test_events_are_routed_by_source_and_kind() -> None:
     assert [queues.task_for(e) for e in (text, other, ticket)] == [
         "bridge.inbound_sms", None, "bridge.zendesk_event"]
     assert queues.task_for_kind("klaviyo", "event:klaviyo.received_sms") == "bridge.received_sms"
+
+
+def test_customers_texts_and_agents_comments_run_in_the_interactive_lane() -> None:
+    """E6: what a person waits for never queues behind campaign notes, metrics or sweeps."""
+    lane = queues.queue_for
+    assert lane("bridge.inbound_sms", "event:klaviyo.sent_sms") == "zkb.interactive"
+    assert lane("bridge.zendesk_event", "zen:event-type:ticket.comment_added") == \
+        "zkb.interactive"
+    assert lane("bridge.received_sms", "event:klaviyo.received_sms") == "zkb.background"
+    assert lane("bridge.zendesk_event", "zen:event-type:ticket.created") == "zkb.background"
+    assert lane("bridge.zendesk_event", "zen:event-type:ticket.status_changed") == \
+        "zkb.background"
+    assert lane("bridge.ticket_metric") == "zkb.background"
+    assert lane("bridge.sweep") == lane("bridge.reconcile") == "zkb.maintenance"
+    assert lane("bridge.zendesk_event") == "zkb.interactive"   # kind unknown: never slower
+
+
+def test_the_procfile_worker_consumes_every_lane_and_the_queues_of_earlier_versions() -> None:
+    worker = next(line for line in (ROOT / "Procfile").read_text().splitlines()
+                  if line.startswith("worker:"))
+    consumed = set(worker.split(" -Q ", 1)[1].split()[0].split(","))
+    assert consumed == set(queues.QUEUES)
