@@ -99,7 +99,8 @@ def reply_deps(settings: Settings, shared_store: Store | None = None) -> ReplyDe
                      budget=Budgets.from_settings(settings).messages,
                      mode=settings.sms_reply_mode, max_attempts=settings.max_attempts,
                      settle_seconds=settings.reply_settle_ms / 1000,
-                     confirm_seconds=float(settings.reply_confirm_seconds))
+                     confirm_seconds=float(settings.reply_confirm_seconds),
+                     reserve_slots=settings.quota_reservations)
 
 
 def metrics_deps(settings: Settings, shared_store: Store | None = None) -> MetricsDeps:

@@ -66,6 +66,7 @@ class Settings:
     inbound_settle_ms: int = 300
     reply_settle_ms: int = 1000
     reply_confirm_seconds: int = 120   # A6: how long an unanswered send is looked for
+    quota_reservations: bool = True    # false: replies poll the budget (benchmark baseline)
     event_ttl_seconds: int = 14 * 24 * 3600
     max_attempts: int = 8
     visibility_timeout: int = 600
@@ -227,7 +228,8 @@ def _sms(p: EnvReader) -> dict[str, object]:
             "sms_subject_template": subject, "sms_ticket_tags": tags,
             "sms_reply_mode": p.choice("SMS_REPLY_MODE", ("conversations", "flow_event")),
             "sync_sms_conversations": p.boolean("SYNC_SMS_CONVERSATIONS",
-                                                bool(default("sync_sms_conversations")))}
+                                                bool(default("sync_sms_conversations"))),
+            "quota_reservations": p.boolean("QUOTA_RESERVATIONS", True)}
 
 
 def _ops(p: EnvReader) -> dict[str, object]:

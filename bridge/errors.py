@@ -78,7 +78,11 @@ class QueueBusy(Exception):
 
 
 class Deferred(Exception):
-    """Not now, and not a failure: try again after `retry_after` seconds (quota, a peer)."""
+    """Not now, and not a failure: try again after `retry_after` seconds (quota, a peer).
+    `ref`: the event that waits, when it is not the task's own (the head of its ordered queue,
+    which the runner names), so only that one is woken, once."""
+
+    ref: str | None = None
 
     def __init__(self, retry_after: float, why: str) -> None:
         self.retry_after = retry_after

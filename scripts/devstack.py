@@ -219,14 +219,20 @@ class Stack:
         self.procs[name].stop()
         self.start_process(name)
 
-    def restart_redis(self) -> float:
+    def restart_redis(self, sig: int = signal.SIGTERM, down: float = 0.0) -> float:
         """Our own redis-server, stopped gracefully (SIGTERM: with AOF it writes and fsyncs the
-        file before exiting) and started again on the same port and dir. Without AOF it comes
-        back empty. Returns how long it was down (seconds)."""
+        file before exiting) or killed (SIGKILL: a crash; AOF still holds every write Redis
+        answered, as it writes the file before replying), left down `down` seconds, and started
+        again on the same port and dir. Without AOF it comes back empty. Returns how long it was
+        down (seconds)."""
         if "redis" not in self.procs:
             raise RuntimeError("restart_redis needs the stack's own redis-server")
         began = time.time()
-        self.procs["redis"].stop()
+        if sig == signal.SIGTERM:
+            self.procs["redis"].stop()
+        else:
+            self.kill("redis", sig)
+        time.sleep(down)
         self.start_process("redis")
         _wait(self._redis_ready, "redis", 30, self)
         return time.time() - began

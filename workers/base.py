@@ -24,7 +24,7 @@ from tenacity import Retrying, retry_if_exception_type, wait_fixed
 
 from bridge.errors import FailedAttempt
 from workers import deps
-from workers.retry_policy import Retry, retry_for
+from workers.retry_policy import Retry, park_for, retry_for
 
 MAX_TASK_RETRIES = 200    # a backstop; handlers bound each event's own attempts (MAX_ATTEMPTS)
 REDIS_OUTAGE_WAIT = 60.0  # how long a task waits for Redis to come back before giving up
@@ -45,8 +45,23 @@ class BridgeTask(Task):
             return body()
         try:
             return through_redis_outage(body)
-        except Exception as error:  # noqa: BLE001 - classified: retried or raised again
+        except Exception as error:  # noqa: BLE001 - classified: parked, retried or raised again
+            parked = self.park(error, args[0] if args and isinstance(args[0], str) else None)
+            if parked is not None:
+                return parked
             self.retry_or_raise(error)
+
+    def park(self, error: Exception, own_ref: str | None) -> str | None:
+        """A wait past the safe countdown, or the wait of the queue's head: the ref waits in
+        `zkb:due` and beat publishes it when due (workers/retry_policy.park_for); this task
+        ends. Counted as a deferred retry, like the countdown it replaces."""
+        plan = park_for(error, own_ref)
+        if plan is None:
+            return None
+        ref, seconds = plan
+        deps.store().due.park(ref, time.time() + seconds)
+        deps.count_retry(self.name, "deferred")
+        return f"parked {ref} for {seconds:.0f}s"
 
     def retry_or_raise(self, error: Exception) -> NoReturn:
         """Ask Celery for the retry the policy gives `error`, or raise what the task fails

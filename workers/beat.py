@@ -3,6 +3,8 @@
 - `OneBeat`: only the beat holding a lease in Redis publishes; a second beat started by mistake
   (or as a standby) waits, and takes over within the lease's 30 s if the first one dies. Two
   beats never both publish the sweeps.
+- `WhenDue`: `bridge.release_due`'s schedule: due only when a job parked in `zkb:due` (a wait
+  past the safe countdown, #14) is due.
 - `WhenParked`: the metrics flush's schedule. It is checked every few seconds but due only when
   metric events wait for the bulk endpoint, and otherwise every 5 minutes (to put back a batch a
   dead flusher left in flight), so Flower's task list is not a wall of no-op flushes.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +26,7 @@ from celery.utils.time import remaining
 
 from bridge.adapters.beat_lock import BeatLease
 from bridge.adapters.redis_keys import BEAT_LEASE_TTL
+from workers.release import RELEASE_AHEAD
 
 log = logging.getLogger("zkbridge.beat")
 STANDBY_POLL = 5.0                   # a waiting beat asks for the lease this often
@@ -91,3 +95,26 @@ class WhenParked(schedule):
 
     def __reduce__(self) -> tuple[type, tuple[float, float]]:
         return self.__class__, (self.run_every.total_seconds(), self.fallback.total_seconds())
+
+
+def _next_due() -> float | None:
+    try:
+        return _store().due.next_due()
+    except redis.RedisError:
+        return 0.0           # let the task run and meet the error
+
+
+class WhenDue(schedule):
+    """`bridge.release_due`'s schedule: checked every second, due only when a job parked in
+    `zkb:due` is due within RELEASE_AHEAD (so Flower shows no stream of no-op releases)."""
+
+    def is_due(self, last_run_at: Any) -> schedstate:
+        due, next_check = super().is_due(last_run_at)
+        if not due:
+            return schedstate(False, next_check)
+        first = _next_due()
+        every = self.run_every.total_seconds()
+        return schedstate(first is not None and first <= time.time() + RELEASE_AHEAD, every)
+
+    def __reduce__(self) -> tuple[type, tuple[float]]:
+        return self.__class__, (self.run_every.total_seconds(),)

@@ -41,6 +41,8 @@ DELIVERY = {
         # after the visibility timeout and finds its work done): cancelling it would cut an
         # upstream call in half, the one window where a reply's outcome is unknown (A6).
         "worker_cancel_long_running_tasks_on_connection_loss": False,
+        # Celery 5.7 exits when closing a lost connection fails half-way under load: see there.
+        "worker_consumer": "workers.consumer:ResilientConsumer",
     },
     # Flower sees received/started/succeeded from the workers; a task-sent event per publish
     # would double the receiver's Redis writes.

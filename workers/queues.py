@@ -38,6 +38,7 @@ QUEUE_OF_TASK = {
     "bridge.sweep": MAINTENANCE_QUEUE,
     "bridge.reconcile": MAINTENANCE_QUEUE,
     "bridge.flush_metrics": MAINTENANCE_QUEUE,
+    "bridge.release_due": MAINTENANCE_QUEUE,
 }
 # Event kinds whose task runs in another lane than the task's own (the receiver, the sweep and
 # replay pass the kind; without it a task goes to its own lane, never a slower one).
@@ -57,13 +58,16 @@ ZENDESK_TASK = "bridge.zendesk_event"
 
 def beat_schedule(reconcile_every: int) -> dict[str, dict[str, Any]]:
     """What beat publishes, how often; an unconsumed run expires before the next one."""
-    from workers.beat import WhenParked  # noqa: PLC0415 - importing queues loads no worker module
+    from workers.beat import WhenDue, WhenParked  # noqa: PLC0415 - loads no worker module
 
     return {
         "sweep": {"task": "bridge.sweep", "schedule": 30.0, "options": {"expires": 25}},
         # Checked every 5 s, due only while metric events are parked (workers/beat.py).
         "flush-metrics": {"task": "bridge.flush_metrics", "schedule": WhenParked(5.0),
                           "options": {"expires": 4}},
+        # Checked every second, due only when a parked job's wait ends (workers/beat.py).
+        "release-due": {"task": "bridge.release_due", "schedule": WhenDue(1.0),
+                        "options": {"expires": 1}},
         "reconcile": {"task": "bridge.reconcile", "schedule": float(reconcile_every),
                       "options": {"expires": max(10, reconcile_every - 5)}},
     }

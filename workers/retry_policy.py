@@ -17,6 +17,11 @@ far below the broker's visibility timeout (a countdown past it is delivered twic
 
 backoff(n) = U(0.5, min(120, 2^min(n, 10))): exponential with full jitter. Every countdown is
 then capped at MAX_COUNTDOWN.
+
+A wait (deferred, budget, rate_limited) longer than MAX_COUNTDOWN is never a countdown (nor
+polled every MAX_COUNTDOWN): `park_for` says so, and the task parks the ref in `zkb:due` for
+beat to publish when due (adapters/due_refs.py). So is a wait of another event than the
+task's own (the head of its ordered queue): the head is woken once, the other tasks end.
 """
 
 from __future__ import annotations
@@ -81,6 +86,18 @@ def countdown_for(error: BaseException, retries: int,
     else:
         seconds = backoff(retries, uniform)
     return min(MAX_COUNTDOWN, seconds)
+
+
+def park_for(error: BaseException, own_ref: str | None) -> tuple[str, float] | None:
+    """(ref, seconds) to park instead of a countdown retry, or None (see the docstring)."""
+    if not isinstance(error, Deferred | RateLimited):
+        return None
+    waiting = getattr(error, "ref", None) or own_ref
+    if waiting is None:
+        return None
+    if error.retry_after > MAX_COUNTDOWN or waiting != own_ref:
+        return waiting, error.retry_after
+    return None
 
 
 def backoff(n: int, uniform: Uniform = random.uniform) -> float:

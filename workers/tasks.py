@@ -27,6 +27,7 @@ from bridge.handlers.ticket_metric import record_metric
 from workers import deps
 from workers.base import BridgeTask
 from workers.queues import QUEUES, enqueue, task_for_kind
+from workers.release import release
 
 
 @shared_task(base=BridgeTask, name="bridge.inbound_sms", bind=True, acks_late=True)
@@ -88,8 +89,18 @@ def flush_metrics(self: BridgeTask) -> int:
 @shared_task(base=BridgeTask, name="bridge.sweep", bind=True, acks_late=True, periodic=True)
 def sweep(self: BridgeTask) -> dict[str, int]:
     """Re-queue stranded events and conversations (beat, every 30 s)."""
+    store = deps.store()
     with background_lane():
         rebuild_if_lost(bootstrap.open_sms_rebuild_deps(deps.settings(), deps.store()))  # E6
-    store = deps.store()
     return run_sweep(store, lambda task, ref: enqueue(self.app, task, ref), time.time(),
-                     task_for_kind, in_broker=lambda refs: store.broker.holding(refs, QUEUES))
+                     task_for_kind, in_broker=lambda refs: store.broker.holding(refs, QUEUES)
+                     | store.due.holding(refs))
+
+
+@shared_task(base=BridgeTask, name="bridge.release_due", bind=True, acks_late=True,
+             periodic=True)
+def release_due(self: BridgeTask) -> int:
+    """Publish the refs whose wait in `zkb:due` ends within RELEASE_AHEAD seconds, each with the
+    short countdown left (beat, when one is due: workers/beat.py `WhenDue`)."""
+    return release(deps.store(), lambda task, ref, countdown: self.app.send_task(
+        task, args=[ref], countdown=countdown), time.time(), task_for_kind)

@@ -19,27 +19,58 @@ import redis
 
 from bridge.domain.model import Budget
 
+# KEYS: one sorted set per budget window; ARGV: (limit, span) per key, then the holder ('' for
+# none) and the lateness a reservation tolerates. Answers 'granted <id>', 'reserved <wait>' (a
+# slot is now the holder's, `wait` seconds from now) or '<wait>' (nothing taken).
 _SLIDING = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local wait = 0
+local holder, late = ARGV[#ARGV - 1], tonumber(ARGV[#ARGV])
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - tonumber(ARGV[2 * i]))
+end
+if holder ~= '' then
+  local held = redis.call('ZSCORE', KEYS[1], holder)
+  if held then
+    held = tonumber(held)
+    if held > now + 0.05 then return tostring(held - now) end
+    if held >= now - late then return 'granted ' .. holder end
+    for _, key in ipairs(KEYS) do redis.call('ZREM', key, holder) end
+  end
+end
+local wait, slot = 0, now
 for i, key in ipairs(KEYS) do
   local limit, span = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - span)
-  if redis.call('ZCARD', key) >= limit then
+  local n = redis.call('ZCARD', key)
+  if n >= limit then
     local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     local w = tonumber(oldest[2]) + span - now
     if w > wait then wait = w end
+    local nth = redis.call('ZRANGE', key, n - limit, n - limit, 'WITHSCORES')
+    if tonumber(nth[2]) + span > slot then slot = tonumber(nth[2]) + span end
   end
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if last[2] and tonumber(last[2]) > slot then slot = tonumber(last[2]) end
 end
-if wait > 0 then return tostring(wait + 0.001) end
-local id = redis.call('INCR', 'zkb:quota:seq')
+if wait > 0 and holder == '' then return tostring(wait + 0.001) end
+if wait > 0 then
+  for i, key in ipairs(KEYS) do
+    redis.call('ZADD', key, slot, holder)
+    local keep = math.ceil((slot - now + tonumber(ARGV[2 * i])) * 1000) + 1000
+    if redis.call('PTTL', key) < keep then redis.call('PEXPIRE', key, keep) end
+  end
+  return 'reserved ' .. tostring(slot - now + 0.001)
+end
+local id = holder
+if id == '' then id = tostring(redis.call('INCR', 'zkb:quota:seq')) end
 for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, now, tostring(id))
-  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2 * i]) * 1000) + 1000)
+  redis.call('ZADD', key, now, id)
+  local keep = math.ceil(tonumber(ARGV[2 * i]) * 1000) + 1000
+  if redis.call('PTTL', key) < keep then redis.call('PEXPIRE', key, keep) end
 end
 return 'granted ' .. id
 """
+LATE_SECONDS = 5.0   # a reservation redeemed later than this is given up (the slot went unused)
 
 
 class Quota:
@@ -51,8 +82,13 @@ class Quota:
         """Take one call from every budget: 0.0 if granted, else seconds to wait (none taken)."""
         return self.grant(*budgets)[0]
 
-    def grant(self, *budgets: Budget) -> tuple[float, str | None]:
-        """`take`, also naming the grant so it can be `refund`ed: (0.0, grant) or (wait, None)."""
+    def grant(self, *budgets: Budget, holder: str | None = None) -> tuple[float, str | None]:
+        """`take`, also naming the grant so it can be `refund`ed: (0.0, grant) or (wait, None).
+
+        With a `holder` (a stable name such as `reply:<comment id>`), a refused caller is given
+        a reservation instead: the next free slot becomes its own, and `wait` says when. Asking
+        again at that time (within LATE_SECONDS) is granted at once, so a backlog queues in
+        order and each job wakes once, instead of all of them polling the same free slot."""
         keys: list[str] = []
         args: list[float] = []
         for b in budgets:
@@ -61,11 +97,11 @@ class Quota:
                 args += [limit, seconds]
         if not keys:
             return 0.0, None
-        answer = self._script(keys=keys, args=args)
+        answer = self._script(keys=keys, args=[*args, holder or "", LATE_SECONDS])
         answer = answer.decode() if isinstance(answer, bytes) else str(answer)
         if answer.startswith("granted "):
             return 0.0, answer.split(" ", 1)[1]
-        return float(answer), None
+        return float(answer.removeprefix("reserved ")), None
 
     def refund(self, grant: str, *budgets: Budget) -> None:
         """Give back a granted call that was never made (e.g. a reply that stopped before

@@ -57,6 +57,8 @@ TABLE: dict[str, tuple[str, str, str]] = {
     "zkb:reconcile:*, zkb:backfill:*": ("string", "none", "export cursors (M4, backfill)"),
     "zkb:quota:<budget>:<window>": ("zset", "window + 1 s", "shared request budgets (E3)"),
     "zkb:quota:seq": ("string", "none", "grant ids"),
+    "zkb:due": ("zset", "none", "event refs waiting longer than a safe countdown, by due time; "
+                "beat's bridge.release_due publishes them (quota reservations)"),
     "zkb:counters": ("hash", "none", "outcome counters `<kind>:<outcome>:<reason>`"),
     "zkb:m:upstream, zkb:m:retries, zkb:m:latency": ("hash", "none", "meters for /metrics"),
     "zkb:failed": ("hash", "none", "failed jobs by event ref (E2)"),
@@ -79,6 +81,7 @@ METRICS_PENDING = "zkb:metrics:bulk"
 METRICS_INFLIGHT = "zkb:metrics:bulk:inflight:"
 METRICS_FAILED = "zkb:metrics:failed"
 OPEN_SMS_READY = "zkb:opensms:ready"
+DUE = "zkb:due"
 BEAT_LEASE = "zkb:beat:lease"
 BEAT_LEASE_TTL = 30
 UNACKED = "unacked"          # kombu's hash of messages delivered to a worker, not yet acked

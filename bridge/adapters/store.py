@@ -15,6 +15,7 @@ import redis
 from bridge.adapters import redis_keys as keys
 from bridge.adapters.broker_view import BrokerView
 from bridge.adapters.conversations import Conversations
+from bridge.adapters.due_refs import DueRefs
 from bridge.adapters.event_log import EventLog
 from bridge.adapters.ledger import Ledger
 from bridge.adapters.metric_buffer import MetricBuffer
@@ -38,6 +39,7 @@ class Store:
         self.quota = Quota(client)
         self.metric_buffer = MetricBuffer(client)
         self.zendesk_tokens = TokenCache(client)
+        self.due = DueRefs(client)        # jobs waiting past a safe countdown (#14)
         self.broker = BrokerView(client)   # read-only: the sweep's look at Celery's lists
 
     @property

@@ -55,6 +55,7 @@ class ReplyDeps:
     max_attempts: int = 8
     settle_seconds: float = 1.0
     confirm_seconds: float = 120.0     # REPLY_CONFIRM_SECONDS (A6)
+    reserve_slots: bool = True         # a reply refused by the budget reserves its slot (E3)
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
 
@@ -96,7 +97,7 @@ def process_comment(ref: str, event: dict[str, Any], deps: ReplyDeps) -> Done:
 def _reply(comment: reply_rules.AgentComment, phone: str, brand: str, deps: ReplyDeps) -> Done:
     """Look at the customer as they are now (A3 email, A4 consent), then send (A6)."""
     conv = deps.store.conversations.get_conversation(phone, brand) or Conversation(phone, brand)
-    grant = _take_send_token(deps)
+    grant = _take_send_token(comment.comment_id, deps)
     try:
         profile = deps.klaviyo.find_profile_by_phone(phone)    # consent as it is now (A4)
         decision = reply_rules.decide_reply(comment, agent_email=_agent_email(comment, deps),
@@ -117,13 +118,15 @@ def _reply(comment: reply_rules.AgentComment, phone: str, brand: str, deps: Repl
     return _deliver(comment, decision, conv, deps)
 
 
-def _take_send_token(deps: ReplyDeps) -> str | None:
+def _take_send_token(comment_id: int, deps: ReplyDeps) -> str | None:
     """Take the send's token first: a reply waiting for the budget then costs no API call per
     retry. Until the send itself, the token is given back if the reply stops (a note instead,
-    a lookup held back by its own budget, an error), so it is not spent twice."""
+    a lookup held back by its own budget, an error), so it is not spent twice. Refused, the
+    reply holds a reservation of the next free slot and waits for it (no herd, #14)."""
     if deps.mode != "conversations":
         return None
-    wait, grant = deps.quota.grant(deps.budget)
+    holder = f"reply:{comment_id}" if deps.reserve_slots else None
+    wait, grant = deps.quota.grant(deps.budget, holder=holder)
     if wait > 0:
         raise Deferred(wait, "conversation-message budget spent for now")
     return grant

@@ -102,7 +102,11 @@ class Runner:
             self.sleep(self.settle_seconds - waited)
             if self.store.queues.head(queue) != member:
                 return
-        self._process(ref, event, queue, member)
+        try:
+            self._process(ref, event, queue, member)
+        except Deferred as e:
+            e.ref = e.ref or ref       # the head waits: the task layer wakes it, not every task
+            raise
 
     def _process(self, ref: str, event: dict[str, Any], queue: str | None,
                  member: str | None) -> str:

@@ -98,3 +98,23 @@ def test_the_sentinel_compose_file_runs_a_durable_replica_and_three_sentinels() 
         env = services[process]["environment"]
         assert env["REDIS_SENTINELS"].split(",") == [f"{n}:26379" for n in sentinels]
         assert env["REDIS_MASTER_NAME"] == "zkb"
+
+
+def test_the_worker_uses_the_consumer_that_survives_a_failed_clean_up(monkeypatch) -> None:  # noqa: ANN001
+    """Celery 5.7's own clean-up of a lost connection can raise AttributeError under load (see
+    workers/consumer.py): the consumer goes on to reconnect instead of exiting."""
+    from celery.worker.consumer import Consumer  # noqa: PLC0415
+
+    from workers.consumer import ResilientConsumer  # noqa: PLC0415
+
+    assert make_celery(settings()).conf.worker_consumer == "workers.consumer:ResilientConsumer"
+
+    def failing_clean_up(self, exc) -> None:  # noqa: ANN001
+        self.connection = None
+        raise AttributeError("'NoneType' object has no attribute 'hostname'")
+
+    monkeypatch.setattr(Consumer, "on_connection_error_after_connected", failing_clean_up)
+    consumer = object.__new__(ResilientConsumer)
+    consumer.connection = object()
+    consumer.on_connection_error_after_connected(ConnectionError("Redis went away"))
+    assert consumer.connection is None

@@ -1,0 +1,103 @@
+"""Replies waiting for the Conversations quota: how often each is woken before it is sent.
+
+    .venv/bin/python -m bench.herd [--replies 600] [--baseline-replies 150] [--no-doc]
+
+A backlog of agent replies (posted at once over three SMS tickets) drains at Klaviyo's 60/min.
+Figure: deferred retries per reply (the `bridge.zendesk_event` retries labelled `deferred` or
+`budget` in `zkb:m:retries`, a parked wait counted like the countdown it replaces) while the
+drain stays near the quota. Baselines measured in the same run: the quota itself (drain share)
+and the old behaviour, every waiting reply polling the budget (`QUOTA_RESERVATIONS=false`),
+on a smaller backlog (its retries grow with the backlog, so per reply it is a lower bound).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from bench import replies
+from bench.report import publish
+from scripts.devstack import Stack
+
+TASK = "bridge.zendesk_event"
+HEADER = ("| mode | replies | seconds | drain/min | share of 60/min quota | deferred retries "
+          "| per reply | lost | doubled | in order | 429s / calls |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | ---: |")
+
+
+@dataclass(frozen=True)
+class Herd:
+    mode: str
+    result: replies.Replies
+    deferred: int
+    parked_peak: int
+
+    @property
+    def per_reply(self) -> float:
+        return self.deferred / self.result.replies
+
+    @property
+    def row(self) -> str:
+        r = self.result
+        return (f"| {self.mode} | {r.replies} | {r.elapsed:.0f} | {r.drain:.1f} | "
+                f"**{r.share:.0%}** | {self.deferred} | **{self.per_reply:.2f}** | "
+                f"{r.lost} | {r.doubled} | {r.ordered} | {r.throttled} / {r.calls} |")
+
+
+def measure(mode: str, count: int, reservations: bool) -> Herd:
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(workdir=Path(tmp),
+                      extra_env={"QUOTA_RESERVATIONS": "true" if reservations else "false"})
+        try:
+            stack.start()
+            result = replies.run(stack, argparse.Namespace(replies=count, conversations=3))
+            retries = redis.Redis.from_url(stack.redis_url or "").hgetall("zkb:m:retries")
+        finally:
+            stack.stop()
+    deferred = sum(int(v) for k, v in retries.items()
+                   if k.decode().split(":")[0] == TASK
+                   and k.decode().rsplit(":", 1)[-1] in ("deferred", "budget"))
+    print(f"{mode}: {deferred} deferred retries for {count} replies "
+          f"({deferred / count:.2f} per reply); fields {sorted(k.decode() for k in retries)}")
+    return Herd(mode, result, deferred, 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replies", type=int, default=600)
+    parser.add_argument("--baseline-replies", type=int, default=150)
+    parser.add_argument("--no-doc", action="store_true")
+    args = parser.parse_args()
+    ours = measure("reservations (default)", args.replies, True)
+    base = measure("polling (`QUOTA_RESERVATIONS=false`)", args.baseline_replies, False)
+    publish("herd", f"""
+## Replies waiting for the quota: wake-ups per reply (`bench/herd.py`)
+
+Machine: {ours.result.about}.
+Command: `.venv/bin/python -m bench.herd --replies {args.replies} --baseline-replies \
+{args.baseline_replies}`
+
+Real processes (sandbox at production limits: conversation messages 3/s and 60/min; web,
+worker, beat, redis-server), replies posted at once over 3 SMS tickets. A refused reply
+reserves the next free slot of the shared budget and waits for it: by countdown when the wait
+is under the safe countdown (120 s), else parked in `zkb:due` and published by beat's
+`bridge.release_due` when due; a task behind its ticket's head ends and lets the head's
+wake-up drain the queue.
+
+{HEADER}
+{ours.row}
+{base.row}
+
+Baselines in the same run: the quota itself (share; the budget keeps one message in hand a
+minute, so 98% is the ceiling) and the old polling behaviour on a {args.baseline_replies}-reply
+backlog (its retries per reply grow with the backlog). Target: at most 1.2 deferred retries per
+reply with the drain at 95% of the quota or more.
+""", args.no_doc)
+
+
+if __name__ == "__main__":
+    main()
