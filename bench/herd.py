@@ -59,8 +59,7 @@ def measure(mode: str, count: int, reservations: bool) -> Herd:
         finally:
             stack.stop()
     deferred = sum(int(v) for k, v in retries.items()
-                   if k.decode().split(":")[0] == TASK
-                   and k.decode().rsplit(":", 1)[-1] in ("deferred", "budget"))
+                   if k.decode() in (f"{TASK}|deferred", f"{TASK}|budget"))
     print(f"{mode}: {deferred} deferred retries for {count} replies "
           f"({deferred / count:.2f} per reply); fields {sorted(k.decode() for k in retries)}")
     return Herd(mode, result, deferred, 0)

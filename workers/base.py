@@ -54,13 +54,15 @@ class BridgeTask(Task):
     def park(self, error: Exception, own_ref: str | None) -> str | None:
         """A wait past the safe countdown, or the wait of the queue's head: the ref waits in
         `zkb:due` and beat publishes it when due (workers/retry_policy.park_for); this task
-        ends. Counted as a deferred retry, like the countdown it replaces."""
+        ends. A new wait is counted as a deferred retry, like the countdown it replaces; a
+        task that finds its queue's head already waiting only ends (the head's wake-up drains
+        the queue, its event included)."""
         plan = park_for(error, own_ref)
         if plan is None:
             return None
         ref, seconds = plan
-        deps.store().due.park(ref, time.time() + seconds)
-        deps.count_retry(self.name, "deferred")
+        if deps.store().due.park(ref, time.time() + seconds):
+            deps.count_retry(self.name, "deferred")
         return f"parked {ref} for {seconds:.0f}s"
 
     def retry_or_raise(self, error: Exception) -> NoReturn:

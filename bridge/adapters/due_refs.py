@@ -28,9 +28,10 @@ class DueRefs:
         self._r = client
         self._take = client.register_script(_TAKE)
 
-    def park(self, ref: str, due: float) -> None:
-        """`ref` waits until `due` (epoch seconds); an earlier due time already set stays."""
-        self._r.zadd(keys.DUE, {ref: due}, lt=True)
+    def park(self, ref: str, due: float) -> bool:
+        """`ref` waits until `due` (epoch seconds); an earlier due time already set stays.
+        True if it was not waiting yet (one more wake-up), False if it already was."""
+        return bool(self._r.zadd(keys.DUE, {ref: due}, lt=True))
 
     def take_due(self, until: float, limit: int = 500) -> list[tuple[str, float]]:
         """Remove and answer the refs due by `until`, earliest first."""

@@ -37,9 +37,9 @@ class Store:
         self.ledger = Ledger(client)
         self.outcomes = Outcomes(client)
         self.quota = Quota(client)
+        self.due = DueRefs(client)        # jobs waiting past a safe countdown (#14)
         self.metric_buffer = MetricBuffer(client)
         self.zendesk_tokens = TokenCache(client)
-        self.due = DueRefs(client)        # jobs waiting past a safe countdown (#14)
         self.broker = BrokerView(client)   # read-only: the sweep's look at Celery's lists
 
     @property

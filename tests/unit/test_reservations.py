@@ -30,11 +30,15 @@ def patient(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_refused_jobs_reserve_the_next_slots_in_the_order_they_asked() -> None:
-    q = Quota(fakeredis.FakeRedis())
+    r = fakeredis.FakeRedis()
+    q = Quota(r)
     assert [q.grant(TWO_PER_SPAN, holder=h)[1] for h in ("a", "b")] == ["a", "b"]
     waits = [q.grant(TWO_PER_SPAN, holder=h)[0] for h in ("c", "d", "e")]
-    assert 0 < waits[0] <= waits[1] <= SPAN + 0.01
-    assert waits[2] >= SPAN            # e's slot is a window after c's
+    assert all(0 < w for w in waits)
+    slot = {m.decode(): at for m, at in r.zrange(f"zkb:quota:test-messages:{SPAN:g}", 0, -1,
+                                                  withscores=True)}
+    assert slot["a"] < slot["b"] <= slot["c"] <= slot["d"] < slot["e"]
+    assert slot["c"] == pytest.approx(slot["a"] + SPAN) and slot["e"] >= slot["c"] + SPAN
     assert q.grant(TWO_PER_SPAN)[0] > 0   # no newcomer jumps the queue of reservations
 
 
@@ -78,9 +82,8 @@ def reply_ref(st, comment_id: int) -> str:  # noqa: ANN001
 def test_beat_publishes_a_parked_ref_when_due_with_the_countdown_left() -> None:
     st = store()
     soon, later = reply_ref(st, 1), reply_ref(st, 2)
-    st.due.park(soon, 1000.5)
-    st.due.park(later, 1300.0)
-    st.due.park(soon, 1900.0)              # parked again: the earlier due time stays
+    assert st.due.park(soon, 1000.5) and st.due.park(later, 1300.0)
+    assert not st.due.park(soon, 1900.0)   # parked again: the earlier due time stays
     assert st.due.holding([soon, later, "zendesk:x"]) == {soon, later}
     published: list[tuple[str, str, float]] = []
     assert release(st, lambda *a: published.append(a), 1000.0, task_for_kind) == 1
