@@ -83,6 +83,7 @@ class Deferred(Exception):
     which the runner names), so only that one is woken, once."""
 
     ref: str | None = None
+    scheduled = False   # its wake-up is already scheduled (a reserved slot): no other needed
 
     def __init__(self, retry_after: float, why: str) -> None:
         self.retry_after = retry_after

@@ -61,6 +61,8 @@ class BridgeTask(Task):
         if plan is None:
             return None
         ref, seconds = plan
+        if ref != own_ref and getattr(error, "scheduled", False):
+            return f"{ref} waits for its reserved slot"   # its wake-up is already on its way
         if deps.store().due.park(ref, time.time() + seconds):
             deps.count_retry(self.name, "deferred")
         return f"parked {ref} for {seconds:.0f}s"

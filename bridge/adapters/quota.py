@@ -21,7 +21,8 @@ from bridge.domain.model import Budget
 
 # KEYS: one sorted set per budget window; ARGV: (limit, span) per key, then the holder ('' for
 # none) and the lateness a reservation tolerates. Answers 'granted <id>', 'reserved <wait>' (a
-# slot is now the holder's, `wait` seconds from now) or '<wait>' (nothing taken).
+# slot is now the holder's, `wait` seconds from now), 'held <wait>' (the holder's slot is still
+# ahead) or '<wait>' (nothing taken).
 _SLIDING = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -33,7 +34,7 @@ if holder ~= '' then
   local held = redis.call('ZSCORE', KEYS[1], holder)
   if held then
     held = tonumber(held)
-    if held > now + 0.05 then return tostring(held - now) end
+    if held > now + 0.05 then return 'held ' .. tostring(held - now) end
     if held >= now - late then return 'granted ' .. holder end
     for _, key in ipairs(KEYS) do redis.call('ZREM', key, holder) end
   end
@@ -74,6 +75,8 @@ LATE_SECONDS = 5.0   # a reservation redeemed later than this is given up (the s
 
 
 class Quota:
+    slot_already_held = False   # the last refusal: the holder's reserved slot is still ahead
+
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
         self._script = client.register_script(_SLIDING)
@@ -89,6 +92,7 @@ class Quota:
         a reservation instead: the next free slot becomes its own, and `wait` says when. Asking
         again at that time (within LATE_SECONDS) is granted at once, so a backlog queues in
         order and each job wakes once, instead of all of them polling the same free slot."""
+        self.slot_already_held = False
         keys: list[str] = []
         args: list[float] = []
         for b in budgets:
@@ -101,7 +105,8 @@ class Quota:
         answer = answer.decode() if isinstance(answer, bytes) else str(answer)
         if answer.startswith("granted "):
             return 0.0, answer.split(" ", 1)[1]
-        return float(answer.removeprefix("reserved ")), None
+        self.slot_already_held = answer.startswith("held ")
+        return float(answer.split(" ")[-1]), None
 
     def refund(self, grant: str, *budgets: Budget) -> None:
         """Give back a granted call that was never made (e.g. a reply that stopped before

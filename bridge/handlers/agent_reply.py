@@ -128,7 +128,9 @@ def _take_send_token(comment_id: int, deps: ReplyDeps) -> str | None:
     holder = f"reply:{comment_id}" if deps.reserve_slots else None
     wait, grant = deps.quota.grant(deps.budget, holder=holder)
     if wait > 0:
-        raise Deferred(wait, "conversation-message budget spent for now")
+        deferred = Deferred(wait, "conversation-message budget spent for now")
+        deferred.scheduled = holder is not None and deps.quota.slot_already_held
+        raise deferred
     return grant
 
 

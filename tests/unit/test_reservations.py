@@ -47,8 +47,9 @@ def test_a_reservation_asked_for_again_early_is_only_told_to_wait_then_granted_o
     q.grant(TWO_PER_SPAN, holder="a")
     q.grant(TWO_PER_SPAN, holder="b")
     wait, _ = q.grant(TWO_PER_SPAN, holder="c")
+    assert not q.slot_already_held
     again, granted = q.grant(TWO_PER_SPAN, holder="c")
-    assert granted is None and 0 < again <= wait
+    assert granted is None and 0 < again <= wait and q.slot_already_held
     time.sleep(again + 0.02)
     assert q.grant(TWO_PER_SPAN, holder="c") == (0.0, "c")
 
