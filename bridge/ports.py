@@ -153,7 +153,10 @@ class OutcomesPort(Protocol):
 
 
 class QuotaPort(Protocol):
-    """Shared budgets (E3): 0.0 if granted, else seconds to wait (nothing taken)."""
+    """Shared budgets (E3): 0.0 if granted, else seconds to wait (nothing taken).
+    `slot_already_held`: the last refusal of a holder was only "your reserved slot is ahead"."""
+
+    slot_already_held: bool
 
     def take(self, *budgets: Budget) -> float: ...
     def grant(self, *budgets: Budget,
