@@ -11,9 +11,10 @@ record a dead worker left behind, may or may not be on the customer's phone. For
 
 Found: it was sent. Both look-ups answered and nothing found once the window has passed: it was
 not sent, send it once more ([assumed]: Klaviyo records a sent reply within the window; the
-README names the risk). The events look-up never answered after the window (Klaviyo
-unreachable): the bridge cannot tell, so it does not send twice (`Verdict.UNKNOWN`); the
-handler leaves a note and sets the reply aside in failed jobs, and a replay settles it again.
+README names the risk). The events look-up failing LATE_LOOKUPS times in a row once the window
+has passed (Klaviyo unreachable, about 40 s more at the default window): the bridge cannot
+tell, so it does not send twice (`Verdict.UNKNOWN`); the handler leaves a note and sets the
+reply aside in failed jobs, and a replay settles it again.
 
 Each look-up round is one task run: between rounds the task waits with a short `Deferred`
 (CHECK_EVERY seconds, far below the broker's safe countdown), costing no attempt.
@@ -31,6 +32,7 @@ from bridge.ports import LedgerPort, SmsApi
 
 CHECK_EVERY = 20.0      # seconds between look-up rounds while the window is open
 CLOCK_SKEW = 5.0        # Klaviyo's event times may be this much behind ours
+LATE_LOOKUPS = 3        # failed look-ups after the window before the bridge says it cannot tell
 
 
 class Verdict(Enum):
@@ -58,12 +60,18 @@ def settle(comment_id: int, text: str, phone: str, record: dict[str, Any],
     if bodies is not None and any(b.strip() == text.strip() for b in bodies):
         return Verdict.SENT
     now = s.clock()
-    lookups = {"answered" if bodies is not None else "failed": now}
-    s.ledger.update_reply(comment_id, {**record, "unanswered": True, **lookups})
     if now < at + s.window:
+        s.ledger.update_reply(comment_id, {**record, "unanswered": True})
         raise Deferred(min(CHECK_EVERY, at + s.window - now) + 0.5,
                        "looking for evidence that an unanswered reply went out (A6)")
-    return Verdict.NOT_SENT if bodies is not None else Verdict.UNKNOWN
+    if bodies is not None:
+        return Verdict.NOT_SENT
+    late = int(record.get("late_failures") or 0) + 1     # the window is over, Klaviyo silent
+    if late >= LATE_LOOKUPS:
+        return Verdict.UNKNOWN
+    s.ledger.update_reply(comment_id, {**record, "unanswered": True, "late_failures": late})
+    raise Deferred(max(1.0, min(CHECK_EVERY, s.window / 6)),
+                   "Klaviyo did not answer the look-up for an unanswered reply; asking again")
 
 
 def _received_since(profile_id: str | None, since: float, klaviyo: SmsApi) -> list[str] | None:
