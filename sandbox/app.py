@@ -79,7 +79,7 @@ class Sandbox:
         exhausted bucket answers 429; a refused call consumes nothing from later buckets.
         """
         self.counter.count(f"{api} {endpoint_key}")
-        kind, f = self.faults.draw(api)
+        kind, f = self.faults.draw(api, endpoint_key)
         if f.latency_ms:
             time.sleep(f.latency_ms / 1000)
         if kind == "timeout":

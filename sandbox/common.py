@@ -121,6 +121,7 @@ class Faults:
     force_429: int = 0           # next N calls answered 429
     force_409: int = 0           # next N calls answered 409
     retry_after: int = 1         # Retry-After for forced 429s
+    only: str = ""               # faults (not latency) hit only this endpoint key; "" = all
 
 
 @dataclass
@@ -146,13 +147,15 @@ class FaultBoard:
             for name in ([api] if api else list(self.by_api)):
                 self.by_api[name] = Faults()
 
-    def draw(self, api: str) -> tuple[str | None, Faults]:
+    def draw(self, api: str, endpoint_key: str = "") -> tuple[str | None, Faults]:
         """Return (fault kind or None, settings).
 
         Kinds: "429", "409", "timeout", "applied_timeout" (carry the call out, then time out),
-        "error"."""
+        "error". With `only` set, other endpoints' calls draw no fault."""
         with self._lock:
             f = self.by_api.setdefault(api, Faults())
+            if f.only and endpoint_key != f.only:
+                return None, f
             if f.force_429 > 0:
                 f.force_429 -= 1
                 return "429", f

@@ -6,6 +6,8 @@ here), and nothing waits in failed jobs."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -54,5 +56,49 @@ def test_replies_whose_send_klaviyo_did_not_answer_reach_the_phone_exactly_once(
         settled = counters.get("agent_reply:settled:sent", 0) + \
             counters.get("agent_reply:settled:resent", 0)
         print(f"settled {settled} unanswered sends: {counters}")
+    finally:
+        stack.stop()
+
+
+def test_klaviyo_unreachable_after_a_lost_answer_means_a_note_and_a_failed_job_not_two_sms(
+        tmp_path: Path) -> None:
+    """The send is carried out but its answer lost; then Klaviyo is unreachable (every API call
+    hangs, no webhook arrives) past the window: one note on the ticket, the reply in failed
+    jobs, nothing sent twice. Replayed once Klaviyo is back, it is found and recorded as sent."""
+    stack = Stack(workdir=tmp_path, extra_env={
+        **E2E_ENV, "HTTP_TIMEOUT_SECONDS": "1", "REPLY_CONFIRM_SECONDS": "10"})
+    try:
+        stack.start()
+        bridge = Bridge(stack)
+        [(phone, to)] = CONVERSATIONS[:1]
+        ticket = open_tickets(bridge, CONVERSATIONS[:1])[(phone, to)]
+        config = f"{bridge.sandbox}/_sandbox/config"
+        hook = requests.get(config, timeout=10).json()["klaviyo_webhook_url"]
+        faults = f"{bridge.sandbox}/_sandbox/faults"
+        requests.post(config, json={"klaviyo_webhook_url": None}, timeout=10).raise_for_status()
+        send = "POST /api/conversation-messages"
+        requests.post(faults, json={"api": "klaviyo", "applied_timeout_rate": 1,
+                                    "timeout_seconds": 2, "only": send},
+                      timeout=10).raise_for_status()
+        bridge.reply(ticket, "Your parcel left today.")
+        wait_for(lambda: bridge.replies_to(phone), what="the send to be carried out")
+        requests.post(faults, json={"api": "klaviyo", "applied_timeout_rate": 0, "timeout_rate": 1,
+                                    "only": ""}, timeout=10).raise_for_status()
+        wait_for(lambda: bridge.redis.hlen("zkb:failed") == 1, timeout=120,
+                 what="the reply to be set aside")
+        notes = [c for c in bridge.comments(ticket) if not c["public"]]
+        assert len(notes) == 1 and "may not have reached the customer" in notes[0]["body"]
+        requests.delete(faults, timeout=10).raise_for_status()
+        requests.post(config, json={"klaviyo_webhook_url": hook}, timeout=10).raise_for_status()
+        [ref] = [r.decode() for r in bridge.redis.hkeys("zkb:failed")]
+        replayed = subprocess.run([sys.executable, "-m", "cli.main", "failed", "replay", ref],
+                                  env={**stack.env(), "PYTHONIOENCODING": "utf-8"},
+                                  capture_output=True, text=True, timeout=60)
+        assert replayed.returncode == 0, replayed.stderr
+        wait_for(lambda: bridge.redis.hlen("zkb:failed") == 0, timeout=60,
+                 what="the replay to settle the reply")
+        bridge.settle(timeout=60)
+        assert [m["body"] for m in bridge.replies_to(phone)] == ["Your parcel left today."]
+        assert len([c for c in bridge.comments(ticket) if not c["public"]]) == 1
     finally:
         stack.stop()
