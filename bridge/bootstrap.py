@@ -30,7 +30,8 @@ def store(settings: Settings) -> Store:
     client = connect(settings.redis_url, settings.redis_sentinels, settings.redis_master_name,
                      settings.redis_sentinel_password)
     return Store(client, event_ttl=settings.event_ttl_seconds,
-                 wait_replicas=settings.redis_wait_replicas, wait_ms=settings.redis_wait_ms)
+                 wait_replicas=settings.redis_wait_replicas, wait_ms=settings.redis_wait_ms,
+                 dedup_window=settings.dedup_window_seconds)
 
 
 def zendesk_client(settings: Settings, st: Store | None = None) -> ZendeskClient:

@@ -67,7 +67,8 @@ class Settings:
     reply_settle_ms: int = 1000
     reply_confirm_seconds: int = 120   # A6: how long an unanswered send is looked for
     quota_reservations: bool = True    # false: replies poll the budget (benchmark baseline)
-    event_ttl_seconds: int = 14 * 24 * 3600
+    event_ttl_seconds: int = 14 * 24 * 3600     # an event's body, until its work is settled
+    dedup_window_seconds: int = 3 * 24 * 3600   # then its id + outcome, against re-deliveries
     max_attempts: int = 8
     visibility_timeout: int = 600
     http_timeout_seconds: float = 10.0
@@ -121,6 +122,8 @@ NUMBERS: dict[str, tuple[str, int | None]] = {
     "REPLY_SETTLE_MS": ("reply_settle_ms", 0),
     "REPLY_CONFIRM_SECONDS": ("reply_confirm_seconds", 10),
     "MAX_ATTEMPTS": ("max_attempts", 1),
+    "EVENT_TTL_SECONDS": ("event_ttl_seconds", 3600),
+    "DEDUP_WINDOW_SECONDS": ("dedup_window_seconds", 3600),
     "HTTP_TIMEOUT_SECONDS": ("http_timeout_seconds", 1),
     "KLAVIYO_EVENTS_PER_MINUTE": ("klaviyo_events_per_minute", 2),
     "RECONCILE_INTERVAL_SECONDS": ("reconcile_interval_seconds", 10),

@@ -47,6 +47,7 @@ from workers.queues import QUEUES, enqueue, task_for_kind
 
 bp = Blueprint("ops", __name__)
 NOTICE_TTL = 600
+FAILED_PAGE = 100
 NOTICE_LINES = 50
 SOURCES = ("klaviyo", "zendesk")
 
@@ -110,8 +111,11 @@ def page() -> Response | str:
     except redis.RedisError as e:
         return Response(f"Redis does not answer ({type(e).__name__}); the page needs it.\n",
                         status=503, mimetype="text/plain", headers={"Retry-After": "5"})
+    number = max(1, request.args.get("page", 1, type=int) or 1)   # failed jobs, a page at a time
     return render_template(
-        "ops.html", failed=failed, source=source, sources=SOURCES, when=when,
+        "ops.html", failed=failed[(number - 1) * FAILED_PAGE:number * FAILED_PAGE],
+        failed_total=len(failed), page_no=number,
+        pages=max(1, -(-len(failed) // FAILED_PAGE)), source=source, sources=SOURCES, when=when,
         checks=_safely(deps.checks), workers=_safely(deps.workers), checked_ago=deps.checks.age,
         csrf=csrf_token(deps.settings.ops_token or "", time.time()),
         zendesk_url=redact_url(deps.settings.zendesk_url), **view)

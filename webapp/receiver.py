@@ -71,7 +71,7 @@ def _receive(source: str, verify: Callable[[bytes], None],
                                                           "problem": str(e)}})
         return _error(400, "malformed", str(e))
     try:
-        needing_work = _needing_work(store, events)
+        needing_work, repeats = _needing_work(store, events)
         new, unconfirmed = store.events.save_events(needing_work, time.time(), route=queue_of)
         queued, unused = [], []
         for event in new + unconfirmed:
@@ -89,7 +89,7 @@ def _receive(source: str, verify: Callable[[bytes], None],
     if replicas < store.events.wait_replicas:   # REDIS_WAIT_REPLICAS (docs/scaling.md)
         return _not_replicated(store, source, replicas)
     resp = jsonify({"accepted": len(events), "queued": len(queued),
-                    "duplicates": len(needing_work) - len(new)})
+                    "duplicates": len(needing_work) - len(new) + repeats})
     resp.status_code = 202
     return resp
 
@@ -104,18 +104,27 @@ def _not_replicated(store: Store, source: str, replicas: int) -> Response:
     return _error(503, "not_replicated", "no Redis replica confirmed the events; retry later")
 
 
-def _needing_work(store: Store, events: list[RawEvent]) -> list[RawEvent]:
-    """E6: a `received_sms` for a phone without a not-closed SMS ticket needs nothing (A7), so it
-    is kept as id + outcome only, counted, and never queued; one Redis read per delivery."""
+def _needing_work(store: Store, events: list[RawEvent]) -> tuple[list[RawEvent], int]:
+    """E6: a topic the bridge does not use, and a `received_sms` for a phone without a
+    not-closed SMS ticket (A7), need nothing: kept as id + outcome only (no body), counted, never
+    queued; one Redis read per delivery for the receipts. Returns the events that need work and
+    how many of the others were known already (repeats)."""
+    unused = [e for e in events if task_for(e) is None]
+    kept = 0
+    for kind in sorted({e.kind for e in unused}):
+        kept += store.events.save_dropped([e for e in unused if e.kind == kind], time.time(),
+                                          f"{unused[0].source}:dropped:topic:{kind}"[:100],
+                                          "topic_not_used")
+    events = [e for e in events if task_for(e) is not None]
     receipts = [(e, receipt_phone(e.data)) for e in events if e.kind == RECEIVED_SMS]
     receipts = [(e, phone) for e, phone in receipts if phone]   # unreadable: the worker says why
-    if not receipts:
-        return events
-    known = store.open_sms.with_open_ticket([phone for _, phone in receipts])
-    idle = {e.ref for (e, _), has in zip(receipts, known, strict=True) if not has}
-    store.events.save_dropped([e for e in events if e.ref in idle], time.time(),
-                              RECEIPT_WITHOUT_TICKET, "no_open_ticket")
-    return [e for e in events if e.ref not in idle]
+    idle: set[str] = set()
+    if receipts:
+        known = store.open_sms.with_open_ticket([phone for _, phone in receipts])
+        idle = {e.ref for (e, _), has in zip(receipts, known, strict=True) if not has}
+        kept += store.events.save_dropped([e for e in events if e.ref in idle], time.time(),
+                                          RECEIPT_WITHOUT_TICKET, "no_open_ticket")
+    return [e for e in events if e.ref not in idle], len(unused) + len(idle) - kept
 
 
 def _rejected(store: Store, source: str, e: SignatureError) -> Response:

@@ -92,6 +92,7 @@ def sweep(self: BridgeTask) -> dict[str, int]:
     store = deps.store()
     with background_lane():
         rebuild_if_lost(bootstrap.open_sms_rebuild_deps(deps.settings(), deps.store()))  # E6
+    deps.store().outcomes.prune_failed()          # failed jobs whose events expired (E6)
     return run_sweep(store, lambda task, ref: enqueue(self.app, task, ref), time.time(),
                      task_for_kind, in_broker=lambda refs: store.broker.holding(refs, QUEUES)
                      | store.due.holding(refs))

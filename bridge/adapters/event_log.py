@@ -22,9 +22,11 @@ local out = {}
 for i = 1, n do
   local b = 3 + (i - 1) * 5
   local raw, kind, queue, score, ref = ARGV[b+1], ARGV[b+2], ARGV[b+3], ARGV[b+4], ARGV[b+5]
-  if redis.call('HSETNX', KEYS[i], 'raw', raw) == 1 then
+  -- known: stored with its body, or settled and kept as id + outcome only (E6)
+  if redis.call('HEXISTS', KEYS[i], 'raw') == 0 and not redis.call('HGET', KEYS[i], 'state') then
     local seq = redis.call('INCR', 'zkb:seq')
-    redis.call('HSET', KEYS[i], 'kind', kind, 'received_at', now, 'seq', seq, 'state', 'received')
+    redis.call('HSET', KEYS[i], 'raw', raw, 'kind', kind, 'received_at', now, 'seq', seq,
+               'state', 'received')
     if queue ~= '' then
       redis.call('HSET', KEYS[i], 'queue', queue, 'score', score)
       redis.call('ZADD', 'zkb:convq:' .. queue, score, string.format('%015d|%s', seq, ref))
@@ -50,15 +52,14 @@ for _, key in ipairs(KEYS) do
 end
 """
 
-# Events kept only for de-duplication (E6): id, kind, outcome, no body. A repeat of a stored event
+# Events kept only for de-duplication (E6): id and outcome, no body. A repeat of a stored event
 # changes nothing; each new one counts once under `<counter>`.
 _SAVE_DROPPED = """
 local now, ttl, reason, counter = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local n = 0
 for i, key in ipairs(KEYS) do
   if redis.call('EXISTS', key) == 0 then
-    redis.call('HSET', key, 'kind', ARGV[4 + i], 'received_at', now, 'state', 'dropped',
-               'reason', reason)
+    redis.call('HSET', key, 'state', 'dropped', 'reason', reason)
     redis.call('EXPIRE', key, ttl)
     n = n + 1
   end
@@ -67,20 +68,32 @@ if n > 0 then redis.call('HINCRBY', 'zkb:counters', counter, n) end
 return n
 """
 
+# A settled event (done or dropped) keeps only what de-duplication needs, for the dedup window:
+# its state and reason (E6: a few dozen bytes, whatever its body was; the outcome is the
+# state's: done = applied). Its log line and counters keep the rest.
+_SETTLE = """
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'reason', ARGV[2])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+"""
+
 Route = Callable[[RawEvent], tuple[str, float] | None]
 
 
 class EventLog:
     def __init__(self, client: redis.Redis, event_ttl: int = 14 * keys.DAY,
-                 wait_replicas: int = 0, wait_ms: int = 500) -> None:
+                 wait_replicas: int = 0, wait_ms: int = 500,
+                 dedup_window: int = 3 * keys.DAY) -> None:
         self._r = client
-        self.event_ttl = event_ttl
+        self.event_ttl = event_ttl              # an event's body, until its work is settled
+        self.dedup_window = dedup_window        # its id + outcome afterwards (E6)
         # Under Sentinel: replicas that must hold a delivery's writes before it is acknowledged
         # (docs/scaling.md); 0 sends no WAIT.
         self.wait_replicas, self.wait_ms = wait_replicas, wait_ms
         self._save = client.register_script(_SAVE_EVENTS)
         self._mark_queued = client.register_script(_MARK_QUEUED)
         self._save_dropped = client.register_script(_SAVE_DROPPED)
+        self._settle = client.register_script(_SETTLE)
 
     def save_events(self, events: list[RawEvent], now: float, route: Route = lambda e: None,
                     ) -> tuple[list[RawEvent], list[RawEvent]]:
@@ -131,8 +144,7 @@ class EventLog:
         if not events:
             return 0
         return int(self._save_dropped(keys=[keys.event(e.ref) for e in events],
-                                      args=[now, self.event_ttl, reason, counter,
-                                            *[e.kind for e in events]]))
+                                      args=[now, self.dedup_window, reason, counter]))
 
     def mark_queued(self, refs: list[str]) -> None:
         if not refs:
@@ -165,12 +177,18 @@ class EventLog:
                 out.append((ref, kind.decode()))
         return out
 
+    def settle_event(self, ref: str, state: str, outcome: str, reason: str, now: float) -> None:
+        """Done or dropped: keep id + outcome only, for the dedup window (E6)."""
+        self._settle(keys=[keys.event(ref)], args=[state, reason, self.dedup_window])
+
     def load_event(self, ref: str) -> dict[str, Any] | None:
+        """The event with its body as `data`; a settled one (id + outcome only) has `data` {}.
+        None if nothing is stored."""
         raw = self._r.hgetall(keys.event(ref))
-        if not raw or b"raw" not in raw:
+        if not raw or (b"raw" not in raw and b"state" not in raw):
             return None
         doc = {k.decode(): v.decode() for k, v in raw.items()}
-        doc["data"] = json.loads(doc.pop("raw"))
+        doc["data"] = json.loads(doc.pop("raw", "{}"))
         if "prepared" in doc:
             doc["prepared"] = json.loads(doc["prepared"])
         return doc

@@ -62,6 +62,22 @@ class Outcomes:
         return {q: _age(self._r, raw, now) for q, raw in zip(queues, pipe.execute(), strict=True)}
 
     # --- failed jobs (E2) ---------------------------------------------------------------------
+    def prune_failed(self, batch: int = 1000) -> int:
+        """Forget failed jobs whose event has expired (EVENT_TTL_SECONDS): nothing is left to
+        replay. One HSCAN batch per call, from a cursor kept in Redis (the sweep calls it).
+        Metric failures are kept: their events live in their own hash."""
+        cursor = int(self._r.get(keys.FAILED_PRUNE_CURSOR) or 0)
+        cursor, fields = self._r.hscan(keys.FAILED, cursor, count=batch)
+        refs = [f.decode() for f in fields if f.decode().startswith(("klaviyo:", "zendesk:"))]
+        pipe = self._r.pipeline(transaction=False)
+        for ref in refs:
+            pipe.exists(keys.event(ref))
+        gone = [ref for ref, n in zip(refs, pipe.execute(), strict=True) if not n]
+        if gone:
+            self._r.hdel(keys.FAILED, *gone)
+        self._r.set(keys.FAILED_PRUNE_CURSOR, cursor)
+        return len(gone)
+
     def record_failure(self, ref: str, task: str, error: BaseException, attempts: int,
                        now: float) -> None:
         """Set a job aside; `replayable` (from the error class) says whether replay is safe."""

@@ -61,7 +61,8 @@ TABLE: dict[str, tuple[str, str, str]] = {
                 "beat's bridge.release_due publishes them (quota reservations)"),
     "zkb:counters": ("hash", "none", "outcome counters `<kind>:<outcome>:<reason>`"),
     "zkb:m:upstream, zkb:m:retries, zkb:m:latency": ("hash", "none", "meters for /metrics"),
-    "zkb:failed": ("hash", "none", "failed jobs by event ref (E2)"),
+    "zkb:failed": ("hash", "pruned with their events", "failed jobs by event ref (E2)"),
+    "zkb:failed:prune": ("string", "none", "HSCAN cursor of the sweep's pruning of zkb:failed"),
     "zkb:ops:notice:<id>": ("string", "10 min", "what an /ops action did, for its redirect"),
     "zkb:oauth:zendesk:<client>": ("string", "token lifetime + 1 min",
                                    "the shared Zendesk OAuth token of one client (id + secret)"),
@@ -74,6 +75,7 @@ UNQUEUED = "zkb:unqueued"
 RECENT = "zkb:recent"
 COUNTERS = "zkb:counters"
 FAILED = "zkb:failed"
+FAILED_PRUNE_CURSOR = "zkb:failed:prune"
 UPSTREAM = "zkb:m:upstream"
 RETRIES = "zkb:m:retries"
 LATENCY = "zkb:m:latency"

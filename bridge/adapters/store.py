@@ -28,9 +28,11 @@ from bridge.adapters.zendesk_auth import TokenCache
 
 class Store:
     def __init__(self, client: redis.Redis, event_ttl: int = 14 * keys.DAY,
-                 wait_replicas: int = 0, wait_ms: int = 500) -> None:
+                 wait_replicas: int = 0, wait_ms: int = 500,
+                 dedup_window: int = 3 * keys.DAY) -> None:
         self.client = client            # for tests and adapters only (a test checks this)
-        self.events = EventLog(client, event_ttl, wait_replicas=wait_replicas, wait_ms=wait_ms)
+        self.events = EventLog(client, event_ttl, wait_replicas=wait_replicas, wait_ms=wait_ms,
+                               dedup_window=dedup_window)
         self.queues = OrderedQueues(client)
         self.open_sms = OpenSmsIndex(client)
         self.conversations = Conversations(client, self.open_sms)

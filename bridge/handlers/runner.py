@@ -124,8 +124,8 @@ class Runner:
             self._set_aside(ref, queue, member, e, attempts)
             return "failed"
         state = "done" if done.outcome == "applied" else "dropped"
-        self.store.events.update_event(ref, state=state, outcome=done.outcome, reason=done.reason,
-                                done_at=self.clock())
+        # id + outcome only from now on, for the dedup window (E6)
+        self.store.events.settle_event(ref, state, done.outcome, done.reason, self.clock())
         if "attempts" in event:   # it failed before (or was replayed): off the failed list
             self.store.outcomes.clear_failure(ref)
         if member is not None and queue is not None:

@@ -182,3 +182,16 @@ def test_the_page_shows_each_lanes_depth_and_how_long_its_oldest_task_has_waited
                         rf"<td class=\"num\" data-testid=\"age-{lane}\">(\d+) s</td>", html)
         assert row and row.group(1) == "1", lane
     assert 'data-testid="age-zkb.maintenance"></td>' in html          # empty: no age
+
+
+def test_failed_jobs_are_shown_a_hundred_a_page(make_receiver: Callable[..., Receiver],
+                                               r: redis.Redis) -> None:
+    receiver = make_receiver(OPS_TOKEN=TOKEN)
+    for i in range(130):
+        receiver.store.outcomes.record_failure(f"klaviyo:01JPAGE{i:03d}", "bridge.inbound_sms",
+                                               RuntimeError("zendesk: 500"), 8, 1000.0 + i)
+    first = receiver.client.get("/ops", headers=BEARER).text
+    assert "Failed jobs (130)" in first and first.count('data-testid="failed-job"') == 100
+    assert 'data-testid="next-page"' in first
+    second = receiver.client.get("/ops?page=2", headers=BEARER).text
+    assert second.count('data-testid="failed-job"') == 30 and "Page 2 of 2" in second
