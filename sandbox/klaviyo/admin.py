@@ -124,6 +124,7 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
             _apply_settings(state(), body)
             return jsonify({"opt_out_match": state().opt_out_match,
                             "conversations_enabled": state().conversations_enabled,
+                            "record_delay_seconds": state().record_delay_seconds,
                             "brand_numbers": state().brand_numbers})
 
 
@@ -177,6 +178,8 @@ def _apply_settings(state: KlaviyoState, body: dict[str, Any]) -> None:
         state.opt_out_match = body["opt_out_match"]
     if "conversations_enabled" in body:
         state.conversations_enabled = bool(body["conversations_enabled"])
+    if "record_delay_seconds" in body:
+        state.record_delay_seconds = max(0.0, float(body["record_delay_seconds"]))
 
 
 def _text(state: KlaviyoState, m: dict[str, Any]) -> Any:

@@ -13,6 +13,8 @@ import functools
 import math
 import random
 import re
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
@@ -119,7 +121,13 @@ def make_blueprint(sb: Any) -> Blueprint:
         text, conversation_id = _message_request(ja.data(_body(), "conversation-message"))
         with sb.lock:
             ev = _send_in_conversation(state, conversation_id, text)
-            webhooks.deliver(sb, [(webhooks.RECEIVED_SMS_TOPIC, ev)])
+            delay = state.record_delay_seconds
+            if delay:     # Klaviyo records the send late: its webhook leaves late too
+                state.recorded_after[ev.id] = time.time() + delay
+                threading.Timer(delay, webhooks.deliver,
+                                args=(sb, [(webhooks.RECEIVED_SMS_TOPIC, ev)])).start()
+            else:
+                webhooks.deliver(sb, [(webhooks.RECEIVED_SMS_TOPIC, ev)])
         return ja.document(None, 202)
 
     @bp.post("/api/events")
@@ -160,7 +168,9 @@ def make_blueprint(sb: Any) -> Blueprint:
         sort = request.args.get("sort", "datetime")
         if sort not in ("datetime", "-datetime", "timestamp", "-timestamp"):
             raise invalid(f"Invalid sort {sort!r}.", parameter="sort")
-        events = _filtered(state.events_sorted(reverse=sort.startswith("-")), EVENT_FILTERS)
+        now = time.time()
+        events = _filtered([e for e in state.events_sorted(reverse=sort.startswith("-"))
+                            if state.recorded_after.get(e.id, 0) <= now], EVENT_FILTERS)
         size = ja.page_size(request.args.get("page[size]"), 200, 1000)
         chunk, links = ja.page(events, request.args.get("page[cursor]"), size, request.url,
                                _next_url)

@@ -153,6 +153,10 @@ class KlaviyoState:
             self.sms: list[dict[str, Any]] = []
             self.opt_out_match = "contains"
             self.conversations_enabled = True
+            # Seconds before a conversation message Klaviyo sent is recorded: its `Received SMS`
+            # event shows in GET /api/events and its received_sms webhook leaves (A6 tests).
+            self.record_delay_seconds = 0.0
+            self.recorded_after: dict[str, float] = {}    # event id -> when it shows
             self._last_us = 0
 
     # ---- time and ids -------------------------------------------------------------------

@@ -102,3 +102,38 @@ def test_klaviyo_unreachable_after_a_lost_answer_means_a_note_and_a_failed_job_n
         assert len([c for c in bridge.comments(ticket) if not c["public"]]) == 1
     finally:
         stack.stop()
+
+
+def test_evidence_recorded_late_within_the_window_still_means_no_second_sms(
+        tmp_path: Path) -> None:
+    """Klaviyo records each conversation message (the `received_sms` webhook and the
+    `Received SMS` event) 6 s after sending it, inside a 10 s window (the issue's 60 s inside
+    120 s, scaled down); a fifth of the sends lose their answer after being carried out."""
+    stack = Stack(workdir=tmp_path, extra_env={
+        **E2E_ENV, "KLAVIYO_MESSAGES_PER_MINUTE": "600", "HTTP_TIMEOUT_SECONDS": "1",
+        "REPLY_CONFIRM_SECONDS": "10"})
+    try:
+        stack.start()
+        bridge = Bridge(stack)
+        bridge.set_limit("klaviyo:conversation-messages", [[20, 1], [600, 60]])
+        tickets = open_tickets(bridge, CONVERSATIONS)
+        requests.post(f"{bridge.sandbox}/_sandbox/klaviyo/settings",
+                      json={"record_delay_seconds": 6}, timeout=10).raise_for_status()
+        requests.post(f"{bridge.sandbox}/_sandbox/faults", json={
+            "api": "klaviyo", "applied_timeout_rate": 0.2, "timeout_seconds": 2,
+            "only": "POST /api/conversation-messages"}, timeout=10).raise_for_status()
+        bodies = [f"late evidence {i:02d}" for i in range(30)]
+        for i, body in enumerate(bodies):
+            bridge.reply(tickets[CONVERSATIONS[i % 3]], body)
+
+        def texts() -> list[str]:
+            return [m["body"] for p in (ALICE, BOB, EMIL) for m in bridge.replies_to(p)]
+
+        wait_for(lambda: set(texts()) >= set(bodies), timeout=180, what="every reply")
+        requests.delete(f"{bridge.sandbox}/_sandbox/faults", timeout=10).raise_for_status()
+        bridge.settle(timeout=90)
+        assert {b: n for b, n in Counter(texts()).items() if n > 1} == {}
+        assert bridge.redis.hlen("zkb:failed") == 0
+        assert bridge.counters().get("agent_reply:settled:sent", 0) >= 1
+    finally:
+        stack.stop()
