@@ -57,11 +57,14 @@ class BridgeTask(Task):
         ends. A new wait is counted as a deferred retry, like the countdown it replaces; a
         task that finds its queue's head already waiting only ends (the head's wake-up drains
         the queue, its event included)."""
+        scheduled = getattr(error, "scheduled", False)    # a slot it reserved earlier
         plan = park_for(error, own_ref)
+        if plan is None and scheduled and own_ref is not None:
+            plan = (own_ref, float(getattr(error, "retry_after", 0.0)))
         if plan is None:
             return None
         ref, seconds = plan
-        if ref != own_ref and getattr(error, "scheduled", False):
+        if ref != own_ref and scheduled:
             return f"{ref} waits for its reserved slot"   # its wake-up is already on its way
         if deps.store().due.park(ref, time.time() + seconds):
             deps.count_retry(self.name, "deferred")
