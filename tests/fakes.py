@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import fakeredis
@@ -142,7 +143,7 @@ class FakeZendesk(Fallible):
                 tid = self.add_ticket(status=fields.pop("status", "new"), **fields)
                 self._comment(tid, ticket["comment"])
                 self._by_key[idempotency_key] = (tid, now)
-            return self._ticket(tid)
+            return replace(self._ticket(tid), doc={"id": tid, **self.tickets[tid]})
         return self._call("create_ticket", carry_out)
 
     def update_ticket(self, ticket_id: int, *, comment: dict[str, Any] | None = None,
@@ -166,6 +167,9 @@ class FakeZendesk(Fallible):
 
     def user(self, user_id: int) -> dict[str, Any]:
         return self._call("user", lambda: dict(self.users[user_id]))
+
+    def group(self, group_id: int) -> dict[str, Any]:
+        return self._call("group", lambda: {"id": group_id, "name": f"Group {group_id}"})
 
     def ticket_with_people(self, ticket_id: int) -> tuple[dict[str, Any], dict[int, dict],
                                                           dict[int, dict]]:

@@ -89,6 +89,13 @@ class Conversations:
     def cache_agent_email(self, user_id: int, email: str) -> None:
         self._r.set(keys.agent(user_id), email, ex=keys.AGENT_TTL)
 
+    def group_name(self, group_id: int) -> str | None:
+        raw = self._r.get(keys.group(group_id))
+        return raw.decode() if raw is not None else None
+
+    def cache_group_name(self, group_id: int, name: str) -> None:
+        self._r.set(keys.group(group_id), name, ex=keys.GROUP_TTL)
+
     def cache_users(self, users: dict[int, dict[str, Any]]) -> None:
         """Users seen in sideloads: their emails serve the A3 check without another call."""
         if not users:

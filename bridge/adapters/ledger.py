@@ -37,6 +37,21 @@ class Ledger:
         pipe.set(keys.own_comment(comment_id), 1, ex=keys.OWN_COMMENT_TTL)
         pipe.execute()
 
+    # --- tickets the bridge made (M1 without a read) ------------------------------------------
+    def remember_made_ticket(self, ticket_id: int, record: dict[str, Any]) -> None:
+        self._r.set(keys.made_ticket(ticket_id), json.dumps(record), ex=keys.MADE_TTL)
+
+    def made_ticket(self, ticket_id: int) -> dict[str, Any] | None:
+        raw = self._r.get(keys.made_ticket(ticket_id))
+        return json.loads(raw) if raw else None
+
+    def remember_made_requester(self, user_id: int, identity: dict[str, Any]) -> None:
+        self._r.set(keys.made_requester(user_id), json.dumps(identity), ex=keys.MADE_TTL)
+
+    def made_requester(self, user_id: int) -> dict[str, Any] | None:
+        raw = self._r.get(keys.made_requester(user_id))
+        return json.loads(raw) if raw else None
+
     # --- the bridge's own writes (A2, A7) ---------------------------------------------------
     def remember_posted(self, requester_id: int, text: str) -> None:
         """A text the bridge is about to post in this requester's name (recorded before the

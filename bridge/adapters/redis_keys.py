@@ -17,6 +17,8 @@ INTENT_TTL = 7 * DAY
 REPLY_TTL = 30 * DAY
 ECHO_TTL = 6 * 3600
 AGENT_TTL = 600
+MADE_TTL = DAY                  # a ticket the bridge made, until its ticket.created is handled
+GROUP_TTL = 3600
 METRIC_TTL = 400 * DAY          # longer than any ticket stays open
 NOTICE_TTL = 600
 CLAIM_TTL = 60
@@ -39,6 +41,11 @@ TABLE: dict[str, tuple[str, str, str]] = {
     "zkb:recent": ("zset", f"last {RECENT_KEEP}", "recently updated conversations (/ops)"),
     "zkb:profile:<id>": ("string", "60 s", "Klaviyo profile cache"),
     "zkb:agent:<user>": ("string", "10 min", "agent email cache (A3)"),
+    "zkb:made:<ticket>": ("string", "1 day", "a ticket the bridge created, as Zendesk answered, "
+                          "and its new requester's identity: Opened Ticket without a read (M1)"),
+    "zkb:made:user:<id>": ("string", "1 day", "a requester whose identity (M3) the bridge just "
+                           "wrote: email, else phone"),
+    "zkb:group:<id>": ("string", "1 h", "group name cache (Opened Ticket's Group_name)"),
     "zkb:intent:<ref>": ("string", "7 days", "what a job was about to write upstream (E1)"),
     "zkb:own:comment:<id>": ("string", "90 days", "comments the bridge wrote (A2)"),
     "zkb:posted:<requester>:<hash>": ("string", "90 days", "texts posted in a customer's name"),
@@ -119,6 +126,18 @@ def profile(profile_id: str) -> str:
 
 def agent(user_id: int) -> str:
     return f"zkb:agent:{user_id}"
+
+
+def made_ticket(ticket_id: int) -> str:
+    return f"zkb:made:{ticket_id}"
+
+
+def made_requester(user_id: int) -> str:
+    return f"zkb:made:user:{user_id}"
+
+
+def group(group_id: int) -> str:
+    return f"zkb:group:{group_id}"
 
 
 def intent(ref: str) -> str:

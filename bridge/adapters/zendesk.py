@@ -58,7 +58,13 @@ class ZendeskClient:
         resp = self.http.request("POST", "/api/v2/tickets", "POST tickets",
                                  json={"ticket": ticket},
                                  headers={"Idempotency-Key": idempotency_key})
-        return _ticket(resp.json()["ticket"])
+        doc = resp.json()["ticket"]
+        return Ticket(int(doc["id"]), str(doc.get("status") or "new").lower(),
+                      doc.get("external_id"), doc=doc)
+
+    def group(self, group_id: int) -> dict[str, Any]:
+        return self.http.request("GET", f"/api/v2/groups/{group_id}",
+                                 "GET groups/{id}").json()["group"]
 
     def update_ticket(self, ticket_id: int, *, comment: dict[str, Any] | None = None,
                       status: str | None = None) -> tuple[Ticket, int | None]:

@@ -3,7 +3,7 @@ and upstream answers, and rules turn them into decisions (see `decisions.py`).""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -86,6 +86,7 @@ class Ticket:
     id: int
     status: str
     external_id: str | None = None
+    doc: dict[str, Any] | None = field(default=None, compare=False, repr=False)  # as answered
 
 
 @dataclass(frozen=True)

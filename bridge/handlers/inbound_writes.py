@@ -46,9 +46,16 @@ def recover(prepared: PreparedText, deps: InboundDeps) -> Conversation:
 
 
 def ensure_requester(prepared: PreparedText, deps: InboundDeps) -> tuple[int, bool]:
-    return deps.zendesk.create_or_update_user(
+    """create_or_update the requester. When what the bridge sent is what Zendesk now holds as
+    the profile's identity (M3: email, else phone) — matched or made by that email, or made
+    new — it is remembered a day, so the ticket's Opened Ticket needs no read (E6)."""
+    requester_id, created = deps.zendesk.create_or_update_user(
         name=prepared.name, email=prepared.email,
         external_id=requester_external_id(prepared.phone), phone=prepared.phone)
+    if prepared.email or created:
+        deps.store.ledger.remember_made_requester(requester_id, {
+            "id": requester_id, "email": prepared.email, "phone": prepared.phone})
+    return requester_id, created
 
 
 def create_ticket(ref: str, prepared: PreparedText, conv: Conversation,
@@ -68,9 +75,17 @@ def create_ticket(ref: str, prepared: PreparedText, conv: Conversation,
     deps.store.ledger.set_intent(ref, intent.to_json())
     deps.store.ledger.remember_posted(requester_id, prepared.body)
     created = deps.zendesk.create_ticket(intent.ticket, idempotency_key=_create_key(ref))
+    requester = deps.store.ledger.made_requester(requester_id)
+    if requester is not None and created.doc:
+        deps.store.ledger.remember_made_ticket(created.id, {
+            "ticket": {k: created.doc.get(k) for k in MADE_FIELDS}, "requester": requester})
     deps.store.ledger.set_intent(ref, intent.created(created.id).to_json())
     return replace(conv, ticket_id=created.id, ticket_status=created.status,
                    requester_id=requester_id)
+
+
+MADE_FIELDS = ("id", "subject", "description", "priority", "type", "status", "tags", "via",
+               "custom_fields", "assignee_id", "group_id", "requester_id")
 
 
 def _ticket_body(prepared: PreparedText, conv: Conversation, decision: CreateTicket,

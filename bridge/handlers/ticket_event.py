@@ -65,4 +65,5 @@ def process_ticket_change(event: dict[str, Any], deps: TicketEventDeps) -> Done:
     detail = data.get("detail") or {}
     when = (detail.get("created_at") if kind == CREATED else None) or data.get("time") or ""
     return record_metric(tid, metric, str(when), deps.metrics,
-                         status=status if kind == STATUS_CHANGED else None)
+                         status=status if kind == STATUS_CHANGED else None,
+                         detail=detail if kind == CREATED else None)

@@ -14,14 +14,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from bridge.domain.metric_rules import build_event
+from bridge.domain.coerce import as_id
+from bridge.domain.metric_rules import OPENED, build_event
 from bridge.domain.model import Budget
 from bridge.errors import Deferred, TicketGone
 from bridge.handlers import metric_burst
 from bridge.handlers.runner import Done
 from bridge.ports import QuotaPort, SmsApi, StorePort, TicketApi
 
+People = tuple[dict[str, Any], dict[int, dict], dict[int, dict]]
 CLAIM_WAIT = 3.0    # a duplicate checks back this much later (the holder is one call away)
 
 
@@ -37,24 +40,26 @@ class MetricsDeps:
 
 
 def record_metric(ticket_id: int, metric: str, when: str, deps: MetricsDeps,
-                  status: str | None = None) -> Done:
-    """Send one metric event unless already recorded. `when` is the Zendesk time (ISO)."""
+                  status: str | None = None, detail: dict[str, Any] | None = None) -> Done:
+    """Send one metric event unless already recorded. `when` is the Zendesk time (ISO);
+    `detail`, the ticket.created webhook's description of the ticket, if there is one."""
     if deps.store.ledger.metric_done(ticket_id, metric):
         return Done("dropped", "already_recorded", {"ticket_id": ticket_id})
     claim = f"metric:{ticket_id}:{metric}"
     if not deps.store.ledger.claim(claim):
         raise Deferred(CLAIM_WAIT, "a concurrent duplicate is recording this metric")
     try:
-        return _record(ticket_id, metric, when, deps, status)
+        return _record(ticket_id, metric, when, deps, status, detail)
     except BaseException:
         deps.store.ledger.release_claim(claim)     # nothing recorded: let a retry claim it
         raise
 
 
 def _record(ticket_id: int, metric: str, when: str, deps: MetricsDeps,
-            status: str | None) -> Done:
+            status: str | None, detail: dict[str, Any] | None) -> Done:
+    made = _made_by_bridge(ticket_id, metric, deps, detail)
     try:
-        ticket, users, groups = deps.zendesk.ticket_with_people(ticket_id)
+        ticket, users, groups = made or deps.zendesk.ticket_with_people(ticket_id)
     except TicketGone:
         return Done("dropped", "ticket_gone", {"ticket_id": ticket_id})
     deps.store.conversations.cache_users(users)
@@ -75,3 +80,32 @@ def _record(ticket_id: int, metric: str, when: str, deps: MetricsDeps,
     # By name, for /ops and /metrics (the job counters count events, not which metric).
     deps.store.outcomes.count("ticket_metric", "recorded", metric)
     return Done("applied", fields={"ticket_id": ticket_id, "metric": metric})
+
+
+def _made_by_bridge(ticket_id: int, metric: str, deps: MetricsDeps,
+                    detail: dict[str, Any] | None) -> People | None:
+    """E6: the Opened Ticket of a ticket the bridge made for a requester it made needs no read:
+    the ticket as Zendesk answered its creation, with what the webhook says has changed since
+    (status, priority, type, tags, group, assignee), its requester as the bridge made them, the
+    group's name from a small cache. None (read it) for anything else, or an assigned ticket."""
+    made = deps.store.ledger.made_ticket(ticket_id) if metric == OPENED and detail else None
+    if made is None or detail is None or detail.get("assignee_id") is not None:
+        return None
+    ticket = {**made["ticket"], "assignee_id": None,
+              **{k: str(detail[k]).lower() for k in ("status", "priority", "type")
+                 if detail.get(k)}}
+    if isinstance(detail.get("tags"), list):
+        ticket["tags"] = detail["tags"]
+    group_id = as_id(detail.get("group_id")) or as_id(ticket.get("group_id"))
+    ticket["group_id"] = group_id
+    requester = made["requester"]
+    users = {int(requester["id"]): requester}
+    return ticket, users, ({group_id: {"name": _group_name(group_id, deps)}} if group_id else {})
+
+
+def _group_name(group_id: int, deps: MetricsDeps) -> str | None:
+    name = deps.store.conversations.group_name(group_id)
+    if name is None:
+        name = str(deps.zendesk.group(group_id).get("name") or "")
+        deps.store.conversations.cache_group_name(group_id, name)
+    return name or None
