@@ -20,7 +20,7 @@ from flask import Blueprint, jsonify, request
 
 from sandbox import seed
 from sandbox.common import RateLimiter, Window
-from sandbox.zendesk import desk, oauth, pages, rules, webhook_api
+from sandbox.zendesk import desk, jobs, oauth, pages, rules, webhook_api
 from sandbox.zendesk.model import (
     CUSTOM_FIELDS,
     SYSTEM_FIELDS,
@@ -302,10 +302,11 @@ def make_blueprint(sb: Any) -> Blueprint:
          incremental_tickets),
         ("GET", "/api/v2/ticket_fields", z, list_ticket_fields),
         ("GET", "/api/v2/ticket_fields/{id}", z, show_ticket_field),
-    ] + [(method, template, z, handler) for method, template, handler in rules.ROUTES]
+    ] + [(method, template, z, handler) for method, template, handler in rules.ROUTES] \
+      + [(method, template, z, handler) for method, template, handler in jobs.TICKET_ROUTES]
     for method, template, buckets, handler in routes:
         _api(bp, sb, method, template, buckets, handler)
-    for method, template, handler in webhook_api.ROUTES:
+    for method, template, handler in webhook_api.ROUTES + jobs.JOB_ROUTES:
         _api(bp, sb, method, template, z, handler, string_id=True)
 
     @bp.route("/api/v2/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])

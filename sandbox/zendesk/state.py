@@ -63,6 +63,7 @@ class ZendeskState:
         # Provisioned through the API: webhook_api.py and rules.py own them.
         self.webhooks: dict[str, Webhook] = {}
         self.views: dict[int, dict[str, Any]] = {}
+        self.jobs: dict[str, Any] = {}          # bulk jobs by id (jobs.py)
         self.automations: dict[int, dict[str, Any]] = {}
         self.clock_offset = 0.0
         self._next = {"ticket": FIRST_TICKET_ID, "user": FIRST_USER_ID, "event": FIRST_EVENT_ID,
