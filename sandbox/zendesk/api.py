@@ -46,6 +46,7 @@ def install_default_limits(limiter: RateLimiter, production: bool) -> None:
     limiter.set_limits("zendesk", [Window(200 * scale, 60)])
     limiter.set_limits("zendesk:update_ticket", [Window(100 * scale, 60)])
     limiter.set_limits("zendesk:incremental", [Window(10 * scale, 60)])
+    limiter.set_limits(jobs.PER_TICKET, [Window(30 * scale, 600)])   # updates per ticket
 
 
 def _authenticate(sb: Any) -> User | None:
@@ -109,7 +110,7 @@ def _api(bp: Blueprint, sb: Any, method: str, template: str, buckets: list[str],
                         status, body, headers = 401, UNAUTHORIZED, {
                             "WWW-Authenticate": 'Basic realm="Web Password"'}
                 except ZendeskError as e:
-                    status, body, headers = e.status, e.body, {}
+                    status, body, headers = e.status, e.body, dict(e.headers)
             if gate.bucket is not None:
                 headers = {**headers, "X-Rate-Limit": str(gate.limit),
                            "X-Rate-Limit-Remaining": str(max(gate.remaining, 0))}
@@ -166,6 +167,7 @@ def create_ticket(sb: Any, actor: User) -> Answer:
 
 def update_ticket(sb: Any, actor: User, obj_id: int) -> Answer:
     data = _payload("ticket")
+    jobs.ticket_update_allowed(sb, obj_id)
     ticket, audit, events = sb.zendesk.update_ticket(obj_id, data["ticket"], actor, "api")
     publish(sb, events)
     return 200, {"ticket": ticket.as_json(request.host_url), "audit": audit}, {}

@@ -66,9 +66,10 @@ CUSTOM_FIELD_IDS = {f.id: f for f in CUSTOM_FIELDS}
 class ZendeskError(Exception):
     """A refusal with Zendesk's status code and JSON body."""
 
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
+    def __init__(self, status: int, body: dict[str, Any],
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(body.get("error"))
-        self.status, self.body = status, body
+        self.status, self.body, self.headers = status, body, headers or {}
 
 
 def not_found() -> ZendeskError:

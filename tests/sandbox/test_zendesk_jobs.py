@@ -77,3 +77,19 @@ def test_the_31st_job_queued_or_running_is_refused(stack):
     assert answers[:30] == [200] * 30 and answers[30] == 429
     time.sleep(1.1)                                     # the jobs complete
     assert stack.put("/api/v2/tickets/update_many", body).status_code == 200
+
+
+def test_a_ticket_takes_a_limited_number_of_updates_in_ten_minutes(stack):
+    """30 per ticket per 10 minutes in production [doc]; lowered to 3 here."""
+    assert stack.admin("POST", "/limits", json={"bucket": "zendesk:ticket_updates",
+                                                "windows": [[3, 600]]}).ok
+    busy, other = stack.new_ticket()["id"], stack.new_ticket()["id"]
+    update = {"ticket": {"comment": {"body": "again", "public": False}}}
+    answers = [stack.put(f"/api/v2/tickets/{busy}", update) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert int(answers[3].headers["Retry-After"]) > 0
+    assert stack.put(f"/api/v2/tickets/{other}", update).status_code == 200
+    job = stack.put("/api/v2/tickets/update_many",
+                    {"tickets": [{"id": busy, "tags": ["x"]}, {"id": other, "tags": ["x"]}]})
+    done = job_done(stack, job.json()["job_status"])
+    assert [r["success"] for r in done["results"]] == [False, True]
