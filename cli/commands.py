@@ -61,7 +61,10 @@ def add_commands(sub: Any, date: Callable[[str], datetime]) -> None:
 
     c = sub.add_parser("check", help="check credentials, secrets, Redis and workers")
     c.set_defaults(run=cmd_check)
+    _add_provision(sub)
 
+
+def _add_provision(sub: Any) -> None:
     p = sub.add_parser("provision", help="create or update the Zendesk webhook (and optionally "
                                          "the SMS view and close automation); idempotent")
     p.add_argument("--view", action="store_true", help="also the 'SMS tickets' view")

@@ -64,12 +64,7 @@ def _receive(source: str, verify: Callable[[bytes], None],
     try:
         events = split(body)
     except EnvelopeError as e:
-        _count(store, source, "rejected", "malformed")
-        # The message names where the body is wrong, never what it holds (no PII to mask).
-        log.warning("webhook rejected", extra={"fields": {"source": source, "status": 400,
-                                                          "reason": "malformed",
-                                                          "problem": str(e)}})
-        return _error(400, "malformed", str(e))
+        return _malformed(store, source, e)
     try:
         needing_work, repeats = _needing_work(store, events)
         new, unconfirmed = store.events.save_events(needing_work, time.time(), route=queue_of)
@@ -92,6 +87,14 @@ def _receive(source: str, verify: Callable[[bytes], None],
                     "duplicates": len(needing_work) - len(new) + repeats})
     resp.status_code = 202
     return resp
+
+
+def _malformed(store: Store, source: str, e: EnvelopeError) -> Response:
+    _count(store, source, "rejected", "malformed")
+    # The message names where the body is wrong, never what it holds (no PII to mask).
+    log.warning("webhook rejected", extra={"fields": {"source": source, "status": 400,
+                                                      "reason": "malformed", "problem": str(e)}})
+    return _error(400, "malformed", str(e))
 
 
 def _not_replicated(store: Store, source: str, replicas: int) -> Response:
