@@ -75,6 +75,40 @@ def _queue_member(r: redis.Redis, e: RawEvent) -> tuple[str, str]:
     return where[0], member
 
 
+def measure(r: redis.Redis, n: int) -> dict[str, float]:
+    """Bytes per event of each shape, each measured on the same server in one run."""
+    store = Store(r)
+    return {"receipt dropped at the receiver (id + outcome)":
+            per_event(r, store, receipts(n), "dropped"),
+            "receipt stored whole (before #11: every event, 14 days)":
+            per_event(r, store, receipts(n), "whole"),
+            "receipt processed (settled: id + outcome)":
+            per_event(r, store, receipts(n), "settled"),
+            "text waiting for its worker (body, state, queue place)":
+            per_event(r, store, texts(n), "whole"),
+            "text processed (settled: id + outcome)":
+            per_event(r, store, texts(n), "settled")}
+
+
+def report(sizes: dict[str, float], n: int, url: str, print_only: bool) -> None:
+    rows = "\n".join(f"| {what} | {b:.0f} |" for what, b in sizes.items())
+    baseline = sizes["receipt stored whole (before #11: every event, 14 days)"]
+    dropped = sizes["receipt dropped at the receiver (id + outcome)"]
+    publish("event-sizes", f"""
+## Redis bytes per event (`bench/event_sizes.py`)
+
+{machine(url)}. `.venv/bin/python -m bench.event_sizes --events {n}`: `used_memory` delta ÷
+events, each shape stored through the bridge's EventLog (key, hash, TTL, sets included).
+
+| Event | bytes |
+| --- | ---: |
+{rows}
+
+A receipt the receiver drops costs {dropped / baseline:.2f}× what the same receipt stored whole
+cost before (baseline, same run), and for DEDUP_WINDOW_SECONDS (3 days) instead of 14 days.
+""", print_only=print_only)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
@@ -91,35 +125,8 @@ def main() -> None:
                 break
             except redis.ConnectionError:
                 time.sleep(0.1)
-        store = Store(r)
-        n = args.events
-        sizes = {"receipt dropped at the receiver (id + outcome)":
-                 per_event(r, store, receipts(n), "dropped"),
-                 "receipt stored whole (before #11: every event, 14 days)":
-                 per_event(r, store, receipts(n), "whole"),
-                 "receipt processed (settled: id + outcome)":
-                 per_event(r, store, receipts(n), "settled"),
-                 "text waiting for its worker (body, state, queue place)":
-                 per_event(r, store, texts(n), "whole"),
-                 "text processed (settled: id + outcome)":
-                 per_event(r, store, texts(n), "settled")}
-        url = f"redis://127.0.0.1:{port}/0"
-        rows = "\n".join(f"| {what} | {b:.0f} |" for what, b in sizes.items())
-        baseline = sizes["receipt stored whole (before #11: every event, 14 days)"]
-        dropped = sizes["receipt dropped at the receiver (id + outcome)"]
-        publish("event-sizes", f"""
-## Redis bytes per event (`bench/event_sizes.py`)
-
-{machine(url)}. `.venv/bin/python -m bench.event_sizes --events {n}`: `used_memory` delta ÷
-events, each shape stored through the bridge's EventLog (key, hash, TTL, sets included).
-
-| Event | bytes |
-| --- | ---: |
-{rows}
-
-A receipt the receiver drops costs {dropped / baseline:.2f}× what the same receipt stored whole
-cost before (baseline, same run), and for DEDUP_WINDOW_SECONDS (3 days) instead of 14 days.
-""", print_only=args.no_doc)
+        report(measure(r, args.events), args.events, f"redis://127.0.0.1:{port}/0",
+               args.no_doc)
     finally:
         server.terminate()
         server.wait(10)
