@@ -22,13 +22,11 @@ write run exists; its figures are the baseline a bulk run will be compared with.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-from bench.report import machine, percentile, publish
-from scripts.devstack import Stack
+from bench.report import percentile, publish
+from bench.stack import bench_stack
 from tests.e2e.harness import SHORT_CODE, Bridge, wait_for
 
 CONTROL_EVERY = 3.0
@@ -189,15 +187,8 @@ def main() -> None:
     p.add_argument("--agent-replies", type=int, default=50)
     p.add_argument("--no-doc", action="store_true")
     args = p.parse_args()
-    with tempfile.TemporaryDirectory(prefix="zkb-bench-") as tmp:
-        stack = Stack(workdir=Path(tmp))
-        try:
-            stack.start()
-            b = Bridge(stack)
-            about = machine(stack.redis_url or "")
-            result = run(b, args)
-        finally:
-            stack.stop()
+    with bench_stack() as (_, b, about):
+        result = run(b, args)
     publish("campaign", section(about, args, result), args.no_doc)
 
 

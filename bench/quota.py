@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import requests
 
 from bench import replies
 from bench.pipeline import finished
-from bench.report import machine, publish
+from bench.report import publish
+from bench.stack import bench_stack
 from scripts.devstack import Stack
 from tests.e2e.harness import TOLL_FREE, Bridge, wait_for
 
@@ -222,30 +221,23 @@ def main() -> None:
     args = p.parse_args()
     rounds = math.ceil(args.texts / args.customers)
     reply = None
-    with tempfile.TemporaryDirectory(prefix="zkb-bench-") as tmp:
-        stack = Stack(workdir=Path(tmp))
-        try:
-            stack.start()
-            b = Bridge(stack)
-            about = machine(stack.redis_url or "")
-            limits = requests.get(f"{b.sandbox}/_sandbox/limits", timeout=10).json()["limits"]
-            env = stack.env()
-            settings = {k: env.get(k) or f"{d} (default)" for k, d in (
-                ("ZENDESK_REQUESTS_PER_MINUTE", 200), ("ZENDESK_UPDATES_PER_MINUTE", 100),
-                ("KLAVIYO_MESSAGES_PER_MINUTE", 60))}
-            phones = b.make_customers(args.customers)
-            wait_for(b.idle, 60, "a quiet start")
-            cold = [(ph, f"quota cold {ph}") for ph in phones]
-            warm = [(ph, f"quota warm {k} {ph}") for k in range(rounds) for ph in phones]
-            drains = [drain(b, "cold", cold, args.batch, args.timeout, updates_bound=False)]
-            print(rows(drains, limits), drains[0].breakdown(), sep="\n", flush=True)
-            drains.append(drain(b, "warm", warm[:args.texts], args.batch, args.timeout,
-                                updates_bound=True))
-            print(rows(drains[1:], limits), drains[1].breakdown(), sep="\n", flush=True)
-            if args.replies:
-                reply = measure_replies(stack, args.replies)
-        finally:
-            stack.stop()
+    with bench_stack() as (stack, b, about):
+        limits = requests.get(f"{b.sandbox}/_sandbox/limits", timeout=10).json()["limits"]
+        env = stack.env()
+        settings = {k: env.get(k) or f"{d} (default)" for k, d in (
+            ("ZENDESK_REQUESTS_PER_MINUTE", 200), ("ZENDESK_UPDATES_PER_MINUTE", 100),
+            ("KLAVIYO_MESSAGES_PER_MINUTE", 60))}
+        phones = b.make_customers(args.customers)
+        wait_for(b.idle, 60, "a quiet start")
+        cold = [(ph, f"quota cold {ph}") for ph in phones]
+        warm = [(ph, f"quota warm {k} {ph}") for k in range(rounds) for ph in phones]
+        drains = [drain(b, "cold", cold, args.batch, args.timeout, updates_bound=False)]
+        print(rows(drains, limits), drains[0].breakdown(), sep="\n", flush=True)
+        drains.append(drain(b, "warm", warm[:args.texts], args.batch, args.timeout,
+                            updates_bound=True))
+        print(rows(drains[1:], limits), drains[1].breakdown(), sep="\n", flush=True)
+        if args.replies:
+            reply = measure_replies(stack, args.replies)
     section = doc_section(about, args, drains, limits, settings, reply)
     publish("quota", section, args.no_doc)
 

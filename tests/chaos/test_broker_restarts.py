@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.report import ChaosReport
-from tests.chaos.support import TextLoad, broker_idle, chaos_stack, outbox_idle, wait_until
-from tests.chaos.test_process_faults import Outcome
+from tests.chaos.support import TextLoad, chaos_stack
+from tests.chaos.test_process_faults import Outcome, finish_and_settle
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
 
@@ -50,13 +50,9 @@ def test_two_redis_restarts_under_load_need_no_supervisor_and_lose_no_acknowledg
             down = stack.restart_redis(sig, down_for)
             done.append(f"{time.monotonic() - began:.1f}s redis {signal.Signals(sig).name} "
                         f"(down {down:.1f}s)")
-        load.finish()
-        load.close_last()
-
         check = Outcome(bridge, load)
         try:
-            wait_until(check.complete, 180, "every acknowledged event's effect", every=2)
-            wait_until(lambda: outbox_idle(bridge) and broker_idle(bridge), 60, "quiet")
+            finish_and_settle(bridge, load, check)
         finally:
             exited = [n for n in PROCESSES if not stack.procs[n].alive()]
             check.report(report)

@@ -73,13 +73,9 @@ def test_killed_processes_and_a_redis_restart_with_aof_lose_and_double_nothing(
             with supervisor.hands_off():
                 detail = act(stack)
             done.append(f"{time.monotonic() - began:.1f}s {what}{detail or ''}")
-        load.finish()
-        load.close_last()
-
         check = Outcome(bridge, load)
         try:
-            wait_until(check.complete, 180, "every acknowledged event's effect", every=2)
-            wait_until(lambda: outbox_idle(bridge) and broker_idle(bridge), 60, "quiet")
+            finish_and_settle(bridge, load, check)
         finally:
             supervisor.stop()
             check.report(report)
@@ -87,6 +83,15 @@ def test_killed_processes_and_a_redis_restart_with_aof_lose_and_double_nothing(
             report.notes["exited_on_their_own"] = supervisor.restarts or "none"
             report.emit(record_property)
         check.assert_exactly_once()
+
+
+def finish_and_settle(bridge: Bridge, load: TextLoad, check: Outcome) -> None:
+    """The load's last texts and closure, then every acknowledged event's effect, then quiet
+    (no delivery pending, no task queued or held)."""
+    load.finish()
+    load.close_last()
+    wait_until(check.complete, 180, "every acknowledged event's effect", every=2)
+    wait_until(lambda: outbox_idle(bridge) and broker_idle(bridge), 60, "quiet")
 
 
 class Outcome:

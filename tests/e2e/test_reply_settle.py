@@ -9,6 +9,8 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,14 +24,22 @@ pytestmark = pytest.mark.e2e
 REPLIES = 100   # the issue's chaos figure: 100 replies, 10% of sends unanswered
 
 
-def test_replies_whose_send_klaviyo_did_not_answer_reach_the_phone_exactly_once(
-        tmp_path: Path) -> None:
+@contextmanager
+def settling_stack(tmp_path: Path, **env: str) -> Iterator[Bridge]:
+    """A stack of its own: 1 s HTTP timeouts (a hanging send is an unanswered one) and a 10 s
+    window to settle an unanswered send (the issue's 120 s, scaled down)."""
     stack = Stack(workdir=tmp_path, extra_env={
-        **E2E_ENV, "KLAVIYO_MESSAGES_PER_MINUTE": "600", "HTTP_TIMEOUT_SECONDS": "1",
-        "REPLY_CONFIRM_SECONDS": "10"})
+        **E2E_ENV, "HTTP_TIMEOUT_SECONDS": "1", "REPLY_CONFIRM_SECONDS": "10", **env})
     try:
         stack.start()
-        bridge = Bridge(stack)
+        yield Bridge(stack)
+    finally:
+        stack.stop()
+
+
+def test_replies_whose_send_klaviyo_did_not_answer_reach_the_phone_exactly_once(
+        tmp_path: Path) -> None:
+    with settling_stack(tmp_path, KLAVIYO_MESSAGES_PER_MINUTE="600") as bridge:
         bridge.set_limit("klaviyo:conversation-messages", [[20, 1], [600, 60]])
         tickets = open_tickets(bridge, CONVERSATIONS)
         # Sends hang past the bridge's 1 s timeout: 10% of them, half carried out first.
@@ -56,8 +66,6 @@ def test_replies_whose_send_klaviyo_did_not_answer_reach_the_phone_exactly_once(
         settled = counters.get("agent_reply:settled:sent", 0) + \
             counters.get("agent_reply:settled:resent", 0)
         print(f"settled {settled} unanswered sends: {counters}")
-    finally:
-        stack.stop()
 
 
 def test_klaviyo_unreachable_after_a_lost_answer_means_a_note_and_a_failed_job_not_two_sms(
@@ -65,11 +73,7 @@ def test_klaviyo_unreachable_after_a_lost_answer_means_a_note_and_a_failed_job_n
     """The send is carried out but its answer lost; then Klaviyo is unreachable (every API call
     hangs, no webhook arrives) past the window: one note on the ticket, the reply in failed
     jobs, nothing sent twice. Replayed once Klaviyo is back, it is found and recorded as sent."""
-    stack = Stack(workdir=tmp_path, extra_env={
-        **E2E_ENV, "HTTP_TIMEOUT_SECONDS": "1", "REPLY_CONFIRM_SECONDS": "10"})
-    try:
-        stack.start()
-        bridge = Bridge(stack)
+    with settling_stack(tmp_path) as bridge:
         [(phone, to)] = CONVERSATIONS[:1]
         ticket = open_tickets(bridge, CONVERSATIONS[:1])[(phone, to)]
         config = f"{bridge.sandbox}/_sandbox/config"
@@ -92,7 +96,7 @@ def test_klaviyo_unreachable_after_a_lost_answer_means_a_note_and_a_failed_job_n
         requests.post(config, json={"klaviyo_webhook_url": hook}, timeout=10).raise_for_status()
         [ref] = [r.decode() for r in bridge.redis.hkeys("zkb:failed")]
         replayed = subprocess.run([sys.executable, "-m", "cli.main", "failed", "replay", ref],
-                                  env={**stack.env(), "PYTHONIOENCODING": "utf-8"},
+                                  env={**bridge.stack.env(), "PYTHONIOENCODING": "utf-8"},
                                   capture_output=True, text=True, timeout=60)
         assert replayed.returncode == 0, replayed.stderr
         wait_for(lambda: bridge.redis.hlen("zkb:failed") == 0, timeout=60,
@@ -100,8 +104,6 @@ def test_klaviyo_unreachable_after_a_lost_answer_means_a_note_and_a_failed_job_n
         bridge.settle(timeout=60)
         assert [m["body"] for m in bridge.replies_to(phone)] == ["Your parcel left today."]
         assert len([c for c in bridge.comments(ticket) if not c["public"]]) == 1
-    finally:
-        stack.stop()
 
 
 def test_evidence_recorded_late_within_the_window_still_means_no_second_sms(
@@ -109,12 +111,7 @@ def test_evidence_recorded_late_within_the_window_still_means_no_second_sms(
     """Klaviyo records each conversation message (the `received_sms` webhook and the
     `Received SMS` event) 6 s after sending it, inside a 10 s window (the issue's 60 s inside
     120 s, scaled down); a fifth of the sends lose their answer after being carried out."""
-    stack = Stack(workdir=tmp_path, extra_env={
-        **E2E_ENV, "KLAVIYO_MESSAGES_PER_MINUTE": "600", "HTTP_TIMEOUT_SECONDS": "1",
-        "REPLY_CONFIRM_SECONDS": "10"})
-    try:
-        stack.start()
-        bridge = Bridge(stack)
+    with settling_stack(tmp_path, KLAVIYO_MESSAGES_PER_MINUTE="600") as bridge:
         bridge.set_limit("klaviyo:conversation-messages", [[20, 1], [600, 60]])
         tickets = open_tickets(bridge, CONVERSATIONS)
         requests.post(f"{bridge.sandbox}/_sandbox/klaviyo/settings",
@@ -135,5 +132,3 @@ def test_evidence_recorded_late_within_the_window_still_means_no_second_sms(
         assert {b: n for b, n in Counter(texts()).items() if n > 1} == {}
         assert bridge.redis.hlen("zkb:failed") == 0
         assert bridge.counters().get("agent_reply:settled:sent", 0) >= 1
-    finally:
-        stack.stop()

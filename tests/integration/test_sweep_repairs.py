@@ -16,18 +16,12 @@ from collections.abc import Callable
 import redis
 
 from bridge.handlers.sweep import sweep
+from tests.integration import support as it
 from tests.integration.conftest import Receiver
-from tests.integration.support import (
-    KLAVIYO_QUEUE,
-    klaviyo_body,
-    klaviyo_event,
-    klaviyo_headers,
-    queued,
-)
+from tests.integration.test_ops_page import TOKEN
 from tests.support import exposition
 from workers.queues import QUEUES, enqueue, task_for_kind
 
-TOKEN = "it-ops-token-5d1c8e2a9b"
 LATER = 60.0     # past the sweep's STRANDED_AFTER
 
 
@@ -47,8 +41,8 @@ def repaired(receiver: Receiver) -> dict[str, float]:
 
 
 def text(receiver: Receiver, event_id: str, customer: str) -> None:
-    body = klaviyo_body([klaviyo_event(event_id, customer=customer)])
-    answer = receiver.client.post("/webhooks/klaviyo", data=body, headers=klaviyo_headers(body))
+    body = it.klaviyo_body([it.klaviyo_event(event_id, customer=customer)])
+    answer = receiver.client.post("/webhooks/klaviyo", data=body, headers=it.klaviyo_headers(body))
     assert answer.status_code == 202
 
 
@@ -58,17 +52,17 @@ def test_a_message_deleted_from_the_broker_is_requeued_by_the_sweep_and_counted_
     assert repaired(receiver) == {"unconfirmed_enqueue": 0, "stranded_queue": 0}
     text(receiver, "lost-1", "+15005550123")
     text(receiver, "kept-1", "+15005550124")
-    lost = next(m for m in r.lrange(KLAVIYO_QUEUE, 0, -1) if b"'klaviyo:lost-1'" in m)
-    assert r.lrem(KLAVIYO_QUEUE, 1, lost) == 1          # the broker loses one message
+    lost = next(m for m in r.lrange(it.KLAVIYO_QUEUE, 0, -1) if b"'klaviyo:lost-1'" in m)
+    assert r.lrem(it.KLAVIYO_QUEUE, 1, lost) == 1          # the broker loses one message
 
     assert run_sweep(receiver) == {"events": 0, "queues": 1}
-    assert sorted(t.args[0] for t in queued(r, KLAVIYO_QUEUE)) == ["klaviyo:kept-1",
+    assert sorted(t.args[0] for t in it.queued(r, it.KLAVIYO_QUEUE)) == ["klaviyo:kept-1",
                                                                    "klaviyo:lost-1"]
     assert repaired(receiver) == {"unconfirmed_enqueue": 0, "stranded_queue": 1}
 
     # Both messages wait in the broker now: nothing more to repair, nothing published twice.
     assert run_sweep(receiver) == {"events": 0, "queues": 0}
-    assert len(queued(r, KLAVIYO_QUEUE)) == 2
+    assert len(it.queued(r, it.KLAVIYO_QUEUE)) == 2
     assert repaired(receiver)["stranded_queue"] == 1
     auth = base64.b64encode(f"ops:{TOKEN}".encode()).decode()
     page = receiver.client.get("/ops", headers={"Authorization": f"Basic {auth}"})
@@ -80,8 +74,8 @@ def test_a_message_held_by_a_worker_is_not_a_repair(
         make_receiver: Callable[..., Receiver], r: redis.Redis) -> None:
     receiver = make_receiver()
     text(receiver, "held-1", "+15005550125")
-    message = r.rpop(KLAVIYO_QUEUE)                      # as kombu delivers it to a worker
+    message = r.rpop(it.KLAVIYO_QUEUE)                      # as kombu delivers it to a worker
     r.hset("unacked", "tag-1", message)
     assert run_sweep(receiver) == {"events": 0, "queues": 0}
-    assert r.llen(KLAVIYO_QUEUE) == 0
+    assert r.llen(it.KLAVIYO_QUEUE) == 0
     assert repaired(receiver)["stranded_queue"] == 0
