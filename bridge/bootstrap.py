@@ -23,7 +23,6 @@ from bridge.handlers.ticket_event import TicketEventDeps
 from bridge.handlers.ticket_metric import MetricsDeps
 from bridge.ops.backfill import BackfillDeps
 from bridge.ops.provision import VIEW_TITLE
-from bridge.ports import QuotaPort
 
 
 def store(settings: Settings) -> Store:
@@ -43,7 +42,8 @@ def zendesk_client(settings: Settings, st: Store | None = None) -> ZendeskClient
                          auth=zendesk_oauth(settings, st),
                          timeout=settings.http_timeout_seconds,
                          observe=st.outcomes.upstream_observer() if st else None,
-                         gate=_gate(st.quota, budgets.zendesk_budgets(settings)) if st else None)
+                         gate=budgets.gate(st.quota, budgets.zendesk_budgets(settings))
+                         if st else None)
 
 
 def zendesk_oauth(settings: Settings, st: Store | None = None) -> ClientCredentials | None:
@@ -64,16 +64,13 @@ def klaviyo_client(settings: Settings, st: Store | None = None) -> KlaviyoClient
                          revision=settings.klaviyo_revision,
                          timeout=settings.http_timeout_seconds,
                          observe=st.outcomes.upstream_observer() if st else None,
-                         gate=_gate(st.quota, budgets.klaviyo_budgets(settings)) if st else None)
+                         gate=budgets.gate(st.quota, budgets.klaviyo_budgets(settings))
+                         if st else None)
 
 
 def zendesk_admin(settings: Settings) -> ZendeskAdmin:
     """The admin endpoints `provision` calls, with the same credentials and timeouts."""
     return ZendeskAdmin(zendesk_client(settings).http)
-
-
-def _gate(quota: QuotaPort, table: budgets.BudgetTable) -> budgets.Gate:
-    return budgets.gate(quota, table)
 
 
 def policy(settings: Settings) -> Policy:

@@ -167,9 +167,9 @@ class ClientCredentials(AuthBase):
             return r
         used = str(r.request.headers.get("Authorization", "")).removeprefix("Bearer ")
         current = self.cache.get()
-        stale = current if current is not None and current.value == used else None
-        fresh = self.renew(stale=stale) if stale is not None or current is None \
-            else current.value
+        # Another process may have renewed it already; else renew the one Zendesk refused.
+        fresh = current.value if current is not None and current.value != used \
+            else self.renew(stale=current)
         r.content  # noqa: B018 - read the body so the connection can be reused
         r.close()
         prep = r.request.copy()
