@@ -42,6 +42,7 @@ log = logging.getLogger("zkbridge.replies")
 KIND = "agent_reply"
 PEER_GRACE_SECONDS = 60   # a "sending" record younger than this may be a live peer
 CHECK_FIRST = 10.0        # after an unanswered send, the first look for its echo (A6)
+SHORT_WAIT = 1.0          # a reserved slot this close is slept for in the task
 
 
 @dataclass
@@ -115,18 +116,23 @@ def _reply(comment: reply_rules.AgentComment, phone: str, brand: str, deps: Repl
     except Exception:
         _refund(grant, deps)
         raise
-    return _deliver(comment, decision, conv, deps)
+    return _deliver(comment, decision, conv, deps, grant)
 
 
 def _take_send_token(comment_id: int, deps: ReplyDeps) -> str | None:
     """Take the send's token first: a reply waiting for the budget then costs no API call per
     retry. Until the send itself, the token is given back if the reply stops (a note instead,
     a lookup held back by its own budget, an error), so it is not spent twice. Refused, the
-    reply holds a reservation of the next free slot and waits for it (no herd, #14)."""
+    reply holds a reservation of the next free slot and waits for it (no herd, #14); a slot
+    less than SHORT_WAIT away is waited for here rather than by a new message."""
     if deps.mode != "conversations":
         return None
     holder = f"reply:{comment_id}" if deps.reserve_slots else None
-    wait, grant = deps.quota.grant(deps.budget, holder=holder)
+    for _ in range(3):
+        wait, grant = deps.quota.grant(deps.budget, holder=holder)
+        if wait <= 0 or wait > SHORT_WAIT or holder is None:
+            break
+        deps.sleep(wait)
     if wait > 0:
         deferred = Deferred(wait, "conversation-message budget spent for now")
         deferred.scheduled = holder is not None and deps.quota.slot_already_held
@@ -140,11 +146,11 @@ def _refund(grant: str | None, deps: ReplyDeps) -> None:
 
 
 def _deliver(comment: reply_rules.AgentComment, decision: reply_rules.SendReply,
-             conv: Conversation, deps: ReplyDeps) -> Done:
+             conv: Conversation, deps: ReplyDeps, grant: str | None = None) -> Done:
     if deps.mode == "flow_event":
         _record_flow_event(comment, decision.text, conv.phone, conv.brand_number, deps)
     else:
-        _send(comment.comment_id, decision.text, conv, deps)
+        _send(comment.comment_id, decision.text, conv, deps, grant)
     deps.store.ledger.remember_sent_text(conv.phone, decision.text)
     if decision.note:
         _note_once(comment.ticket_id, f"{comment.comment_id}:attachments", decision.note, deps)
@@ -215,10 +221,15 @@ def _conversation_of(conv: Conversation, profile_id: str, deps: ReplyDeps) -> Co
     return conv
 
 
-def _send(comment_id: int, text: str, conv: Conversation, deps: ReplyDeps) -> None:
+def _send(comment_id: int, text: str, conv: Conversation, deps: ReplyDeps,
+          grant: str | None) -> None:
+    """Send once (A6). The token is confirmed first: its time becomes the send's, so the
+    customer lookups between grant and send never bring two sends closer than Klaviyo allows."""
     conversation_id = conv.klaviyo_conversation_id
     if conversation_id is None:
         raise RuntimeError("no Klaviyo conversation to send the reply on")
+    if grant is not None and (wait := deps.quota.confirm(grant, deps.budget)) > 0:
+        raise Deferred(wait, "conversation-message budget filled while the reply was prepared")
     began = deps.clock()
     if not deps.store.ledger.begin_reply(comment_id, began, profile_id=conv.profile_id):
         raise Deferred(5, "another attempt is sending this reply")

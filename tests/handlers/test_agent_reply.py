@@ -4,11 +4,13 @@ most one SMS, in comment order, whatever the retries."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from bridge.adapters.quota import GUARD_SECONDS
 from bridge.adapters.store import Store
 from bridge.domain.model import Budget, Conversation, Profile, conversation_external_id
 from bridge.errors import Deferred, FailedAttempt, Retryable
@@ -251,6 +253,24 @@ def test_a6_the_budget_token_is_given_back_when_a_note_is_left_instead() -> None
     desk.process(desk.comment(7001))
     assert len(desk.notes) == 1
     assert desk.store.quota.take(desk.budget) == 0     # the minute's one message is still there
+
+
+def test_a6_a_reply_whose_lookup_outlasted_its_token_waits_instead_of_sending_early(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """E3: the token is confirmed at the send; if the window filled meanwhile (the token
+    was taken before a slow lookup), the reply is deferred, nothing sent, nothing recorded."""
+    desk = Desk(budget=Budget("klaviyo-conversation-messages", ((1, 0.2),)))
+    look_up = desk.klaviyo.find_profile_by_phone
+
+    def slow_lookup(phone: str) -> Profile | None:
+        time.sleep(0.2 + GUARD_SECONDS + 0.05)          # the token's grant leaves the window
+        assert desk.store.quota.take(desk.budget) == 0  # and another reply's send takes it
+        return look_up(phone)
+
+    monkeypatch.setattr(desk.klaviyo, "find_profile_by_phone", slow_lookup)
+    with pytest.raises(Deferred):
+        desk.process(desk.comment(7001))
+    assert desk.sms == [] and desk.store.ledger.reply_state(7001) is None
 
 
 def test_a6_replies_of_one_ticket_go_out_in_comment_order() -> None:
