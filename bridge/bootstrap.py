@@ -13,6 +13,7 @@ from bridge.adapters.zendesk_admin import ZendeskAdmin
 from bridge.adapters.zendesk_auth import ClientCredentials
 from bridge.budgets import Budgets
 from bridge.config import Settings
+from bridge.domain.opt_out import phrase_list
 from bridge.domain.sms_rules import Policy
 from bridge.handlers.agent_reply import ReplyDeps
 from bridge.handlers.campaign_note import CampaignDeps
@@ -77,6 +78,8 @@ def policy(settings: Settings) -> Policy:
     return Policy(sync_enabled=settings.sync_sms_conversations,
                   custom_keywords=settings.sms_keywords,
                   opt_out_match=settings.sms_opt_out_match,
+                  opt_out_phrases=phrase_list(settings.sms_opt_out_phrases),
+                  solved_reopen_hours=settings.solved_reopen_hours,
                   subject_template=settings.sms_subject_template)
 
 

@@ -20,6 +20,7 @@ from bridge.upstreams import klaviyo_host, placeholder_problems, zendesk_host
 ZENDESK_HOST_SUFFIX = ".zendesk.com"
 KLAVIYO_HOST = "a.klaviyo.com"
 MIN_OPS_TOKEN = 16
+MAX_PHRASE = 100        # characters in one SMS_OPT_OUT_PHRASES entry
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class Settings:
     sync_sms_conversations: bool = False
     sms_keywords: frozenset[str] = frozenset()
     sms_opt_out_match: str = "contains"
+    sms_opt_out_phrases: tuple[str, ...] | None = None   # S10; None: the defaults, (): off
+    solved_reopen_hours: float | None = None   # S11; None: a text always reopens a solved ticket
     sms_ticket_tags: tuple[str, ...] = ()
     sms_subject_template: str = "SMS from {masked_phone}"
     zendesk_group_id: int | None = None
@@ -97,7 +100,7 @@ class Settings:
         """Read and validate; raise `ConfigError` listing every problem."""
         p = EnvReader(os.environ if env is None else env)
         values = {**_upstreams(p), **_zendesk_auth(p), **_secrets(p), **_sms(p), **_ops(p),
-                  **_numbers(p), **_redis_ha(p)}
+                  **_numbers(p), **_redis_ha(p), **_sms_threading(p)}
         p.problems += placeholder_problems(values, strict=not values["allow_insecure_upstreams"])
         p.raise_if_any()
         return cls(**values)
@@ -233,6 +236,24 @@ def _sms(p: EnvReader) -> dict[str, object]:
             "sync_sms_conversations": p.boolean("SYNC_SMS_CONVERSATIONS",
                                                 bool(default("sync_sms_conversations"))),
             "quota_reservations": p.boolean("QUOTA_RESERVATIONS", True)}
+
+
+def _sms_threading(p: EnvReader) -> dict[str, object]:
+    """S10 phrases, split at commas and newlines (bridge/domain/opt_out.py matches them; unset:
+    None, the defaults; `none`: (), S10 off) and S11's window in hours (unset: always reopen)."""
+    raw = p.text("SMS_OPT_OUT_PHRASES")
+    phrases = None if raw is None else () if raw.lower() == "none" else tuple(
+        e.strip() for e in re.split(r"[,\n]", raw) if e.strip())
+    for e in phrases or ():
+        if not any(ch.isalnum() for ch in e) or len(e) > MAX_PHRASE:
+            p.problem(f"SMS_OPT_OUT_PHRASES entry {e[:30]!r} must hold letters or digits and "
+                      f"be at most {MAX_PHRASE} characters")
+    if phrases == () and raw is not None and raw.lower() != "none":
+        p.problem("SMS_OPT_OUT_PHRASES holds no phrase: unset it for the defaults, or set it "
+                  "to none to switch rule S10 off")
+    hours = p.positive_number("SOLVED_REOPEN_HOURS",
+                              "; e.g. 72, or unset it to always reopen solved tickets")
+    return {"sms_opt_out_phrases": phrases, "solved_reopen_hours": hours}
 
 
 def _ops(p: EnvReader) -> dict[str, object]:

@@ -4,6 +4,7 @@ variable to set, never with a secret's value."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -77,6 +78,20 @@ class EnvReader:
             return None
         if minimum is not None and value < minimum:
             self.problem(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    def positive_number(self, name: str, hint: str = "") -> float | None:
+        """A number above 0, fractions allowed; None when unset, or wrong (then a problem)."""
+        raw = self.text(name)
+        if raw is None:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not 0 < value < math.inf:       # nan fails both comparisons
+            self.problem(f"{name} must be a number above 0, got {raw!r}{hint}")
+            return None
         return value
 
     def choice(self, name: str, allowed: tuple[str, ...]) -> str:

@@ -147,11 +147,13 @@ class FakeZendesk(Fallible):
         return self._call("create_ticket", carry_out)
 
     def update_ticket(self, ticket_id: int, *, comment: dict[str, Any] | None = None,
-                      status: str | None = None) -> tuple[Ticket, int | None]:
-        return self._call("update_ticket", lambda: self._update(ticket_id, comment, status))
+                      status: str | None = None,
+                      additional_tags: list[str] | None = None) -> tuple[Ticket, int | None]:
+        return self._call("update_ticket",
+                          lambda: self._update(ticket_id, comment, status, additional_tags))
 
-    def _update(self, ticket_id: int, comment: dict[str, Any] | None,
-                status: str | None) -> tuple[Ticket, int | None]:
+    def _update(self, ticket_id: int, comment: dict[str, Any] | None, status: str | None,
+                additional_tags: list[str] | None = None) -> tuple[Ticket, int | None]:
         if ticket_id not in self.tickets:
             raise TicketGone("zendesk", f"ticket {ticket_id} not found", 404)
         if self.tickets[ticket_id]["status"] == "closed":
@@ -159,6 +161,8 @@ class FakeZendesk(Fallible):
         comment_id = self._comment(ticket_id, comment) if comment else None
         if status:
             self.tickets[ticket_id]["status"] = status
+        tags = self.tickets[ticket_id].setdefault("tags", [])
+        tags.extend(t for t in additional_tags or () if t not in tags)
         return self._ticket(ticket_id), comment_id
 
     def add_note(self, ticket_id: int, body: str) -> int | None:

@@ -36,6 +36,7 @@ RECORDED = "recorded"   # `ticket_metric:recorded:<metric name>`, counted by tic
 TICKET_METRICS = ("Opened Ticket", "Resolved Ticket")
 REPAIRED = "repaired"   # `sweep:repaired:<what>`, counted by bridge/handlers/sweep.py
 REPAIRS = ("unconfirmed_enqueue", "stranded_queue")
+OPT_OUT_REQUESTS = "inbound_sms:processed:opt_out_request"   # S10, handlers/sms_inbound.py
 
 
 class BridgeCollector(Collector):
@@ -50,7 +51,8 @@ class BridgeCollector(Collector):
 def families(r: meters.Readings) -> list[Metric]:
     """Readings → metric families (pure, so the mapping is tested without Redis)."""
     return [*_webhooks(r.counters), *_queues(r), *_jobs(r.counters, r.retries),
-            _ticket_metrics(r.counters), _repaired(r.counters), *_upstream(r.upstream),
+            _ticket_metrics(r.counters), _repaired(r.counters), _opt_out_requests(r.counters),
+            *_upstream(r.upstream),
             _latency(r.latency)]
 
 
@@ -143,6 +145,15 @@ def _repaired(counters: dict[str, int]) -> Metric:
     for what in REPAIRS:
         family.add_metric([what], counters.get(f"sweep:{REPAIRED}:{what}", 0))
     return family
+
+
+def _opt_out_requests(counters: dict[str, int]) -> Metric:
+    """Texts that asked in plain words to stop (S10): applied as comments, the ticket tagged
+    and noted. A rise after a campaign says its wording upset people."""
+    return CounterMetricFamily("zkb_opt_out_requests",
+                               "Customer texts that asked to stop in words that are not a "
+                               "keyword (rule S10): tagged sms_optout_request, agent noted",
+                               value=counters.get(OPT_OUT_REQUESTS, 0))
 
 
 def _upstream(upstream: dict[tuple[str, str, str], int]) -> list[Metric]:

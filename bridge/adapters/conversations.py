@@ -31,7 +31,8 @@ class Conversations:
                             ticket_status=d.get("ticket_status") or None,
                             requester_id=_optional_int(d.get("requester_id")),
                             profile_id=d.get("profile_id") or None,
-                            klaviyo_conversation_id=d.get("klaviyo_conversation_id") or None)
+                            klaviyo_conversation_id=d.get("klaviyo_conversation_id") or None,
+                            solved_at=_optional_float(d.get("solved_at")))
 
     def put_conversation(self, conv: Conversation) -> None:
         key = keys.conversation(conv.phone, conv.brand_number)
@@ -49,14 +50,18 @@ class Conversations:
         pipe.zremrangebyrank(keys.RECENT, 0, -keys.RECENT_KEEP - 1)
         pipe.execute()
 
-    def set_ticket_status(self, ticket_id: int, phone: str, brand: str, status: str) -> bool:
+    def set_ticket_status(self, ticket_id: int, phone: str, brand: str, status: str,
+                          at: float | None = None) -> bool:
         """Keep the cached status and the open-SMS index in step with Zendesk (from its
-        webhooks); False if the conversation is not cached (the index is kept either way)."""
+        webhooks); False if the conversation is not cached (the index is kept either way).
+        `at` is when the change happened: kept as the solved time when solved (S11)."""
         self._open_sms.mark(phone, brand, ticket_id, status)
         conv = self.get_conversation(phone, brand)
         if conv is None or conv.ticket_id != ticket_id:
             return False
-        self._r.hset(keys.conversation(phone, brand), "ticket_status", status)
+        solved_at = at if status == "solved" and at is not None else ""
+        self._r.hset(keys.conversation(phone, brand),
+                     mapping={"ticket_status": status, "solved_at": solved_at})
         return True
 
     def ticket_conversation(self, ticket_id: int) -> tuple[str, str] | None:
@@ -108,3 +113,12 @@ class Conversations:
 
 def _optional_int(value: str | None) -> int | None:
     return int(value) if value else None
+
+
+def _optional_float(value: str | None) -> float | None:
+    """A stored number; None for a conversation stored before the field existed ("" or
+    absent) or anything unreadable."""
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

@@ -67,13 +67,17 @@ class ZendeskClient:
                                  "GET groups/{id}").json()["group"]
 
     def update_ticket(self, ticket_id: int, *, comment: dict[str, Any] | None = None,
-                      status: str | None = None) -> tuple[Ticket, int | None]:
-        """Comment and/or status in one PUT. Returns the ticket and the new comment's id."""
+                      status: str | None = None,
+                      additional_tags: list[str] | None = None) -> tuple[Ticket, int | None]:
+        """Comment, status and added tags in one PUT (`additional_tags` adds to the ticket's
+        tags; `tags` would replace them). Returns the ticket and the new comment's id."""
         body: dict[str, Any] = {}
         if comment is not None:
             body["comment"] = comment
         if status is not None:
             body["status"] = status
+        if additional_tags:
+            body["additional_tags"] = additional_tags
         try:
             resp = self.http.request("PUT", f"/api/v2/tickets/{ticket_id}", "PUT tickets/{id}",
                                      json={"ticket": body})

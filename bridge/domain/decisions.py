@@ -14,9 +14,13 @@ class Drop:
 
 @dataclass(frozen=True)
 class CreateTicket:
-    """Open a new ticket for the conversation; `followup_of` links it to a closed ticket (S4)."""
+    """Open a new ticket for the conversation; `followup_of` links it to a closed ticket (S4).
+
+    `follows_solved` names a solved ticket the text did not reopen (S11): Zendesk links
+    follow-ups only to closed tickets, so it is named in an internal note instead."""
 
     followup_of: int | None = None
+    follows_solved: int | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ class PreparedText:
     subject: str
     name: str
     email: str | None = None
+    opt_out_request: bool = False     # S10: asks in plain words to stop (tag + note)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -33,7 +34,8 @@ class PreparedText:
     def from_json(cls, doc: dict[str, Any]) -> PreparedText:
         return cls(phone=str(doc["phone"]), brand=str(doc["brand"]), body=str(doc["body"]),
                    subject=str(doc["subject"]), name=str(doc["name"]),
-                   email=doc.get("email") or None)
+                   email=doc.get("email") or None,
+                   opt_out_request=bool(doc.get("opt_out_request")))
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class CreationIntent:
     ticket: dict[str, Any]       # the POST body, replayed as it was
     after: int = 0               # the conversation's ticket before this one (0: none)
     ticket_id: int | None = None
+    follows_solved: int | None = None   # S11: the solved ticket it follows (for the note)
 
     @property
     def requester_id(self) -> int:
@@ -55,6 +58,8 @@ class CreationIntent:
                                "after": self.after}
         if self.ticket_id is not None:
             doc["ticket_id"] = self.ticket_id
+        if self.follows_solved is not None:
+            doc["follows_solved"] = self.follows_solved
         return doc
 
 
@@ -81,7 +86,8 @@ def intent_from_json(doc: dict[str, Any] | None) -> Intent | None:
     if doc.get("create"):
         return CreationIntent(at=float(doc["at"]), ticket=dict(doc["ticket"]),
                               after=int(doc.get("after") or 0),
-                              ticket_id=_id(doc.get("ticket_id")))
+                              ticket_id=_id(doc.get("ticket_id")),
+                              follows_solved=_id(doc.get("follows_solved")))
     return CommentIntent(ticket_id=int(doc["ticket_id"]), at=float(doc.get("at") or 0),
                          comment_id=_id(doc.get("comment_id")))
 

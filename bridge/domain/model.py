@@ -54,6 +54,7 @@ class Conversation:
     requester_id: int | None = None
     profile_id: str | None = None              # Klaviyo profile
     klaviyo_conversation_id: str | None = None
+    solved_at: float | None = None             # when the ticket was solved, if known (S11)
 
     @property
     def external_id(self) -> str:

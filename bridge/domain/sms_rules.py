@@ -1,4 +1,4 @@
-"""Inbound SMS rules S1-S6 as pure functions: no Redis, no HTTP, no clock, no environment.
+"""Inbound SMS rules S1-S6, S10, S11 as pure functions: no Redis, no HTTP, no clock, no env.
 
 Handlers load state, call these, and apply what they return. Everything a rule needs comes in
 as arguments (`Policy` carries the brand's settings), so the rules are tested in milliseconds.
@@ -11,7 +11,8 @@ import unicodedata
 from dataclasses import dataclass
 
 from bridge.domain.decisions import AddComment, CreateTicket, Drop, InboundDecision
-from bridge.domain.model import OPEN_STATUSES, Conversation, InboundSms, Profile
+from bridge.domain.model import Conversation, InboundSms, Profile
+from bridge.domain.opt_out import OPT_OUT_REQUEST_TAG, opt_out_phrase, phrase_list
 from bridge.domain.phones import brand_number_kind, mask
 from bridge.domain.reply_rules import NOTE_PREFIX
 
@@ -33,6 +34,8 @@ class Policy:
     custom_keywords: frozenset[str] = frozenset()
     opt_out_match: str = "contains"          # contains | exact
     subject_template: str = "SMS from {masked_phone}"
+    opt_out_phrases: tuple[str, ...] = phrase_list(None)   # S10, normalised; () = off
+    solved_reopen_hours: float | None = None  # S11; None: a solved ticket is always reopened
 
 
 def keyword_kind(body: str, policy: Policy) -> str | None:
@@ -89,8 +92,15 @@ def check_consent(profile: Profile | None) -> Drop | None:
     return None
 
 
-def decide_inbound(conversation: Conversation) -> InboundDecision:
-    """S4 threading: what a new text does to the conversation's current ticket."""
+def decide_inbound(conversation: Conversation, now: float | None = None,
+                   solved_reopen_hours: float | None = None) -> InboundDecision:
+    """S4 threading: what a new text does to the conversation's current ticket.
+
+    S11: with `solved_reopen_hours`, a ticket solved longer ago than that (at `now`) is left
+    solved and the text opens a new ticket that follows it. When the solved time is unknown
+    (the bridge missed the webhook, or the cache was rebuilt) the ticket is reopened, as
+    Klaviyo's own rule does: a guess never splits a conversation.
+    """
     status = (conversation.ticket_status or "").lower()
     if conversation.ticket_id is None:
         return CreateTicket()
@@ -100,9 +110,23 @@ def decide_inbound(conversation: Conversation) -> InboundDecision:
         return CreateTicket()
     if status == "hold":
         return AddComment(conversation.ticket_id, status=None)
-    if status in OPEN_STATUSES or status == "solved":
-        return AddComment(conversation.ticket_id, status="open")
+    if status == "solved" and solved_too_long_ago(conversation.solved_at, now,
+                                                  solved_reopen_hours):
+        return CreateTicket(follows_solved=conversation.ticket_id)
     return AddComment(conversation.ticket_id, status="open")
+
+
+def solved_too_long_ago(solved_at: float | None, now: float | None,
+                        hours: float | None) -> bool:
+    """S11: True only when every figure is known and the window has passed."""
+    if solved_at is None or now is None or hours is None:
+        return False
+    return now - solved_at > hours * 3600
+
+
+def opt_out_request(sms: InboundSms, policy: Policy) -> bool:
+    """S10: does the text ask to stop in plain words (a keyword never gets this far)?"""
+    return opt_out_phrase(sms.body, policy.opt_out_phrases) is not None
 
 
 def comment_body(sms: InboundSms) -> str:
@@ -147,9 +171,28 @@ def status_after_comment(decision: AddComment, previous: str | None) -> str | No
     return decision.status or previous
 
 
+def follows_solved_note(solved_ticket_id: int) -> str:
+    """S11: why a text opened this ticket rather than reopening the conversation's last one.
+    Zendesk links follow-ups only to closed tickets, so the link is this note."""
+    return NOTE_PREFIX + (f"This text follows up ticket #{solved_ticket_id}, which was solved "
+                          "longer ago than SOLVED_REOPEN_HOURS allows reopening, so it opened "
+                          "this new ticket instead (rule S11).")
+
+
 def opt_out_note() -> str:
     """S2: what the agent reads on the customer's not-closed SMS ticket after an opt-out (the
     keyword itself never becomes a comment)."""
     return NOTE_PREFIX + ("The customer texted an opt-out keyword and is unsubscribed from SMS "
                           "in Klaviyo: replies on this ticket will not reach them by SMS "
                           "(rules S2, A4). Reach them another way.")
+
+
+def opt_out_request_note() -> str:
+    """S10: what the agent reads on a ticket whose customer asked in words to stop. The same
+    text every time, so a re-run recognises a note whose answer was lost (notes.py)."""
+    return NOTE_PREFIX + (
+        "The customer's text reads like a request to stop messages, in words Klaviyo does not "
+        f"treat as an opt-out keyword. The ticket is tagged {OPT_OUT_REQUEST_TAG} and replies "
+        "on it are held, not sent by SMS, until you either unsubscribe the customer from SMS "
+        f"in Klaviyo or remove the {OPT_OUT_REQUEST_TAG} tag (if they did not mean it) (rule "
+        "S10).")

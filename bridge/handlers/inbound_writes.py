@@ -17,6 +17,7 @@ from bridge.domain import sms_rules as rules
 from bridge.domain.decisions import AddComment, CreateTicket
 from bridge.domain.intents import CommentIntent, CreationIntent, PreparedText, intent_from_json
 from bridge.domain.model import Conversation, Ticket, requester_external_id
+from bridge.domain.opt_out import OPT_OUT_REQUEST_TAG
 from bridge.errors import RateLimited
 
 if TYPE_CHECKING:
@@ -71,7 +72,8 @@ def create_ticket(ref: str, prepared: PreparedText, conv: Conversation,
         requester_id, _ = ensure_requester(prepared, deps)
     intent = CreationIntent(at=deps.clock(),
                             ticket=_ticket_body(prepared, conv, decision, requester_id, deps),
-                            after=decision.followup_of or conv.ticket_id or 0)
+                            after=decision.followup_of or conv.ticket_id or 0,
+                            follows_solved=decision.follows_solved)
     deps.store.ledger.set_intent(ref, intent.to_json())
     deps.store.ledger.remember_posted(requester_id, prepared.body)
     created = deps.zendesk.create_ticket(intent.ticket, idempotency_key=_create_key(ref))
@@ -81,7 +83,7 @@ def create_ticket(ref: str, prepared: PreparedText, conv: Conversation,
             "ticket": {k: created.doc.get(k) for k in MADE_FIELDS}, "requester": requester})
     deps.store.ledger.set_intent(ref, intent.created(created.id).to_json())
     return replace(conv, ticket_id=created.id, ticket_status=created.status,
-                   requester_id=requester_id)
+                   requester_id=requester_id, solved_at=None)
 
 
 MADE_FIELDS = ("id", "subject", "description", "priority", "type", "status", "tags", "via",
@@ -94,7 +96,7 @@ def _ticket_body(prepared: PreparedText, conv: Conversation, decision: CreateTic
         "subject": prepared.subject,
         "comment": {"body": prepared.body, "public": True, "author_id": requester_id},
         "requester_id": requester_id,
-        "tags": ["sms", *deps.tags],
+        "tags": ["sms", *deps.tags, *request_tags(prepared)],
         "external_id": conv.external_id,
     }
     if decision.followup_of:
@@ -104,6 +106,17 @@ def _ticket_body(prepared: PreparedText, conv: Conversation, decision: CreateTic
     if deps.brand_id:
         ticket["brand_id"] = deps.brand_id
     return ticket
+
+
+def request_tags(prepared: PreparedText) -> list[str]:
+    """Tags the text itself asks for (S10), carried in the write that adds the text: no call."""
+    return [OPT_OUT_REQUEST_TAG] if prepared.opt_out_request else []
+
+
+def resumed_follows_solved(ref: str, deps: InboundDeps) -> int | None:
+    """The solved ticket a resumed creation follows (S11), from its intent (crash path only)."""
+    intent = intent_from_json(deps.store.ledger.get_intent(ref))
+    return intent.follows_solved if isinstance(intent, CreationIntent) else None
 
 
 def _create_key(ref: str) -> str:
@@ -138,7 +151,7 @@ def resume_create(ref: str, prepared: PreparedText, conv: Conversation,
     if conv.ticket_id == ticket_id:
         return conv                      # the cache was written: its status is the newer one
     return replace(conv, ticket_id=ticket_id, ticket_status=status,
-                   requester_id=intent.requester_id)
+                   requester_id=intent.requester_id, solved_at=None)
 
 
 def _find_created(external_id: str, intent: CreationIntent, body: str,
@@ -173,7 +186,7 @@ def add_comment(ref: str, prepared: PreparedText, conv: Conversation, decision: 
         _, comment_id = deps.zendesk.update_ticket(
             decision.ticket_id,
             comment={"body": prepared.body, "public": True, "author_id": conv.requester_id},
-            status=decision.status)
+            status=decision.status, additional_tags=request_tags(prepared) or None)
     except RateLimited:
         # Held back by a budget or answered 429: nothing was written, so the retry need not
         # read the ticket's comments (under a backlog that read would double the calls).

@@ -30,6 +30,7 @@ from bridge.payloads.klaviyo_events import EventShapeError, parse_inbound_sms
 from bridge.ports import SmsApi, StorePort, TicketApi
 
 KIND = "inbound_sms"
+OPT_OUT_REQUEST = "opt_out_request"   # S10: the outcome's reason, counted on /metrics
 
 
 @dataclass
@@ -67,8 +68,16 @@ def process_text(ref: str, event: dict[str, Any], deps: InboundDeps) -> Done:
         if prepared.reason == "keyword_opt_out":
             _note_opt_out(ref, event, deps)
         return Done("dropped", prepared.reason)
-    ticket_id = _apply(ref, prepared, deps)
-    return Done("applied", fields={"ticket_id": ticket_id})
+    ticket_id, follows_solved = _apply(ref, prepared, deps)
+    if follows_solved is not None:
+        add_note_once(f"s11:{ref}", ticket_id, rules.follows_solved_note(follows_solved),
+                      deps.store, deps.zendesk, deps.clock)
+    if prepared.opt_out_request:
+        # S10: the tag went in with the text's own write; the note is the one extra call.
+        add_note_once(f"optout-request:{ref}", ticket_id, rules.opt_out_request_note(), deps.store,
+                      deps.zendesk, deps.clock)
+    return Done("applied", OPT_OUT_REQUEST if prepared.opt_out_request else "",
+                fields={"ticket_id": ticket_id})
 
 
 def _prepare(ref: str, event: dict[str, Any], deps: InboundDeps) -> PreparedText | Drop:
@@ -93,7 +102,8 @@ def _prepare(ref: str, event: dict[str, Any], deps: InboundDeps) -> PreparedText
         body=rules.comment_body(sms),
         subject=rules.ticket_subject(replace(sms, customer_phone=phone), deps.policy,
                                      name=profile.display_name),
-        name=profile.display_name or mask(phone), email=profile.email)
+        name=profile.display_name or mask(phone), email=profile.email,
+        opt_out_request=rules.opt_out_request(sms, deps.policy))
     deps.store.events.update_event(ref, prepared=prepared.to_json())
     return prepared
 
@@ -127,8 +137,9 @@ def _profile(profile_id: str | None, phone: str | None, deps: InboundDeps) -> Pr
     return profile
 
 
-def _apply(ref: str, prepared: PreparedText, deps: InboundDeps) -> int:
-    """Write one text to Zendesk; returns the ticket id it landed on."""
+def _apply(ref: str, prepared: PreparedText, deps: InboundDeps) -> tuple[int, int | None]:
+    """Write one text to Zendesk; returns the ticket id it landed on and, when the text opened
+    a new ticket instead of reopening a long-solved one (S11), that solved ticket's id."""
     conv = deps.store.conversations.get_conversation(prepared.phone, prepared.brand)
     if conv is None:
         conv = writes.recover(prepared, deps)
@@ -137,13 +148,13 @@ def _apply(ref: str, prepared: PreparedText, deps: InboundDeps) -> int:
     resumed = writes.resume_create(ref, prepared, conv, deps)
     if resumed is not None and resumed.ticket_id is not None:
         deps.store.conversations.put_conversation(resumed)
-        return resumed.ticket_id
+        return resumed.ticket_id, writes.resumed_follows_solved(ref, deps)
     for _ in range(3):  # a 422/404 on comment changes the decision once
-        decision = rules.decide_inbound(conv)
+        decision = rules.decide_inbound(conv, deps.clock(), deps.policy.solved_reopen_hours)
         if isinstance(decision, CreateTicket):
             conv = writes.create_ticket(ref, prepared, conv, decision, deps)
             deps.store.conversations.put_conversation(conv)
-            return decision_ticket(conv)
+            return decision_ticket(conv), decision.follows_solved
         if not isinstance(decision, AddComment):
             raise RuntimeError(f"unexpected decision {decision!r}")
         try:
@@ -154,9 +165,9 @@ def _apply(ref: str, prepared: PreparedText, deps: InboundDeps) -> int:
         except TicketGone:
             conv = replace(conv, ticket_status="deleted")
             continue
-        conv = replace(conv, ticket_status=status)
+        conv = replace(conv, ticket_status=status, solved_at=None)   # not solved now (S11)
         deps.store.conversations.put_conversation(conv)
-        return decision.ticket_id
+        return decision.ticket_id, None
     raise RuntimeError("ticket state kept changing while applying the text")
 
 

@@ -22,6 +22,7 @@ from bridge.payloads.zendesk_events import (
     CREATED,
     STATUS_CHANGED,
     conversation_of,
+    event_time,
     event_type,
     new_status,
     ticket_id,
@@ -58,7 +59,9 @@ def process_ticket_change(event: dict[str, Any], deps: TicketEventDeps) -> Done:
         return Done("dropped", "malformed_event", {"type": kind})
     conv = conversation_of(data)
     if kind == STATUS_CHANGED and conv is not None and status:
-        deps.store.conversations.set_ticket_status(tid, *conv, status)
+        # S11 needs when a ticket was solved: the change's own time, else its receipt
+        at = event_time(data) or _float(event.get("received_at"))
+        deps.store.conversations.set_ticket_status(tid, *conv, status, at=at)
     metric = metric_for_change(kind, status)
     if metric is None:
         return Done("applied", "recorded", {"type": kind})
@@ -67,3 +70,10 @@ def process_ticket_change(event: dict[str, Any], deps: TicketEventDeps) -> Done:
     return record_metric(tid, metric, str(when), deps.metrics,
                          status=status if kind == STATUS_CHANGED else None,
                          detail=detail if kind == CREATED else None)
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value) if value else None
+    except (TypeError, ValueError):
+        return None

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bridge.domain.coerce import as_id, as_obj, as_text
@@ -58,6 +59,18 @@ def agent_comment(data: dict[str, Any]) -> AgentComment | None:
 def new_status(data: dict[str, Any]) -> str | None:
     current = as_obj(data.get("event")).get("current") or as_obj(data.get("detail")).get("status")
     return str(current).lower() if current else None
+
+
+def event_time(data: dict[str, Any]) -> float | None:
+    """When the change happened (the payload's `time`, e.g. 2026-11-25T10:12:07.672717030Z),
+    as a Unix time; None when absent or unreadable."""
+    value = as_text(data.get("time"))
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def reply_route(data: dict[str, Any]) -> tuple[str, float] | None:
