@@ -14,6 +14,7 @@ from bridge.adapters.conversations import Conversations
 from bridge.adapters.redis_keys import conversation as conversation_key
 from bridge.config import Settings
 from bridge.domain.decisions import AddComment, CreateTicket
+from bridge.domain.intents import CreationIntent, PreparedText, intent_from_json
 from bridge.domain.model import Conversation
 from bridge.domain.sms_rules import decide_inbound, follows_solved_note
 from bridge.errors import ConfigError
@@ -102,3 +103,16 @@ def test_a_window_that_is_not_a_positive_number_is_refused(raw: str) -> None:
     with pytest.raises(ConfigError) as err:
         Settings.from_env({**SANDBOX, "SOLVED_REOPEN_HOURS": raw})
     assert "SOLVED_REOPEN_HOURS" in str(err.value)
+
+
+def test_jobs_stored_by_the_version_before_still_load() -> None:
+    """A text prepared, or a creation started, before the upgrade resumes as an ordinary text
+    (no S10 flag, no S11 note)."""
+    prepared = PreparedText.from_json({"phone": CUSTOMER, "brand": LONG_CODE, "body": "hi",
+                                       "subject": "SMS", "name": "Alice", "email": None})
+    assert prepared.opt_out_request is False
+    intent = intent_from_json({"create": True, "at": 1.0, "ticket": {"requester_id": 7},
+                               "after": 5158, "ticket_id": 6000})
+    assert isinstance(intent, CreationIntent) and intent.follows_solved is None
+    again = intent_from_json(replace(intent, follows_solved=5158).to_json())
+    assert isinstance(again, CreationIntent) and again.follows_solved == 5158
