@@ -4,8 +4,10 @@ SMS_OPT_OUT_PHRASES (defaults when unset, `none` switches it off)."""
 
 from __future__ import annotations
 
+import fakeredis
 import pytest
 
+from bridge.adapters.outcomes import Outcomes
 from bridge.config import Settings
 from bridge.domain import sms_rules as rules
 from bridge.domain.opt_out import (
@@ -16,6 +18,7 @@ from bridge.domain.opt_out import (
     phrase_list,
 )
 from bridge.errors import ConfigError
+from tests.unit.test_prometheus import scrape
 from tests.unit.test_rules import sms
 from tests.unit.test_settings import SANDBOX
 
@@ -109,3 +112,15 @@ def test_a_phrase_list_without_usable_phrases_is_refused(raw: str) -> None:
     with pytest.raises(ConfigError) as err:
         Settings.from_env({**SANDBOX, "SMS_OPT_OUT_PHRASES": raw})
     assert "SMS_OPT_OUT_PHRASES" in str(err.value)
+
+
+# --- /metrics -----------------------------------------------------------------------------------
+def test_opt_out_requests_are_a_counter_on_metrics_from_the_first_scrape() -> None:
+    r = fakeredis.FakeRedis()
+    assert scrape(r)["zkb_opt_out_requests_total"] == {(): 0}
+    for _ in range(2):      # what the runner records for a text applied with reason S10
+        Outcomes(r).record_outcome("inbound_sms", "processed", "opt_out_request", latency=0.1)
+    Outcomes(r).record_outcome("inbound_sms", "processed", "", latency=0.1)
+    assert scrape(r)["zkb_opt_out_requests_total"] == {(): 2}
+    assert scrape(r)["zkb_jobs_processed_total"] == {
+        (("kind", "inbound_sms"), ("task", "bridge.inbound_sms")): 3}
