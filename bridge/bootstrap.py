@@ -109,7 +109,8 @@ def metrics_deps(settings: Settings, shared_store: Store | None = None) -> Metri
     return MetricsDeps(store=st, zendesk=zendesk_client(settings, st),
                        klaviyo=klaviyo_client(settings, st), quota=st.quota,
                        events_budget=Budgets.from_settings(settings).events,
-                       zendesk_url=settings.zendesk_url)
+                       zendesk_url=settings.zendesk_url,
+                       support_property=settings.support_state_property)
 
 
 def ticket_event_deps(settings: Settings, shared_store: Store | None = None) -> TicketEventDeps:
@@ -142,4 +143,4 @@ def backfill_deps(settings: Settings, page_size: int = 1000) -> BackfillDeps:
                         klaviyo=klaviyo_client(settings, st), quota=st.quota,
                         zendesk_url=settings.zendesk_url,
                         export_budget=Budgets.from_settings(settings).export,
-                        page_size=page_size)
+                        page_size=page_size, support_property=settings.support_state_property)

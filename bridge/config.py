@@ -80,6 +80,7 @@ class Settings:
     metrics_require_auth: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
+    support_state_property: str = "Open support tickets"   # M5: the profile property
     @property
     def zendesk_webhook_secrets(self) -> tuple[str, ...]:
         """Every accepted signing secret: during a rotation, the old and the new one."""
@@ -100,7 +101,7 @@ class Settings:
         """Read and validate; raise `ConfigError` listing every problem."""
         p = EnvReader(os.environ if env is None else env)
         values = {**_upstreams(p), **_zendesk_auth(p), **_secrets(p), **_sms(p), **_ops(p),
-                  **_numbers(p), **_redis_ha(p), **_sms_threading(p)}
+                  **_numbers(p), **_redis_ha(p), **_sms_threading(p), **_metrics(p)}
         p.problems += placeholder_problems(values, strict=not values["allow_insecure_upstreams"])
         p.raise_if_any()
         return cls(**values)
@@ -272,6 +273,16 @@ def _numbers(p: EnvReader) -> dict[str, object]:
     values: dict[str, object] = {}
     for name, (field_name, minimum) in NUMBERS.items():
         value = p.integer(name, minimum=minimum)
+def _metrics(p: EnvReader) -> dict[str, object]:
+    """M5: the Klaviyo profile property that counts a requester's open tickets. Names starting
+    with `$` are Klaviyo's own special properties [assumed: not writable as custom ones]."""
+    name = p.text("SUPPORT_STATE_PROPERTY") or str(default("support_state_property"))
+    if name.startswith("$") or len(name) > 100:
+        p.problem(f"SUPPORT_STATE_PROPERTY={name[:40]!r} must not start with $ and must be at "
+                  "most 100 characters (flows filter on this profile property)")
+    return {"support_state_property": name}
+
+
         if value is None or (minimum is None and value == 0) or \
                 (minimum is not None and value < minimum):
             value = _DEFAULTS[field_name]

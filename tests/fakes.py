@@ -235,6 +235,7 @@ class FakeKlaviyo(Fallible):
         self.bulk_jobs: list[list[MetricEvent]] = []
         self.backfilled: set[str] = set()          # unique_ids sent with `backfill: true`
         self.events_delayed = False                # `Received SMS` not recorded yet (A6)
+        self.profile_properties: dict[str, dict[str, Any]] = {}   # email or phone -> properties
 
     def get_profile(self, profile_id: str) -> Profile | None:
         return self._call("get_profile", lambda: self.profiles.get(profile_id))
@@ -275,8 +276,18 @@ class FakeKlaviyo(Fallible):
         self._call("bulk_create_events", carry_out)
 
     def _store_event(self, event: dict[str, Any]) -> None:
+        """Custom properties in the event's profile object are set on the profile, key by key,
+        in the order events arrive (M5); the event is stored once per profile and unique_id."""
+        profile = dict(event["profile"])
+        who = self._identity(profile)
+        self.profile_properties.setdefault(who, {}).update(profile.pop("properties", None) or {})
+
         def same(e: dict[str, Any]) -> bool:
-            return (e["metric"], e["profile"], e["unique_id"]) == (
-                event["metric"], event["profile"], event["unique_id"])
+            return (e["metric"], self._identity(e["profile"]), e["unique_id"]) == (
+                event["metric"], who, event["unique_id"])
         if not any(same(e) for e in self.events):
-            self.events.append(event)
+            self.events.append({**event, "profile": profile})
+
+    @staticmethod
+    def _identity(profile: dict[str, Any]) -> str:
+        return str(profile.get("email") or profile.get("phone_number"))

@@ -83,7 +83,8 @@ def flush_metrics(self: BridgeTask) -> int:
     """Send metric events parked during a burst through the bulk endpoint (beat, within 5 s of
     an event being parked; see workers/beat.py)."""
     metrics = deps.ticket_event_deps().metrics
-    return metric_burst.flush(metrics.store, metrics.klaviyo)
+    return metric_burst.flush(metrics.store, metrics.klaviyo,
+                              support_property=metrics.support_property)
 
 
 @shared_task(base=BridgeTask, name="bridge.sweep", bind=True, acks_late=True, periodic=True)

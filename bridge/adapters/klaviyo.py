@@ -5,6 +5,7 @@ Every call carries `Authorization: Klaviyo-API-Key ...` and the pinned `revision
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,15 +110,16 @@ class KlaviyoClient:
                           headers={"Content-Type": "application/vnd.api+json"})
 
     def bulk_create_events(self, events: list[MetricEvent], backfill: bool = False) -> None:
-        """POST /api/event-bulk-create-jobs: up to 1000 events in one call, grouped by profile.
+        """POST /api/event-bulk-create-jobs: up to 1000 events in one call, grouped by profile
+        (its attributes, properties included: M5 sets them, one value per profile per call).
         With `backfill`, Klaviyo records them without triggering flows."""
-        groups: dict[tuple[tuple[str, str], ...], list[MetricEvent]] = {}
+        groups: dict[str, list[MetricEvent]] = {}
         for e in events:
-            groups.setdefault(tuple(sorted(e.profile.items())), []).append(e)
+            groups.setdefault(json.dumps(e.profile, sort_keys=True), []).append(e)
         data = [{"type": "event-bulk-create", "attributes": {
-            "profile": {"data": {"type": "profile", "attributes": dict(profile)}},
+            "profile": {"data": {"type": "profile", "attributes": group[0].profile}},
             "events": {"data": [{"type": "event", "attributes": _event_attributes(e, backfill)}
-                                for e in group]}}} for profile, group in groups.items()]
+                                for e in group]}}} for group in groups.values()]
         self.http.request("POST", "/api/event-bulk-create-jobs", "POST event-bulk-create-jobs",
                           json={"data": {"type": "event-bulk-create-job", "attributes": {
                               "events-bulk-create": {"data": data}}}},

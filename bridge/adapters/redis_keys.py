@@ -20,6 +20,7 @@ AGENT_TTL = 600
 MADE_TTL = DAY                  # a ticket the bridge made, until its ticket.created is handled
 GROUP_TTL = 3600
 METRIC_TTL = 400 * DAY          # longer than any ticket stays open
+SUPPORT_TTL = METRIC_TTL        # M5: renewed on each change; a closed ticket's mark as long
 NOTICE_TTL = 600
 CLAIM_TTL = 60
 RECENT_KEEP = 200
@@ -57,6 +58,12 @@ TABLE: dict[str, tuple[str, str, str]] = {
                          " wait; released on failure)"),
     "zkb:note:<key>": ("string", "30 days", "internal notes already left"),
     "zkb:metric:<ticket>:<metric>": ("string", "400 days", "metric recorded (M1)"),
+    "zkb:support:open:<requester>": ("set", "400 days, renewed", "ids of the requester's "
+                                     "not-closed tickets the bridge knows of (M5)"),
+    "zkb:support:ticket:<ticket>": ("string", "400 days", "the requester a ticket is counted "
+                                    "under, or `closed` (final: a late Opened never re-adds it)"),
+    "zkb:support:hold:<requester>": ("string", "60 s", "one process reads and sends a "
+                                     "requester's count at a time (released after the call)"),
     "zkb:metrics:bulk": ("list", "none", "metric events parked for the bulk endpoint"),
     "zkb:metrics:bulk:inflight:<at>:<token>": ("list", "until sent", "a bulk batch in flight"),
     "zkb:metrics:failed": ("hash", "until replayed and sent, or purged", "metric events "
@@ -89,6 +96,7 @@ LATENCY = "zkb:m:latency"
 METRICS_PENDING = "zkb:metrics:bulk"
 METRICS_INFLIGHT = "zkb:metrics:bulk:inflight:"
 METRICS_FAILED = "zkb:metrics:failed"
+SUPPORT_OPEN = "zkb:support:open:"
 OPEN_SMS_READY = "zkb:opensms:ready"
 DUE = "zkb:due"
 BEAT_LEASE = "zkb:beat:lease"
@@ -174,6 +182,18 @@ def note(key: str) -> str:
 
 def metric(ticket_id: int, name: str) -> str:
     return f"zkb:metric:{ticket_id}:{name}"
+
+
+def support_open(requester_id: int) -> str:
+    return f"{SUPPORT_OPEN}{requester_id}"
+
+
+def support_ticket(ticket_id: int) -> str:
+    return f"zkb:support:ticket:{ticket_id}"
+
+
+def support_hold(requester_id: int) -> str:
+    return f"zkb:support:hold:{requester_id}"
 
 
 def value(name: str) -> str:

@@ -23,6 +23,7 @@ from bridge.adapters.open_sms import OpenSmsIndex
 from bridge.adapters.ordered_queues import OrderedQueues
 from bridge.adapters.outcomes import Outcomes
 from bridge.adapters.quota import Quota
+from bridge.adapters.support_state import SupportState
 from bridge.adapters.zendesk_auth import TokenCache
 
 
@@ -41,6 +42,7 @@ class Store:
         self.quota = Quota(client)
         self.due = DueRefs(client)        # jobs waiting past a safe countdown (#14)
         self.metric_buffer = MetricBuffer(client)
+        self.support = SupportState(client)   # M5: requesters' open tickets
         self.zendesk_tokens = TokenCache(client)
         self.broker = BrokerView(client)   # read-only: the sweep's look at Celery's lists
 

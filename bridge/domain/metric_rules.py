@@ -25,9 +25,10 @@ class MetricEvent:
     metric: str
     ticket_id: int
     time: str                        # ISO-8601: when it happened in Zendesk
-    profile: dict[str, str]          # {"email": ...} or {"phone_number": ...}
+    profile: dict[str, Any]          # {"email": ...} or {"phone_number": ...} (+ M5 properties)
     properties: dict[str, Any]
     unique_id: str
+    requester_id: int | None = None  # whose open tickets M5 counts (None: parked before M5)
 
 
 def metric_for_change(kind: str, new_status: str | None) -> str | None:
@@ -90,11 +91,11 @@ def build_event(metric: str, ticket: dict[str, Any], users: dict[int, dict[str, 
                 groups: dict[int, dict[str, Any]], zendesk_url: str, time: str,
                 status: str | None = None) -> MetricEvent | None:
     """The event for `ticket`, or None when its requester has neither email nor phone."""
-    requester = users.get(as_id(ticket.get("requester_id")) or -1)
-    profile = profile_identity(requester)
+    requester_id = as_id(ticket.get("requester_id"))
+    profile = profile_identity(users.get(requester_id or -1))
     tid = as_id(ticket.get("id"))
     if profile is None or tid is None:
         return None
     return MetricEvent(metric=metric, ticket_id=tid, time=time, profile=profile,
                        properties=ticket_properties(ticket, users, groups, zendesk_url, status),
-                       unique_id=unique_id(tid, metric))
+                       unique_id=unique_id(tid, metric), requester_id=requester_id)

@@ -11,6 +11,10 @@ Batches are capped by serialized size as well as count (Klaviyo takes 5 MB per c
 Klaviyo refuses (4xx) is halved, and the halves sent again, until the refused events stand
 alone: only they land in failed jobs (`metric:<unique_id>`), each kept so a replay parks it
 again; it leaves failed jobs when Klaviyo takes it.
+
+M5: a parked event's requester count is read when it is flushed (SupportState.stamped), under
+the requester's hold; an event whose requester another process is sending for waits for the
+next flush.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import asdict
 
 from bridge.budgets import BULK_BUDGET, BULK_MAX, BULK_MAX_BYTES
 from bridge.domain.metric_rules import MetricEvent
+from bridge.domain.support_rules import DEFAULT_PROPERTY
 from bridge.errors import Permanent, Retryable
 from bridge.ports import EventsApi, StorePort
 
@@ -33,7 +38,8 @@ def buffer(store: StorePort, event: MetricEvent) -> None:
     store.metric_buffer.park(json.dumps(asdict(event)), event.ticket_id, event.metric)
 
 
-def flush(store: StorePort, klaviyo: EventsApi, now: float | None = None) -> int:
+def flush(store: StorePort, klaviyo: EventsApi, now: float | None = None,
+          support_property: str = DEFAULT_PROPERTY) -> int:
     """Send what is parked, in batches, while the bulk budget allows. Returns events sent."""
     now = time.time() if now is None else now
     parked = store.metric_buffer
@@ -43,7 +49,8 @@ def flush(store: StorePort, klaviyo: EventsApi, now: float | None = None) -> int
         token, batch = parked.take_batch(BULK_MAX, now, BULK_MAX_BYTES)
         if not batch:
             break
-        done, leftover = _deliver(store, klaviyo, batch, now)
+        with store.support.stamped(_decoded(batch), support_property) as events:
+            done, leftover = _deliver(store, klaviyo, batch, events, now)
         sent += done
         if leftover:
             parked.put_back(token, leftover)
@@ -52,31 +59,38 @@ def flush(store: StorePort, klaviyo: EventsApi, now: float | None = None) -> int
     return sent
 
 
+def _decoded(batch: list[bytes]) -> list[MetricEvent]:
+    return [MetricEvent(**json.loads(raw)) for raw in batch]
+
+
 def _deliver(store: StorePort, klaviyo: EventsApi, batch: list[bytes],
-             now: float) -> tuple[int, list[bytes]]:
-    """Send one batch (its first call's budget already taken). A refused part is halved until
-    each refused event stands alone and is set aside, so one bad event never costs the others.
-    Returns (events sent, events to send later: Klaviyo unavailable or the budget spent)."""
-    parts, sent, first = [batch], 0, True
-    while parts:
+             stamped: list[MetricEvent | None], now: float) -> tuple[int, list[bytes]]:
+    """Send one batch (its first call's budget already taken), each event as `stamped` (None:
+    its requester is busy, it waits). A refused part is halved until each refused event stands
+    alone and is set aside, so one bad event never costs the others. Returns (events sent,
+    events to send later: Klaviyo unavailable, the budget spent, or the requester busy)."""
+    later = [raw for raw, e in zip(batch, stamped, strict=True) if e is None]
+    parts = [[(raw, e) for raw, e in zip(batch, stamped, strict=True) if e is not None]]
+    sent, first = 0, True
+    while parts and parts[-1]:
         part = parts.pop()
         if not first and store.quota.take(BULK_BUDGET) != 0:
-            return sent, [raw for p in parts for raw in p] + part
+            return sent, [raw for p in parts + [part] for raw, _ in p] + later
         first = False
-        events = [MetricEvent(**json.loads(raw)) for raw in part]
+        events = [e for _, e in part]
         try:
             klaviyo.bulk_create_events(events)
         except Retryable:
-            return sent, [raw for p in parts for raw in p] + part
-        except Permanent as e:
+            return sent, [raw for p in parts + [part] for raw, _ in p] + later
+        except Permanent as error:
             if len(part) > 1:
                 parts += [part[len(part) // 2:], part[:len(part) // 2]]
             else:
-                _set_aside(store, part[0], events[0], e, now)
+                _set_aside(store, part[0][0], events[0], error, now)
             continue
         _settle(store, events)
         sent += len(events)
-    return sent, []
+    return sent, later
 
 
 def metric_ref(event: MetricEvent) -> str:

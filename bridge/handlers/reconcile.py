@@ -12,6 +12,9 @@ Opened Ticket is recorded only for tickets created after the sweep first ran, le
 look-back (no older history is imported without asking: that is `zkbridge backfill`). If Redis
 loses the start and the cursor, the sweep starts an hour back again; done-markers lost with
 them cost repeated Klaviyo calls, not duplicate events (unique_id).
+
+M5: a ticket the export shows deleted stops counting among its requester's open tickets (no
+webhook says so, and it will never close); the profile shows it from the requester's next event.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ def _missing(tickets: list[dict], start: int, deps: ReconcileDeps) -> int:
     wanted: list[tuple[int, str, str]] = []
     for t in tickets:
         tid = int(t["id"])
+        if str(t.get("status") or "").lower() == "deleted":
+            deps.store.support.forget(tid)
         if _epoch(t.get("created_at")) >= start:
             wanted.append((tid, OPENED, str(t.get("created_at"))))
         if str(t.get("status") or "").lower() == "closed":

@@ -7,6 +7,10 @@ call); concurrent duplicates (the same webhook delivered several times at once) 
 check, so the work is then claimed atomically (a SET NX claim with a short TTL, released if the
 attempt fails): the others wait a moment and find the done-marker. The event's `unique_id` is
 derived from ticket id + metric, so even a claim that expired mid-call makes Klaviyo store one.
+
+M5: the event also sets the requester's count of open tickets on the profile: the change is
+noted before the send or the parking, the count read under the requester's hold
+(adapters/support_state.py).
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.domain.coerce import as_id
-from bridge.domain.metric_rules import OPENED, build_event
+from bridge.domain.metric_rules import OPENED, MetricEvent, build_event
 from bridge.domain.model import Budget
+from bridge.domain.support_rules import DEFAULT_PROPERTY
 from bridge.errors import Deferred, TicketGone
 from bridge.handlers import metric_burst
 from bridge.handlers.runner import Done
@@ -37,6 +42,8 @@ class MetricsDeps:
     events_budget: Budget
     zendesk_url: str
     clock: Callable[[], float] = time.time
+    support_property: str = DEFAULT_PROPERTY       # M5's profile property
+    sleep: Callable[[float], None] = time.sleep
 
 
 def record_metric(ticket_id: int, metric: str, when: str, deps: MetricsDeps,
@@ -68,18 +75,28 @@ def _record(ticket_id: int, metric: str, when: str, deps: MetricsDeps,
     if event is None:
         deps.store.ledger.mark_metric_done(ticket_id, metric, "no_profile_identity")
         return Done("dropped", "no_profile_identity", {"ticket_id": ticket_id})
+    deps.store.support.note([event])
     if deps.quota.take(deps.events_budget) > 0:
         # A burst: rather than wait or exceed the limit, the event joins the next bulk call.
         metric_burst.buffer(deps.store, event)
         deps.store.outcomes.count("ticket_metric", "recorded", metric)
         return Done("applied", "bulk", {"ticket_id": ticket_id, "metric": metric})
-    deps.klaviyo.create_event(metric=event.metric, profile=event.profile,
-                              properties=event.properties, unique_id=event.unique_id,
-                              time=event.time)
-    deps.store.ledger.mark_metric_done(ticket_id, metric)
+    _send(event, deps)
     # By name, for /ops and /metrics (the job counters count events, not which metric).
     deps.store.outcomes.count("ticket_metric", "recorded", metric)
     return Done("applied", fields={"ticket_id": ticket_id, "metric": metric})
+
+
+def _send(event: MetricEvent, deps: MetricsDeps) -> None:
+    """One `POST /api/events`, its profile object carrying the requester's count (M5), read
+    while this process alone sends for that requester."""
+    with deps.store.support.stamped([event], deps.support_property, wait=CLAIM_WAIT,
+                                    sleep=deps.sleep) as (e,):
+        if e is None:
+            raise Deferred(CLAIM_WAIT, "another event of this requester is being sent")
+        deps.klaviyo.create_event(metric=e.metric, profile=e.profile, properties=e.properties,
+                                  unique_id=e.unique_id, time=e.time)
+        deps.store.ledger.mark_metric_done(e.ticket_id, e.metric)
 
 
 def _made_by_bridge(ticket_id: int, metric: str, deps: MetricsDeps,

@@ -10,6 +10,11 @@ ticket live sync already recorded is skipped (and Klaviyo's unique_id covers any
 Assumed for historical tickets: Opened Ticket carries `Status` "new" (the status a ticket is
 created with) and Resolved Ticket's time is the ticket's `updated_at` (a closed ticket cannot
 change after closing, so its last update is its closure).
+
+M5: every event of a page (recorded before or not) is noted in the requesters' open tickets, so
+a backfill from before M5 was deployed also teaches the bridge the tickets opened before it;
+each bulk call carries the requesters' counts as they are when it is made
+(adapters/support_state.py).
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ from datetime import datetime
 from bridge.budgets import BULK_BUDGET, BULK_MAX, background_lane, export_budget
 from bridge.domain.metric_rules import OPENED, RESOLVED, MetricEvent, build_event
 from bridge.domain.model import Budget
+from bridge.domain.support_rules import DEFAULT_PROPERTY
 from bridge.errors import RateLimited
 from bridge.ports import QuotaPort, SmsApi, StorePort, TicketApi
+
+HOLD_WAIT = 3.0     # for a requester a live event is being sent for: one call away
 
 
 @dataclass
@@ -36,6 +44,7 @@ class BackfillDeps:
     export_budget: Budget = field(default_factory=export_budget)
     page_size: int = 1000
     sleep: Callable[[float], None] = time.sleep
+    support_property: str = DEFAULT_PROPERTY       # M5's profile property
 
 
 @dataclass
@@ -59,6 +68,7 @@ def backfill(since: datetime, until: datetime | None, deps: BackfillDeps, *,
         events = list(_events(page, since, until, deps, report))
         pending = _not_done(events, deps, report)
         if not dry_run:
+            deps.store.support.note(events)
             for chunk in _chunks(pending, BULK_MAX):
                 _send_bulk(chunk, deps, report)
             if page.get("after_cursor"):
@@ -113,16 +123,26 @@ def _not_done(events: list[MetricEvent], deps: BackfillDeps,
 
 
 def _send_bulk(events: list[MetricEvent], deps: BackfillDeps, report: BackfillReport) -> None:
-    while True:
+    """One bulk call per round; an event whose requester a live event is being sent for waits
+    for the next round (M5: the counts are read under the requesters' holds)."""
+    while events:
         _wait_for(BULK_BUDGET, deps)
-        try:
-            deps.klaviyo.bulk_create_events(events, backfill=True)
-            break
-        except RateLimited as e:
-            deps.sleep(e.retry_after)
-    report.bulk_calls += 1
-    for e in events:
-        deps.store.ledger.mark_metric_done(e.ticket_id, e.metric, "backfill")
+        retry_after = None
+        with deps.store.support.stamped(events, deps.support_property, wait=HOLD_WAIT,
+                                        sleep=deps.sleep) as stamped:
+            ready = [e for e in stamped if e is not None]
+            try:
+                if ready:
+                    deps.klaviyo.bulk_create_events(ready, backfill=True)
+            except RateLimited as e:
+                retry_after = e.retry_after
+        if retry_after is not None:
+            deps.sleep(retry_after)
+            continue
+        report.bulk_calls += 1 if ready else 0
+        for e in ready:
+            deps.store.ledger.mark_metric_done(e.ticket_id, e.metric, "backfill")
+        events = [e for e, s in zip(events, stamped, strict=True) if s is None]
 
 
 def _wait_for(budget: Budget, deps: BackfillDeps) -> None:

@@ -75,7 +75,8 @@ class Profile:
                 "external_id": self.external_id, "sms_marketing": self.sms_marketing,
                 "sms_transactional": self.sms_transactional,
                 "can_receive_sms": self.can_receive_sms,
-                "created": self.created, "updated": self.updated}
+                "created": self.created, "updated": self.updated,
+                "properties": dict(self.properties)}
 
 
 @dataclass
@@ -177,7 +178,17 @@ class KlaviyoState:
         return found[0] if found else None
 
     def resolve_profile(self, ref: dict[str, Any]) -> Profile:
-        """The profile an event names (`{"id"?, "attributes": {...}}`), created if unknown."""
+        """The profile an event names (`{"id"?, "attributes": {...}}`), created if unknown; the
+        custom `properties` among its attributes are set on it, key by key [doc]."""
+        with self.lock:
+            p = self._find_or_create(ref)
+            props = (ref.get("attributes") or {}).get("properties")
+            if isinstance(props, dict) and props:
+                p.properties.update(props)
+                p.updated = iso(datetime.now(UTC))
+            return p
+
+    def _find_or_create(self, ref: dict[str, Any]) -> Profile:
         attrs = ref.get("attributes") or {}
         with self.lock:
             if ref.get("id"):

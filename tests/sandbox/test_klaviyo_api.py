@@ -24,6 +24,7 @@ from klaviyo_support import (
     sandbox_fixture,
     signature_ok,
 )
+from openapi_check import validate_request
 
 env_once, env = sandbox_fixture()
 
@@ -275,6 +276,24 @@ def test_a_bulk_job_stores_its_events_with_the_same_dedup_rule(env: Env) -> None
     assert r.status_code == 202, r.text
     got = sorted((e["profile_id"], e["unique_id"]) for e in stored(env, "Opened Ticket"))
     assert got == sorted([(ALICE["id"], "a"), (ALICE["id"], "b"), (BOB["id"], "a")])
+
+
+def test_profile_properties_inside_an_event_are_set_on_the_profile(env: Env) -> None:
+    """M5: custom properties in an event's (or a bulk group's) profile object update the stored
+    profile key by key, the last event processed winning; the bodies fit Klaviyo's spec."""
+    def properties() -> dict[str, Any]:
+        return env.api("GET", f"/api/profiles/{ALICE['id']}").json()["data"]["attributes"][
+            "properties"]
+    one = event("Opened Ticket", {"email": ALICE["email"],
+                                  "properties": {"Open support tickets": 1, "Tier": "gold"}})
+    validate_request("klaviyo/openapi-stable.json", "POST", "/api/events", one)
+    assert env.api("POST", "/api/events", json=one).status_code == 202
+    assert properties()["Open support tickets"] == 1
+    job = bulk([({"phone_number": ALICE["phone"], "properties": {"Open support tickets": 0}},
+                 ["z"])])
+    validate_request("klaviyo/openapi-stable.json", "POST", "/api/event-bulk-create-jobs", job)
+    assert env.api("POST", "/api/event-bulk-create-jobs", json=job).status_code == 202
+    assert properties()["Open support tickets"] == 0 and properties()["Tier"] == "gold"
 
 
 def test_a_bulk_job_takes_at_most_1000_events(env: Env) -> None:
