@@ -13,12 +13,14 @@ from bridge.adapters.zendesk_admin import ZendeskAdmin
 from bridge.adapters.zendesk_auth import ClientCredentials
 from bridge.budgets import Budgets
 from bridge.config import Settings
+from bridge.domain import quiet_hours
 from bridge.domain.opt_out import phrase_list
 from bridge.domain.sms_rules import Policy
 from bridge.handlers.agent_reply import ReplyDeps
 from bridge.handlers.campaign_note import CampaignDeps
 from bridge.handlers.open_sms_rebuild import RebuildDeps
 from bridge.handlers.reconcile import ReconcileDeps, ReconcileEnqueue
+from bridge.handlers.reply_hold import HoldPolicy
 from bridge.handlers.sms_inbound import InboundDeps
 from bridge.handlers.ticket_event import TicketEventDeps
 from bridge.handlers.ticket_metric import MetricsDeps
@@ -101,7 +103,14 @@ def reply_deps(settings: Settings, shared_store: Store | None = None) -> ReplyDe
                      mode=settings.sms_reply_mode, max_attempts=settings.max_attempts,
                      settle_seconds=settings.reply_settle_ms / 1000,
                      confirm_seconds=float(settings.reply_confirm_seconds),
-                     reserve_slots=settings.quota_reservations)
+                     reserve_slots=settings.quota_reservations, holds=holds(settings))
+
+
+def holds(settings: Settings) -> HoldPolicy:
+    """A8 quiet hours (off without QUIET_HOURS) and S10's hold (always on)."""
+    if not settings.quiet_hours or not settings.quiet_hours_tz:
+        return HoldPolicy()
+    return HoldPolicy(quiet=quiet_hours.parse(settings.quiet_hours, settings.quiet_hours_tz))
 
 
 def metrics_deps(settings: Settings, shared_store: Store | None = None) -> MetricsDeps:

@@ -57,6 +57,8 @@ class Settings:
     allow_insecure_upstreams: bool = False
     port: int = 8000
     sms_reply_mode: str = "conversations"
+    quiet_hours: str | None = None     # A8 "21:00-08:00", on the customer's clock; None: off
+    quiet_hours_tz: str | None = None  # A8: the zone of numbers that do not tell theirs
     klaviyo_messages_per_minute: int = 60
     klaviyo_events_per_minute: int = 3500
     reconcile_interval_seconds: int = 300
@@ -234,6 +236,8 @@ def _sms(p: EnvReader) -> dict[str, object]:
     return {"sms_opt_out_match": match, "sms_keywords": keywords,
             "sms_subject_template": subject, "sms_ticket_tags": tags,
             "sms_reply_mode": p.choice("SMS_REPLY_MODE", ("conversations", "flow_event")),
+            "quiet_hours": p.daily_window("QUIET_HOURS"),      # A8, with its fallback zone:
+            "quiet_hours_tz": p.time_zone("QUIET_HOURS_TZ", needed_by="QUIET_HOURS"),
             "sync_sms_conversations": p.boolean("SYNC_SMS_CONVERSATIONS",
                                                 bool(default("sync_sms_conversations"))),
             "quota_reservations": p.boolean("QUOTA_RESERVATIONS", True)}

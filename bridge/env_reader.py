@@ -1,18 +1,22 @@
 """Reading environment variables for Settings (config.py): text, secrets (also from
-`<NAME>_FILE`), booleans, whole numbers, choices and URLs, each problem collected with the
-variable to set, never with a secret's value."""
+`<NAME>_FILE`), booleans, whole numbers, choices, URLs, daily windows and time zones, each
+problem collected with the variable to set, never with a secret's value."""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.errors import ConfigError
 from bridge.upstreams import url_problem
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
+DAILY_WINDOW = re.compile(r"^\s*((?:[01]\d|2[0-3]):[0-5]\d)\s*-\s*"
+                          r"((?:[01]\d|2[0-3]):[0-5]\d)\s*$")   # QUIET_HOURS (A8)
 
 
 class EnvReader:
@@ -93,6 +97,36 @@ class EnvReader:
             self.problem(f"{name} must be a number above 0, got {raw!r}{hint}")
             return None
         return value
+
+    def daily_window(self, name: str) -> str | None:
+        """`HH:MM-HH:MM` on a 24-hour clock (an end before the start is the next day's), as
+        `start-end`; None when unset, or wrong (then a problem)."""
+        raw = self.text(name)
+        if raw is None:
+            return None
+        m = DAILY_WINDOW.match(raw)
+        if not m or m[1] == m[2]:
+            self.problem(f"{name} must look like 21:00-08:00 (24-hour start-end, different "
+                         f"times; an end before the start is the next morning), got {raw!r}")
+            return None
+        return f"{m[1]}-{m[2]}"
+
+    def time_zone(self, name: str, needed_by: str | None = None) -> str | None:
+        """An IANA time zone name the zone database knows; None when unset (a problem if the
+        variable `needed_by` is set) or wrong (a problem)."""
+        raw = self.text(name)
+        if raw is None:
+            if needed_by and self.text(needed_by):
+                self.problem(f"{needed_by} needs {name}: an IANA time zone such as "
+                             "America/New_York")
+            return None
+        try:
+            ZoneInfo(raw)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problem(f"{name} must be an IANA time zone such as America/New_York, "
+                         f"got {raw!r}")
+            return None
+        return raw
 
     def choice(self, name: str, allowed: tuple[str, ...]) -> str:
         """One of `allowed` (case-insensitive); the first is the default."""

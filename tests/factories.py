@@ -5,8 +5,8 @@
   SMS from the brand reached the customer), as in a delivery's `data` list. Key names as read by
   bridge/payloads/klaviyo_events.py.
 - Zendesk event-subscription payloads (`ticket.comment_added`, `ticket.created`,
-  `ticket.status_changed`): ids as strings, enums upper-case, as bridge/payloads/zendesk_events.py
-  reads them.
+  `ticket.status_changed`, `ticket.tags_changed`): ids as strings, enums upper-case, as
+  bridge/payloads/zendesk_events.py reads them.
 """
 
 from __future__ import annotations
@@ -114,6 +114,14 @@ def ticket_created(ticket: dict[str, Any]) -> dict[str, Any]:
 def status_changed(ticket: dict[str, Any], previous: str, current: str) -> dict[str, Any]:
     return _zendesk_event("ticket.status_changed", {**ticket, "status": current},
                           {"previous": previous.upper(), "current": current.upper()})
+
+
+def tags_changed(ticket: dict[str, Any], added: tuple[str, ...] = (),
+                 removed: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`ticket["tags"]` are the tags after the change (`detail.tags` [doc]); the event object's
+    shape is [assumed] (undocumented), and the bridge does not read it."""
+    return _zendesk_event("ticket.tags_changed", ticket,
+                          {"tags_added": list(added), "tags_removed": list(removed)})
 
 
 # --- the receiver -------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Runs per ticket, in comment order (`runner.Runner` on the queue `reply|<ticket id>` that the
 receiver fills). For each agent comment: screen it (A1/A2), look at the customer as they are
-now (A3 email, A4 consent), then send it exactly once (A6).
+now (A3 email, A4 consent), then send it exactly once (A6), unless it must wait: quiet hours
+(A8) or the customer's request to stop (S10) hold it (`reply_hold`).
 
 Exactly one SMS per comment id (A6): before calling Klaviyo the bridge records "sending" for the
 comment id (SET NX, with the profile it goes to); after Klaviyo's 202 it records "sent". A
@@ -19,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bridge.domain import reply_rules
@@ -33,6 +34,7 @@ from bridge.errors import (
     Retryable,
 )
 from bridge.handlers.notes import delivery_note
+from bridge.handlers.reply_hold import Holding, HoldPolicy, hold_if_due
 from bridge.handlers.reply_settle import Settling, Verdict, settle
 from bridge.handlers.runner import Done, Runner
 from bridge.payloads.zendesk_events import agent_comment, conversation_of
@@ -57,6 +59,7 @@ class ReplyDeps:
     settle_seconds: float = 1.0
     confirm_seconds: float = 120.0     # REPLY_CONFIRM_SECONDS (A6)
     reserve_slots: bool = True         # a reply refused by the budget reserves its slot (E3)
+    holds: HoldPolicy = field(default_factory=HoldPolicy)   # A8 quiet hours, S10 (reply_hold)
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
 
@@ -86,6 +89,8 @@ def process_comment(ref: str, event: dict[str, Any], deps: ReplyDeps) -> Done:
         return _already_sent(comment, deps)
     if previous is not None and not _settled_unsent(comment, previous, where[0], deps):
         return _deliver_done(comment, comment.text, "confirmed_sent", deps)
+    hold_if_due(ref, event, comment, where[0], Holding(deps.store, deps.zendesk, deps.klaviyo,
+                                                      deps.holds, deps.clock))
     try:
         return _reply(comment, *where, deps)
     except Permanent as e:

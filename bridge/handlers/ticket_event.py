@@ -2,6 +2,8 @@
 
 - `ticket.comment_added` → agent replies (agent_reply.py), in comment order per ticket;
 - `ticket.created` → `Opened Ticket` on the requester's Klaviyo profile (ticket_metric.py);
+- `ticket.tags_changed` → release the ticket's held reply when the change ends its hold
+  (`sms_send_now` added, A8; `sms_optout_request` removed, S10: reply_hold.py);
 - `ticket.status_changed` → keep the conversation cache's ticket status in step with what
   agents do (so a text to a ticket on hold does not take it off hold), and to CLOSED →
   `Resolved Ticket`.
@@ -15,12 +17,14 @@ from typing import Any
 from bridge.budgets import background_lane
 from bridge.domain.metric_rules import metric_for_change
 from bridge.handlers import agent_reply as replies
+from bridge.handlers import reply_hold
 from bridge.handlers.runner import Done, Runner
 from bridge.handlers.ticket_metric import MetricsDeps, record_metric
 from bridge.payloads.zendesk_events import (
     COMMENT_ADDED,
     CREATED,
     STATUS_CHANGED,
+    TAGS_CHANGED,
     conversation_of,
     event_time,
     event_type,
@@ -45,6 +49,9 @@ def handle_ticket_event(ref: str, deps: TicketEventDeps) -> str:
     kind = event_type(event["data"]) if event else ""
     if kind == COMMENT_ADDED:
         return replies.runner(deps.replies).run_event(ref)
+    if kind == TAGS_CHANGED:     # an agent's "send now" is interactive, and costs no call
+        return reply_hold.release_runner(deps.store, deps.replies.clock,
+                                         deps.max_attempts).run_event(ref)
     with background_lane():      # metrics and status: never ahead of texts and replies (E6)
         return Runner(store=deps.store, kind=KIND, source="zendesk", task="bridge.zendesk_event",
                       process=lambda _ref, ev: process_ticket_change(ev, deps),

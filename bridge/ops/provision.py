@@ -1,7 +1,8 @@
 """Provisioning: create or update in Zendesk what the bridge needs there, idempotently.
 
 - the event-subscription webhook "zkbridge" (ticket.created, ticket.comment_added,
-  ticket.status_changed → POST JSON to PUBLIC_URL/webhooks/zendesk), and its signing secret;
+  ticket.status_changed, ticket.tags_changed → POST JSON to PUBLIC_URL/webhooks/zendesk), and
+  its signing secret;
 - optionally the "SMS tickets" view (tag sms, not closed);
 - optionally the automation that closes solved SMS tickets after N hours.
 
@@ -27,7 +28,8 @@ from typing import Any, Protocol
 WEBHOOK_NAME = "zkbridge"
 WEBHOOK_PATH = "/webhooks/zendesk"
 SUBSCRIPTIONS = ("zen:event-type:ticket.created", "zen:event-type:ticket.comment_added",
-                 "zen:event-type:ticket.status_changed")
+                 "zen:event-type:ticket.status_changed",
+                 "zen:event-type:ticket.tags_changed")     # releases held replies (A8, S10)
 VIEW_TITLE = "SMS tickets"
 AUTOMATION_TITLE = "Close solved SMS tickets after {hours} hours"
 AUTOMATION_TITLE_RE = re.compile(r"^close solved sms tickets after \d+ hours?$", re.IGNORECASE)

@@ -17,6 +17,7 @@ from bridge.domain.reply_text import comment_text
 COMMENT_ADDED = "ticket.comment_added"
 STATUS_CHANGED = "ticket.status_changed"
 CREATED = "ticket.created"
+TAGS_CHANGED = "ticket.tags_changed"   # A8/S10: releases held replies
 
 
 def event_type(data: dict[str, Any]) -> str:
@@ -56,6 +57,15 @@ def agent_comment(data: dict[str, Any]) -> AgentComment | None:
         requester_id=as_id(detail.get("requester_id")))
 
 
+def ticket_tags(data: dict[str, Any]) -> frozenset[str] | None:
+    """The ticket's tags after the event (`detail.tags`, on every ticket event [doc]; null
+    allowed), lower-cased as Zendesk keeps them; None when the payload does not say."""
+    tags = as_obj(data.get("detail")).get("tags")
+    if not isinstance(tags, list):
+        return None
+    return frozenset(str(t).strip().lower() for t in tags if t)
+
+
 def new_status(data: dict[str, Any]) -> str | None:
     current = as_obj(data.get("event")).get("current") or as_obj(data.get("detail")).get("status")
     return str(current).lower() if current else None
@@ -81,4 +91,9 @@ def reply_route(data: dict[str, Any]) -> tuple[str, float] | None:
     cid = as_id(_comment(data).get("id"))
     if tid is None or cid is None:
         return None
-    return f"reply|{tid}", float(cid)
+    return reply_queue(tid), float(cid)
+
+
+def reply_queue(ticket: int) -> str:
+    """The ordered queue of a ticket's agent comments (A6; a held reply heads it, A8/S10)."""
+    return f"reply|{ticket}"

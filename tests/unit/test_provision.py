@@ -85,7 +85,7 @@ def test_provisioning_twice_creates_each_object_once_then_reports_unchanged() ->
         "POST", "json", "active")
     assert sorted(hook["subscriptions"]) == [
         "zen:event-type:ticket.comment_added", "zen:event-type:ticket.created",
-        "zen:event-type:ticket.status_changed"]
+        "zen:event-type:ticket.status_changed", "zen:event-type:ticket.tags_changed"]
 
 
 def test_the_signing_secret_is_compared_with_the_configured_one() -> None:

@@ -1,0 +1,140 @@
+"""Holding agent replies (A8 quiet hours, S10 opt-out requests) and releasing them.
+
+A held reply waits in Redis, never in a worker: its event ref is parked in `zkb:due` (the due
+time: the end of the customer's quiet window, or the next re-check of an opt-out request) and
+beat's `bridge.release_due` publishes it then (workers/release.py). So a hold of ten hours is
+no Celery countdown, survives worker restarts, and costs no attempt (the runner passes a
+`Deferred` through without counting it, E2). The reply is the head of its ticket's queue
+(`reply|<ticket>`), so the replies written after it wait behind it and go out in comment order.
+
+When a reply is held the agent gets one internal note saying why and until when (one per reply
+and reason, `notes.delivery_note`).
+
+What the hold is decided on: the ticket's tags in the comment's own event (`detail.tags`) and
+the customer's clock. Only when those say "hold", or the reply was held before, does the bridge
+read the ticket's current tags (one Zendesk GET): an agent may have added `sms_send_now` or
+removed `sms_optout_request` since, or a texted opt-out request may have tagged the ticket
+during the night. The normal path (nothing to hold) costs no call. Before reading, the event is
+marked as held, so a tags change that lands meanwhile finds it (`release`).
+
+A tags change (`ticket.tags_changed`) that ends the hold of its ticket's held reply
+(`sms_send_now` added; `sms_optout_request` removed) brings the parked ref's due time forward
+to now; the re-run reads the tags again and sends. An opt-out hold is also re-checked every
+OPT_OUT_RECHECK seconds (a missed webhook, or the customer unsubscribed in Klaviyo: then the
+reply takes A4's "not consented" path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.domain import quiet_hours, reply_holds
+from bridge.domain.quiet_hours import QuietHours
+from bridge.domain.reply_holds import OPT_OUT_REQUEST, Hold
+from bridge.domain.reply_rules import AgentComment
+from bridge.errors import Deferred
+from bridge.handlers.notes import delivery_note
+from bridge.handlers.runner import Done, Runner
+from bridge.payloads.zendesk_events import reply_queue, ticket_id, ticket_tags
+from bridge.ports import SmsApi, StorePort, TicketApi
+
+KIND = "agent_reply"
+OPT_OUT_RECHECK = 15 * 60.0    # S10: how often a held opt-out request is looked at again
+
+
+@dataclass(frozen=True)
+class HoldPolicy:
+    """`QUIET_HOURS` / `QUIET_HOURS_TZ` (None: no quiet hours) and the S10 re-check period."""
+
+    quiet: QuietHours | None = None
+    opt_out_recheck: float = OPT_OUT_RECHECK
+
+
+@dataclass(frozen=True)
+class Holding:
+    store: StorePort
+    zendesk: TicketApi
+    klaviyo: SmsApi
+    policy: HoldPolicy
+    clock: Callable[[], float]
+
+
+def hold_if_due(ref: str, event: dict[str, Any], comment: AgentComment, phone: str,
+                h: Holding) -> None:
+    """Return when the reply may go now; raise `Deferred` (its ref parked until the hold's
+    end) when it must wait."""
+    now = h.clock()
+    held_before = event.get("hold")
+    hold = _decide(ticket_tags(event["data"]) or frozenset(), phone, now, h.policy)
+    if hold is None and not held_before:
+        return
+    if hold is not None and not held_before:
+        h.store.events.update_event(ref, hold=hold.reason)
+    hold = _decide(_current_tags(comment.ticket_id, h), phone, now, h.policy)
+    if hold is None:
+        return
+    if hold.reason == OPT_OUT_REQUEST and not _accepts_sms(phone, h.klaviyo):
+        return                      # unsubscribed in Klaviyo: A4 leaves its note instead
+    h.store.events.update_event(ref, hold=hold.reason)
+    delivery_note(comment.ticket_id, comment.comment_id, hold.reason, _note(hold, phone, h),
+                  h.store, h.zendesk, h.clock)
+    if held_before != hold.reason:
+        h.store.outcomes.count(KIND, "held", hold.reason)
+    h.store.due.park(ref, hold.until)
+    deferred = Deferred(max(hold.until - now, 1.0), f"reply held: {hold.reason}")
+    deferred.scheduled = True       # parked above: the task layer adds no countdown
+    raise deferred
+
+
+def _decide(tags: frozenset[str], phone: str, now: float, policy: HoldPolicy) -> Hold | None:
+    quiet_until = quiet_hours.window_end(phone, now, policy.quiet) if policy.quiet else None
+    return reply_holds.decide_hold(tags, now=now, quiet_until=quiet_until,
+                                   opt_out_recheck=policy.opt_out_recheck)
+
+
+def _current_tags(ticket: int, h: Holding) -> frozenset[str]:
+    """The ticket's tags as they are now: one GET, only for replies that are (or were) held."""
+    found, _, _ = h.zendesk.ticket_with_people(ticket)
+    return frozenset(str(t).lower() for t in found.get("tags") or [])
+
+
+def _accepts_sms(phone: str, klaviyo: SmsApi) -> bool:
+    profile = klaviyo.find_profile_by_phone(phone)
+    return profile is not None and profile.can_receive_sms
+
+
+def _note(hold: Hold, phone: str, h: Holding) -> str:
+    if hold.reason == OPT_OUT_REQUEST or h.policy.quiet is None:
+        return reply_holds.opt_out_hold_note()
+    zone = quiet_hours.customer_zone(phone, h.policy.quiet.fallback_zone)
+    return reply_holds.quiet_hours_note(quiet_hours.local_time(hold.until, zone),
+                                        h.policy.quiet.text)
+
+
+# --- releasing: a tags change on the ticket ---------------------------------------------------
+def release_runner(store: StorePort, clock: Callable[[], float], max_attempts: int) -> Runner:
+    """`ticket.tags_changed` events, each on its own (no queue: a release is idempotent)."""
+    return Runner(store=store, kind="zendesk_event", source="zendesk",
+                  task="bridge.zendesk_event", max_attempts=max_attempts, clock=clock,
+                  process=lambda _ref, event: release(event["data"], store, clock()))
+
+
+def release(data: dict[str, Any], store: StorePort, now: float) -> Done:
+    """If the ticket's held reply (its reply queue's head) is freed by the ticket's tags after
+    this change, bring its wake-up forward to now. Redis only: no vendor call."""
+    tid = ticket_id(data)
+    if tid is None:
+        return Done("dropped", "malformed_event", {"type": "tags_changed"})
+    head = store.queues.head(reply_queue(tid))
+    if head is None:
+        return Done("dropped", "nothing_held", {"ticket_id": tid})
+    ref = head.split("|", 1)[1]
+    reason = store.events.event_fields([ref], "hold")[0].get("hold")
+    if not reason:
+        return Done("dropped", "nothing_held", {"ticket_id": tid})
+    if not reply_holds.released_by(reason, ticket_tags(data)):
+        return Done("dropped", "still_held", {"ticket_id": tid, "hold": reason})
+    store.due.park(ref, now)
+    return Done("applied", "released", {"ticket_id": tid, "hold": reason})
