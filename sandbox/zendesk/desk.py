@@ -188,6 +188,21 @@ def register(bp: Blueprint, sb: Any) -> None:
             return jsonify({"ticket": ticket_with_comments(ticket, request.host_url),
                             "audit": audit, "comment": ticket.comments[-1].as_json()}), 201
 
+    @bp.post(f"{PREFIX}/tickets/<int:ticket_id>/tags")
+    def desk_tags(ticket_id: int) -> Any:
+        """An agent adds and removes tags in the desk (fires `ticket.tags_changed` when the
+        tags change, as the API's `additional_tags` / `remove_tags` do)."""
+        d = _body()
+        add, remove = d.get("add") or [], d.get("remove") or []
+        if not isinstance(add, list) or not isinstance(remove, list) or not (add or remove):
+            return _bad("add and/or remove (lists of tags) are required")
+        with sb.lock:
+            actor = state.user(_id(d.get("actor_id") or DEFAULT_AGENT_ID))
+            ticket, _, events = state.update_ticket(
+                ticket_id, {"additional_tags": add, "remove_tags": remove}, actor, "web")
+            publish(sb, events)
+            return jsonify({"ticket": ticket_with_comments(ticket, request.host_url)})
+
     @bp.post(f"{PREFIX}/tickets/<int:ticket_id>/status")
     def desk_status(ticket_id: int) -> Any:
         """`silent: true` is Zendesk's own auto-close: state changes, no webhook."""

@@ -237,7 +237,8 @@ class Ticket:
 
 @dataclass(frozen=True)
 class TicketEvent:
-    """What an event subscription announces: ticket.created / comment_added / status_changed."""
+    """What an event subscription announces: ticket.created / comment_added / status_changed /
+    tags_changed (with the tags it added and removed)."""
 
     kind: str
     ticket_id: int
@@ -245,3 +246,5 @@ class TicketEvent:
     comment_id: int | None = None
     previous: str | None = None
     current: str | None = None
+    tags_added: tuple[str, ...] = ()
+    tags_removed: tuple[str, ...] = ()

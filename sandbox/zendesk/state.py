@@ -227,6 +227,10 @@ class ZendeskState:
         if ticket.status != previous:
             events.append(TicketEvent("ticket.status_changed", ticket.id, actor.id,
                                       previous=previous, current=ticket.status))
+        events += [TicketEvent("ticket.tags_changed", ticket.id, actor.id,
+                               tags_added=tuple(t for t in new if t not in old),
+                               tags_removed=tuple(t for t in old if t not in new))
+                   for name, old, new in diffs if name == "tags"]
         events_json += [{"id": self.new_id("event"), "type": "Change", "field_name": name,
                          "value": new, "previous_value": old} for name, old, new in diffs]
         ticket.updated_at = t

@@ -81,6 +81,10 @@ def payload(state: ZendeskState, ev: TicketEvent) -> dict[str, Any]:
                                         "name": author.name}}}
     elif ev.kind == "ticket.status_changed":
         event = {"previous": _upper(ev.previous), "current": _upper(ev.current)}
+    elif ev.kind == "ticket.tags_changed":
+        # Zendesk's documentation names the event but shows no payload for it: the tags after
+        # the change are in `detail.tags` [doc]; this event object is [assumed].
+        event = {"tags_added": list(ev.tags_added), "tags_removed": list(ev.tags_removed)}
     return {"id": str(uuid.uuid4()), "type": f"zen:event-type:{ev.kind}",
             "subject": f"zen:ticket:{ticket.id}", "time": event_time(state.now()),
             "zendesk_event_version": EVENT_VERSION, "account_id": ACCOUNT_ID,

@@ -188,3 +188,34 @@ def test_secret_and_url_come_from_admin_config(stack):
     time.sleep(0.2)
     assert len(deliveries(stack)) == before
     wait_until(lambda: len(stack.capture.hooks) == 2, 2, "only the first ticket's hooks")
+
+
+def test_a_tags_change_fires_tags_changed_with_the_tags_after_it(stack):
+    """`detail.tags` holds the tags after the change [doc]; the event object's `tags_added` /
+    `tags_removed` are the sandbox's [assumed] shape (Zendesk shows no payload for it)."""
+    t = stack.new_ticket(tags=["sms", "sms_optout_request"])
+    stack.capture.wait_for(2)
+    assert stack.capture.events("ticket.tags_changed") == []     # not fired at creation
+    stack.put(f"/api/v2/tickets/{t['id']}", {"ticket": {"additional_tags": ["vip"],
+                                                         "remove_tags": ["sms_optout_request"]}})
+    stack.capture.wait_for(3)
+    [changed] = stack.capture.events("ticket.tags_changed")
+    assert changed["detail"]["tags"] == ["sms", "vip"]
+    assert changed["event"] == {"tags_added": ["vip"], "tags_removed": ["sms_optout_request"]}
+    stack.put(f"/api/v2/tickets/{t['id']}", {"ticket": {"additional_tags": ["vip"]}})  # no change
+    stack.put(f"/api/v2/tickets/{t['id']}", {"ticket": {"status": "open"}})
+    stack.capture.wait_for(4)
+    stack.settle()
+    assert len(stack.capture.events("ticket.tags_changed")) == 1
+
+
+def test_an_agent_tags_a_ticket_in_the_desk(stack):
+    t = stack.new_ticket(tags=["sms"])
+    r = stack.admin("POST", f"/zendesk/tickets/{t['id']}/tags",
+                    json={"add": ["sms_send_now"], "actor_id": ANA_ID})
+    assert r.status_code == 200 and r.json()["ticket"]["tags"] == ["sms", "sms_send_now"]
+    [hook] = [h for h in stack.capture.wait_for(3) if h.json["type"].endswith("tags_changed")]
+    assert signature_ok(hook.headers, hook.body)
+    assert hook.json["detail"]["tags"] == ["sms", "sms_send_now"]
+    assert hook.json["detail"]["actor_id"] == str(ANA_ID)
+    assert stack.admin("POST", f"/zendesk/tickets/{t['id']}/tags", json={}).status_code == 400
