@@ -36,13 +36,16 @@ DEFAULT_PHRASES = (
 )
 
 _APOSTROPHES = re.compile(r"['’‘ʼ`´′]")
-_NOT_WORD = re.compile(r"[^0-9a-z]+")
+_NOT_WORD = re.compile(r"[\W_]+")      # any letter or digit, in any script, is a word
 
 
 def normalise(text: str) -> str:
     """Lower-case words separated by single spaces: apostrophes dropped ("don’t" -> "dont"),
-    every other punctuation mark a word break, compatibility forms folded (NFKC)."""
-    text = unicodedata.normalize("NFKC", text).casefold()
+    every other punctuation mark a word break, compatibility forms and accents folded (NFKD:
+    "más" = "mas", as phone keyboards often leave them out). Letters of any script count, so a
+    brand may list phrases in its customers' languages."""
+    text = unicodedata.normalize("NFKD", text).casefold()
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return _NOT_WORD.sub(" ", _APOSTROPHES.sub("", text)).strip()
 
 

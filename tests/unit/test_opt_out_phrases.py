@@ -80,6 +80,14 @@ def test_configured_phrases_replace_the_defaults_and_none_switches_s10_off() -> 
     assert len(DEFAULTS) == len(DEFAULT_PHRASES)
 
 
+def test_phrases_in_other_languages_match_with_or_without_their_accents() -> None:
+    own = phrase_list(("no me escribas más", "ne m’écrivez plus"))
+    assert opt_out_phrase("Por favor, NO me escribas más!!", own) == "no me escribas mas"
+    assert opt_out_phrase("por favor no me escribas mas", own) == "no me escribas mas"
+    assert opt_out_phrase("Merci. Ne m'ecrivez plus.", own) == "ne mecrivez plus"
+    assert opt_out_phrase("no me escribes", own) is None
+
+
 def test_the_rule_asks_the_policys_phrases() -> None:
     text = sms("hi, please don't text me anymore")
     assert rules.opt_out_request(text, rules.Policy())
