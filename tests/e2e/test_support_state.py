@@ -65,3 +65,14 @@ def test_a_ticket_closed_without_a_webhook_is_caught_up_by_the_sweep_and_counted
     bridge.run_task("bridge.reconcile")
     recorded(bridge, RESOLVED, tickets[1])
     assert shown(bridge) == 0
+
+
+def test_two_tickets_closed_at_the_same_moment_leave_the_profile_at_zero(bridge: Bridge) -> None:
+    """An agent closing both at once: two webhooks handled by two workers side by side; the
+    requester's sends do not overlap, so the last one carries the final count."""
+    tickets = two_open_tickets(bridge)
+    for tid in tickets:
+        bridge.set_status(tid, "closed")
+    for tid in tickets:
+        recorded(bridge, RESOLVED, tid)
+    assert shown(bridge) == 0

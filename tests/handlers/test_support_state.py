@@ -115,6 +115,18 @@ def test_m5_the_count_is_the_requesters_own() -> None:
     assert support.shown("+15005550101") == 1
 
 
+def test_m5_a_ticket_the_bridge_made_is_counted_without_a_zendesk_read() -> None:
+    """E6's Opened Ticket built from the creation's answer carries the requester too."""
+    support = Support()
+    tid = support.ticket()
+    support.store.ledger.remember_made_ticket(tid, {
+        "ticket": {"id": tid, "subject": "SMS", "status": "new", "requester_id": support.alice},
+        "requester": {"id": support.alice, "email": EMAIL}})
+    record_metric(tid, OPENED, WHEN, support.deps, detail={"status": "NEW"})
+    assert support.zendesk.calls["ticket_with_people"] == 0
+    assert support.shown() == 1
+
+
 def test_m5_an_event_parked_in_a_burst_carries_the_count_of_when_it_is_flushed() -> None:
     """An Opened is parked (budget spent); both closures go out directly before the flush. Had
     the parked event kept its count from parking (2), it would overwrite the closures' 0."""
