@@ -134,7 +134,12 @@ class FaultBoard:
     rng: random.Random = field(default_factory=random.Random)
 
     def set(self, api: str, **values: Any) -> Faults:
+        """Change some of `api`'s faults. `seed` (not a fault) restarts the draws' random
+        sequence: the N-th call that draws (one the faults can hit) then meets the same roll
+        in every run, so a test can know how many of its calls fail."""
         with self._lock:
+            if "seed" in values:
+                self.rng.seed(int(values.pop("seed")))
             current = self.by_api.setdefault(api, Faults())
             for k, v in values.items():
                 if not hasattr(current, k):
@@ -162,6 +167,8 @@ class FaultBoard:
             if f.force_409 > 0:
                 f.force_409 -= 1
                 return "409", f
+            if not (f.timeout_rate or f.applied_timeout_rate or f.error_rate):
+                return None, f        # no draw: other APIs' calls leave a seeded sequence alone
             roll = self.rng.random()
             if roll < f.timeout_rate:
                 return "timeout", f

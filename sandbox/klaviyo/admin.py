@@ -125,6 +125,7 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
             return jsonify({"opt_out_match": state().opt_out_match,
                             "conversations_enabled": state().conversations_enabled,
                             "record_delay_seconds": state().record_delay_seconds,
+                            "retry_after_on_503": state().retry_after_on_503,
                             "brand_numbers": state().brand_numbers})
 
 
@@ -180,6 +181,8 @@ def _apply_settings(state: KlaviyoState, body: dict[str, Any]) -> None:
         state.conversations_enabled = bool(body["conversations_enabled"])
     if "record_delay_seconds" in body:
         state.record_delay_seconds = max(0.0, float(body["record_delay_seconds"]))
+    if "retry_after_on_503" in body:
+        state.retry_after_on_503 = bool(body["retry_after_on_503"])
 
 
 def _text(state: KlaviyoState, m: dict[str, Any]) -> Any:

@@ -158,6 +158,8 @@ class KlaviyoState:
             # event shows in GET /api/events and its received_sms webhook leaves (A6 tests).
             self.record_delay_seconds = 0.0
             self.recorded_after: dict[str, float] = {}    # event id -> when it shows
+            # Webhook deliveries answered 503 wait for its Retry-After (webhooks.retry_policy_503)
+            self.retry_after_on_503 = False
             self._last_us = 0
 
     # ---- time and ids -------------------------------------------------------------------

@@ -8,7 +8,9 @@ signing helper shared by both sides would let a wrong implementation pass its ow
   hex HMAC-SHA256(key=secret, msg=raw body + timestamp) [seen].
 - Retries [assumed]: 5xx, 429, timeouts and connection errors are retried with a short
   exponential backoff (0.25 s, 0.5 s, 1 s, 2 s; a 429's `Retry-After` up to 5 s is honoured),
-  at most 5 attempts in all; any other 4xx drops the delivery.
+  at most 5 attempts in all; any other 4xx drops the delivery. With the account setting
+  `retry_after_on_503` a 503's `Retry-After` is honoured the same way (the receiver answers
+  503 + `Retry-After: 5` while Redis is away: a sender that honours it re-sends 5 s late).
 """
 
 from __future__ import annotations
@@ -44,19 +46,26 @@ def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[s
 
 
 def retry_policy(resp: requests.Response | None, exc: BaseException | None,
-                 attempt: int) -> float | None:
-    """Seconds before the next attempt, or None to drop (see module docstring)."""
+                 attempt: int, honoured: tuple[int, ...] = (429,)) -> float | None:
+    """Seconds before the next attempt, or None to drop (see module docstring). `honoured`:
+    the statuses whose `Retry-After` is followed."""
     if attempt >= MAX_ATTEMPTS:
         return None
     if resp is not None and 400 <= resp.status_code < 500 and resp.status_code != 429:
         return None
     backoff = 0.25 * 2 ** (attempt - 1)
-    if resp is not None and resp.status_code == 429:
+    if resp is not None and resp.status_code in honoured:
         try:
             return min(max(float(resp.headers.get("Retry-After", backoff)), backoff), 5.0)
         except ValueError:
             return backoff
     return backoff
+
+
+def retry_policy_503(resp: requests.Response | None, exc: BaseException | None,
+                     attempt: int) -> float | None:
+    """`retry_policy` that also follows a 503's `Retry-After` (setting `retry_after_on_503`)."""
+    return retry_policy(resp, exc, attempt, honoured=(429, 503))
 
 
 def entry(topic: str, ev: Event) -> dict[str, Any]:
@@ -88,5 +97,6 @@ def deliver(sb: Any, entries: Sequence[tuple[str, Event]]) -> int | None:
     def sign(b: bytes) -> dict[str, str]:   # run by the outbox before every attempt
         return signed_headers(sb.config.klaviyo_webhook_secret, b)
 
-    d = sb.outbox.send("klaviyo", url, sign(raw), raw, retry_policy, sign=sign)
+    policy = retry_policy_503 if sb.klaviyo.retry_after_on_503 else retry_policy
+    d = sb.outbox.send("klaviyo", url, sign(raw), raw, policy, sign=sign)
     return int(d.id)

@@ -210,3 +210,18 @@ def test_admin_texting_rejects_bad_numbers_and_consent_values(env: Env) -> None:
               json={"sms_marketing": "UNSUBSCRIBED"})
     assert consent(env, ALICE["id"]) == ("UNSUBSCRIBED", "SUBSCRIBED")
     assert env.capture.hooks == []
+
+
+def test_a_503s_retry_after_is_followed_only_with_the_account_setting() -> None:
+    """The receiver answers 503 + `Retry-After: 5` while its Redis is away; with
+    `retry_after_on_503` the sandbox re-sends 5 s later (the late texts of tests/e2e/
+    test_late_texts.py), without it on its short backoff."""
+    from requests import Response
+
+    from sandbox.klaviyo import webhooks
+
+    busy = Response()
+    busy.status_code, busy.headers["Retry-After"] = 503, "5"
+    assert webhooks.retry_policy(busy, None, 1) == 0.25
+    assert webhooks.retry_policy_503(busy, None, 1) == 5.0
+    assert webhooks.retry_policy_503(busy, None, webhooks.MAX_ATTEMPTS) is None
