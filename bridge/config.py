@@ -80,9 +80,9 @@ class Settings:
     public_url: str | None = None   # where Zendesk reaches this bridge; only `provision` needs it
     ops_token: str | None = field(default=None, repr=False)   # /ops password; unset: page off
     metrics_require_auth: bool = False
+    support_state_property: str = "Open support tickets"   # M5: the profile property
     extra: dict[str, str] = field(default_factory=dict)
 
-    support_state_property: str = "Open support tickets"   # M5: the profile property
     @property
     def zendesk_webhook_secrets(self) -> tuple[str, ...]:
         """Every accepted signing secret: during a rotation, the old and the new one."""
@@ -273,10 +273,6 @@ def _ops(p: EnvReader) -> dict[str, object]:
     return {"ops_token": ops_token, "metrics_require_auth": metrics_auth}
 
 
-def _numbers(p: EnvReader) -> dict[str, object]:
-    values: dict[str, object] = {}
-    for name, (field_name, minimum) in NUMBERS.items():
-        value = p.integer(name, minimum=minimum)
 def _metrics(p: EnvReader) -> dict[str, object]:
     """M5: the Klaviyo profile property that counts a requester's open tickets. Names starting
     with `$` are Klaviyo's own special properties [assumed: not writable as custom ones]."""
@@ -287,6 +283,10 @@ def _metrics(p: EnvReader) -> dict[str, object]:
     return {"support_state_property": name}
 
 
+def _numbers(p: EnvReader) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for name, (field_name, minimum) in NUMBERS.items():
+        value = p.integer(name, minimum=minimum)
         if value is None or (minimum is None and value == 0) or \
                 (minimum is not None and value < minimum):
             value = _DEFAULTS[field_name]
