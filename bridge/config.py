@@ -14,13 +14,12 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from urllib.parse import urlparse
 
+from bridge.config_groups import ops, redis_ha, sms_threading
 from bridge.env_reader import EnvReader
 from bridge.upstreams import klaviyo_host, placeholder_problems, zendesk_host
 
 ZENDESK_HOST_SUFFIX = ".zendesk.com"
 KLAVIYO_HOST = "a.klaviyo.com"
-MIN_OPS_TOKEN = 16
-MAX_PHRASE = 100        # characters in one SMS_OPT_OUT_PHRASES entry
 
 
 @dataclass(frozen=True)
@@ -102,8 +101,9 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate; raise `ConfigError` listing every problem."""
         p = EnvReader(os.environ if env is None else env)
-        values = {**_upstreams(p), **_zendesk_auth(p), **_secrets(p), **_sms(p), **_ops(p),
-                  **_numbers(p), **_redis_ha(p), **_sms_threading(p), **_metrics(p)}
+        values = {**_upstreams(p), **_zendesk_auth(p), **_secrets(p), **_sms(p), **ops(p),
+                  **_numbers(p), **redis_ha(p, int(default("redis_wait_ms"))),
+                  **sms_threading(p), **_metrics(p)}
         p.problems += placeholder_problems(values, strict=not values["allow_insecure_upstreams"])
         p.raise_if_any()
         return cls(**values)
@@ -163,28 +163,6 @@ def _upstreams(p: EnvReader) -> dict[str, object]:
             "redis_url": redis_url}
 
 
-def _redis_ha(p: EnvReader) -> dict[str, object]:
-    """Redis under Sentinel (docs/scaling.md): where the sentinels are, the primary's name, and
-    how many replicas must hold an event before the receiver acknowledges it."""
-    sentinels = tuple(s.strip() for s in (p.text("REDIS_SENTINELS") or "").split(",")
-                      if s.strip())
-    for s in sentinels:
-        host, _, port = s.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            p.problem(f"REDIS_SENTINELS entry {s!r} must be host:port (e.g. sentinel1:26379)")
-    master = p.text("REDIS_MASTER_NAME")
-    if bool(sentinels) != bool(master):
-        p.problem("set both REDIS_SENTINELS (host:port,...) and REDIS_MASTER_NAME (the name the "
-                  "sentinels monitor), or neither")
-    replicas = p.integer("REDIS_WAIT_REPLICAS", minimum=0)
-    wait_ms = p.integer("REDIS_WAIT_MS", minimum=1)
-    return {"redis_sentinels": sentinels, "redis_master_name": master,
-            "redis_sentinel_password": p.secret("REDIS_SENTINEL_PASSWORD"),
-            "redis_wait_replicas": (1 if sentinels else 0) if replicas is None else
-            max(replicas, 0),
-            "redis_wait_ms": wait_ms if wait_ms and wait_ms > 0 else default("redis_wait_ms")}
-
-
 def _zendesk_auth(p: EnvReader) -> dict[str, object]:
     """One complete Zendesk credential: an OAuth client (the way for accounts made since
     2026-10-27), a static OAuth token, or an API token (these stop on 2027-04-30)."""
@@ -241,36 +219,6 @@ def _sms(p: EnvReader) -> dict[str, object]:
             "sync_sms_conversations": p.boolean("SYNC_SMS_CONVERSATIONS",
                                                 bool(default("sync_sms_conversations"))),
             "quota_reservations": p.boolean("QUOTA_RESERVATIONS", True)}
-
-
-def _sms_threading(p: EnvReader) -> dict[str, object]:
-    """S10 phrases, split at commas and newlines (bridge/domain/opt_out.py matches them; unset:
-    None, the defaults; `none`: (), S10 off) and S11's window in hours (unset: always reopen)."""
-    raw = p.text("SMS_OPT_OUT_PHRASES")
-    phrases = None if raw is None else () if raw.lower() == "none" else tuple(
-        e.strip() for e in re.split(r"[,\n]", raw) if e.strip())
-    for e in phrases or ():
-        if not any(ch.isalnum() for ch in e) or len(e) > MAX_PHRASE:
-            p.problem(f"SMS_OPT_OUT_PHRASES entry {e[:30]!r} must hold letters or digits and "
-                      f"be at most {MAX_PHRASE} characters")
-    if phrases == () and raw is not None and raw.lower() != "none":
-        p.problem("SMS_OPT_OUT_PHRASES holds no phrase: unset it for the defaults, or set it "
-                  "to none to switch rule S10 off")
-    hours = p.positive_number("SOLVED_REOPEN_HOURS",
-                              "; e.g. 72, or unset it to always reopen solved tickets")
-    return {"sms_opt_out_phrases": phrases, "solved_reopen_hours": hours}
-
-
-def _ops(p: EnvReader) -> dict[str, object]:
-    ops_token = p.secret("OPS_TOKEN")
-    if ops_token and len(ops_token) < MIN_OPS_TOKEN:
-        p.problem(f"OPS_TOKEN must be at least {MIN_OPS_TOKEN} characters (it guards replay "
-                  "and purge); make one with: python -c 'import secrets; "
-                  "print(secrets.token_urlsafe(24))'")
-    metrics_auth = p.boolean("METRICS_REQUIRE_AUTH", False)
-    if metrics_auth and not ops_token:
-        p.problem("METRICS_REQUIRE_AUTH=true needs OPS_TOKEN (the scraper's bearer token)")
-    return {"ops_token": ops_token, "metrics_require_auth": metrics_auth}
 
 
 def _metrics(p: EnvReader) -> dict[str, object]:
