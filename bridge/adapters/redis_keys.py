@@ -28,7 +28,8 @@ RECENT_KEEP = 200
 # key pattern -> (type, lifetime, what it holds)
 TABLE: dict[str, tuple[str, str, str]] = {
     "zkb:ev:<source>:<id>": ("hash", "EVENT_TTL_SECONDS", "raw event + state (received/queued/"
-                             "done/dropped/failed), attempts, prepared, queue, seq"),
+                             "done/dropped/failed), attempts, prepared, queue, seq, hold (why "
+                             "an agent reply is held: quiet_hours / opt_out_request, A8/S10)"),
     "zkb:seq": ("string", "none", "receipt sequence number (orders a queue's ties)"),
     "zkb:unqueued": ("zset", "none", "events stored whose enqueue is not yet confirmed (E1)"),
     "zkb:convq:<queue>": ("zset", "none", "events waiting their turn in an ordered queue (S7, A6)"),
@@ -72,7 +73,8 @@ TABLE: dict[str, tuple[str, str, str]] = {
     "zkb:quota:<budget>:<window>": ("zset", "window + 1 s", "shared request budgets (E3)"),
     "zkb:quota:seq": ("string", "none", "grant ids"),
     "zkb:due": ("zset", "none", "event refs waiting longer than a safe countdown, by due time; "
-                "beat's bridge.release_due publishes them (quota reservations)"),
+                "beat's bridge.release_due publishes them (quota reservations, agent replies "
+                "held by quiet hours or an opt-out request: A8, S10)"),
     "zkb:counters": ("hash", "none", "outcome counters `<kind>:<outcome>:<reason>`"),
     "zkb:m:upstream, zkb:m:retries, zkb:m:latency": ("hash", "none", "meters for /metrics"),
     "zkb:failed": ("hash", "pruned with their events", "failed jobs by event ref (E2)"),

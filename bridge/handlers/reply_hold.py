@@ -78,11 +78,11 @@ def hold_if_due(ref: str, event: dict[str, Any], comment: AgentComment, phone: s
     if hold.reason == OPT_OUT_REQUEST and not _accepts_sms(phone, h.klaviyo):
         return                      # unsubscribed in Klaviyo: A4 leaves its note instead
     h.store.events.update_event(ref, hold=hold.reason)
+    h.store.due.park(ref, hold.until)        # first: its wake-up exists whatever happens next
     delivery_note(comment.ticket_id, comment.comment_id, hold.reason, _note(hold, phone, h),
                   h.store, h.zendesk, h.clock)
     if held_before != hold.reason:
         h.store.outcomes.count(KIND, "held", hold.reason)
-    h.store.due.park(ref, hold.until)
     deferred = Deferred(max(hold.until - now, 1.0), f"reply held: {hold.reason}")
     deferred.scheduled = True       # parked above: the task layer adds no countdown
     raise deferred
