@@ -62,6 +62,8 @@ def test_customers_texts_and_agents_comments_run_in_the_interactive_lane() -> No
     assert lane("bridge.inbound_sms", "event:klaviyo.sent_sms") == "zkb.interactive"
     assert lane("bridge.zendesk_event", "zen:event-type:ticket.comment_added") == \
         "zkb.interactive"
+    assert lane("bridge.zendesk_event", "zen:event-type:ticket.tags_changed") == \
+        "zkb.interactive"      # an agent's sms_send_now releases held replies at once (A8)
     assert lane("bridge.received_sms", "event:klaviyo.received_sms") == "zkb.background"
     assert lane("bridge.zendesk_event", "zen:event-type:ticket.created") == "zkb.background"
     assert lane("bridge.zendesk_event", "zen:event-type:ticket.status_changed") == \
