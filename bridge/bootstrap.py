@@ -11,12 +11,14 @@ from bridge.adapters.store import Store
 from bridge.adapters.zendesk import ZendeskClient
 from bridge.adapters.zendesk_admin import ZendeskAdmin
 from bridge.adapters.zendesk_auth import ClientCredentials
+from bridge.adapters.zendesk_bulk import ZendeskBulk
 from bridge.budgets import Budgets
 from bridge.config import Settings
 from bridge.domain import quiet_hours
 from bridge.domain.opt_out import phrase_list
 from bridge.domain.sms_rules import Policy
 from bridge.handlers.agent_reply import ReplyDeps
+from bridge.handlers.bulk_drain import BulkDeps
 from bridge.handlers.campaign_note import CampaignDeps
 from bridge.handlers.open_sms_rebuild import RebuildDeps
 from bridge.handlers.reconcile import ReconcileDeps, ReconcileEnqueue
@@ -91,8 +93,14 @@ def inbound_deps(settings: Settings, shared_store: Store | None = None) -> Inbou
                        klaviyo=klaviyo_client(settings, st), policy=policy(settings),
                        tags=settings.sms_ticket_tags, group_id=settings.zendesk_group_id,
                        brand_id=settings.zendesk_brand_id,
+                       bulk_writes=settings.zendesk_bulk_writes,
                        settle_seconds=settings.inbound_settle_ms / 1000,
                        max_attempts=settings.max_attempts)
+
+
+def bulk_deps(settings: Settings, st: Store) -> BulkDeps:
+    """E6: the drainer of staged texts, its jobs through the same funnel and budgets."""
+    return BulkDeps(store=st, zendesk=ZendeskBulk(zendesk_client(settings, st).http))
 
 
 def reply_deps(settings: Settings, shared_store: Store | None = None) -> ReplyDeps:

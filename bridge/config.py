@@ -70,6 +70,7 @@ class Settings:
     inbound_settle_ms: int = 300
     reply_settle_ms: int = 1000
     reply_confirm_seconds: int = 120   # A6: how long an unanswered send is looked for
+    zendesk_bulk_writes: bool = True   # E6: bulk jobs under a backlog (false: the baseline)
     quota_reservations: bool = True    # false: replies poll the budget (benchmark baseline)
     event_ttl_seconds: int = 14 * 24 * 3600     # an event's body, until its work is settled
     dedup_window_seconds: int = 3 * 24 * 3600   # then its id + outcome, against re-deliveries
@@ -218,6 +219,7 @@ def _sms(p: EnvReader) -> dict[str, object]:
             "quiet_hours_tz": p.time_zone("QUIET_HOURS_TZ", needed_by="QUIET_HOURS"),
             "sync_sms_conversations": p.boolean("SYNC_SMS_CONVERSATIONS",
                                                 bool(default("sync_sms_conversations"))),
+            "zendesk_bulk_writes": p.boolean("ZENDESK_BULK_WRITES", True),
             "quota_reservations": p.boolean("QUOTA_RESERVATIONS", True)}
 
 

@@ -8,6 +8,8 @@
 - `WhenParked`: the metrics flush's schedule. It is checked every few seconds but due only when
   metric events wait for the bulk endpoint, and otherwise every 5 minutes (to put back a batch a
   dead flusher left in flight), so Flower's task list is not a wall of no-op flushes.
+- `WhenStaged`: the bulk drainer's schedule (E6): due only while texts wait for bulk jobs or
+  jobs are in flight.
 """
 
 from __future__ import annotations
@@ -115,6 +117,27 @@ class WhenDue(schedule):
         first = _next_due()
         every = self.run_every.total_seconds()
         return schedstate(first is not None and first <= time.time() + RELEASE_AHEAD, every)
+
+    def __reduce__(self) -> tuple[type, tuple[float]]:
+        return self.__class__, (self.run_every.total_seconds(),)
+
+
+def _staged() -> bool:
+    try:
+        return _store().bulk.backlog() > 0
+    except redis.RedisError:
+        return True
+
+
+class WhenStaged(schedule):
+    """`bridge.bulk_writes`' schedule: checked every `run_every` seconds, due only while texts
+    wait for a bulk job or a job is in flight (E6)."""
+
+    def is_due(self, last_run_at: Any) -> schedstate:
+        due, next_check = super().is_due(last_run_at)
+        if not due:
+            return schedstate(False, next_check)
+        return schedstate(_staged(), self.run_every.total_seconds())
 
     def __reduce__(self) -> tuple[type, tuple[float]]:
         return self.__class__, (self.run_every.total_seconds(),)

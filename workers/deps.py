@@ -12,6 +12,7 @@ from functools import cache
 from bridge import bootstrap
 from bridge.adapters.store import Store
 from bridge.config import Settings
+from bridge.handlers.bulk_drain import BulkDeps
 from bridge.handlers.campaign_note import CampaignDeps
 from bridge.handlers.sms_inbound import InboundDeps
 from bridge.handlers.ticket_event import TicketEventDeps
@@ -30,6 +31,11 @@ def store() -> Store:
 @cache
 def inbound_deps() -> InboundDeps:
     return bootstrap.inbound_deps(settings(), store())
+
+
+@cache
+def bulk_deps() -> BulkDeps:
+    return bootstrap.bulk_deps(settings(), store())
 
 
 @cache

@@ -39,6 +39,7 @@ QUEUE_OF_TASK = {
     "bridge.reconcile": MAINTENANCE_QUEUE,
     "bridge.flush_metrics": MAINTENANCE_QUEUE,
     "bridge.release_due": MAINTENANCE_QUEUE,
+    "bridge.bulk_writes": MAINTENANCE_QUEUE,     # E6: its calls spend the interactive budget
 }
 # Event kinds whose task runs in another lane than the task's own (the receiver, the sweep and
 # replay pass the kind; without it a task goes to its own lane, never a slower one).
@@ -58,7 +59,7 @@ ZENDESK_TASK = "bridge.zendesk_event"
 
 def beat_schedule(reconcile_every: int) -> dict[str, dict[str, Any]]:
     """What beat publishes, how often; an unconsumed run expires before the next one."""
-    from workers.beat import WhenDue, WhenParked  # noqa: PLC0415 - loads no worker module
+    from workers.beat import WhenDue, WhenParked, WhenStaged  # noqa: PLC0415 - no worker module
 
     return {
         "sweep": {"task": "bridge.sweep", "schedule": 30.0, "options": {"expires": 25}},
@@ -68,6 +69,9 @@ def beat_schedule(reconcile_every: int) -> dict[str, dict[str, Any]]:
         # Checked every second, due only when a parked job's wait ends (workers/beat.py).
         "release-due": {"task": "bridge.release_due", "schedule": WhenDue(1.0),
                         "options": {"expires": 1}},
+        # E6: every 2 s while texts wait for bulk jobs or jobs are in flight.
+        "bulk-writes": {"task": "bridge.bulk_writes", "schedule": WhenStaged(2.0),
+                        "options": {"expires": 2}},
         "reconcile": {"task": "bridge.reconcile", "schedule": float(reconcile_every),
                       "options": {"expires": max(10, reconcile_every - 5)}},
     }

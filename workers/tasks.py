@@ -15,7 +15,7 @@ from celery import shared_task
 
 from bridge import bootstrap
 from bridge.budgets import background_lane
-from bridge.handlers import metric_burst
+from bridge.handlers import bulk_drain, metric_burst
 from bridge.handlers.campaign_note import runner as campaign_runner
 from bridge.handlers.open_sms_rebuild import rebuild_if_lost
 from bridge.handlers.reconcile import reconcile as run_reconcile
@@ -106,3 +106,11 @@ def release_due(self: BridgeTask) -> int:
     short countdown left (beat, when one is due: workers/beat.py `WhenDue`)."""
     return release(deps.store(), lambda task, ref, countdown: self.app.send_task(
         task, args=[ref], countdown=countdown), time.time(), task_for_kind)
+
+
+@shared_task(base=BridgeTask, name="bridge.bulk_writes", bind=True, acks_late=True,
+             periodic=True)
+def bulk_writes(self: BridgeTask) -> dict[str, int]:
+    """Pack texts staged under a backlog into Zendesk bulk jobs, follow the jobs, wake each
+    text with its answer (E6; beat, every 2 s while any wait: workers/beat.py `WhenStaged`)."""
+    return bulk_drain.drain(deps.bulk_deps())

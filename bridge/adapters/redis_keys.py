@@ -13,6 +13,7 @@ DAY = 24 * 3600
 CONVERSATION_TTL = 90 * DAY
 OWN_COMMENT_TTL = 90 * DAY
 PROFILE_TTL = 60
+CONTEXT_TTL = 3600             # A9: one Klaviyo read per customer an hour at most
 INTENT_TTL = 7 * DAY
 REPLY_TTL = 30 * DAY
 ECHO_TTL = 6 * 3600
@@ -24,6 +25,8 @@ SUPPORT_TTL = METRIC_TTL        # M5: renewed on each change; a closed ticket's 
 NOTICE_TTL = 600
 CLAIM_TTL = 60
 RECENT_KEEP = 200
+BULK_TTL = INTENT_TTL           # a staged text and its batch: as long as the text's intent
+BULK_LOCK_TTL = 30
 
 # key pattern -> (type, lifetime, what it holds)
 TABLE: dict[str, tuple[str, str, str]] = {
@@ -41,6 +44,8 @@ TABLE: dict[str, tuple[str, str, str]] = {
     "zkb:opensms:ready": ("string", "none (1 h when no view)", "the open-SMS index is "
                           "complete; absent: the sweep rebuilds it from the view"),
     "zkb:recent": ("zset", f"last {RECENT_KEEP}", "recently updated conversations (/ops)"),
+    "zkb:context:<profile id>": ("string", "1 hour", "the last campaign/flow SMS a customer "
+                                 "received, for a new ticket's context (A9)"),
     "zkb:profile:<id>": ("string", "60 s", "Klaviyo profile cache"),
     "zkb:agent:<user>": ("string", "10 min", "agent email cache (A3)"),
     "zkb:made:<ticket>": ("string", "1 day", "a ticket the bridge created, as Zendesk answered, "
@@ -75,6 +80,12 @@ TABLE: dict[str, tuple[str, str, str]] = {
     "zkb:due": ("zset", "none", "event refs waiting longer than a safe countdown, by due time; "
                 "beat's bridge.release_due publishes them (quota reservations, agent replies "
                 "held by quiet hours or an opt-out request: A8, S10)"),
+    "zkb:bulk:item:<ref>": ("string", "7 days", "a text's bulk write (E6): kind, payload, "
+                            "staged/sent/answered state (adapters/bulk_staging.py)"),
+    "zkb:bulk:staged:<kind>": ("zset", "none", "texts waiting to be packed into a bulk job"),
+    "zkb:bulk:batch:<id>": ("string", "7 days", "a bulk job's items, then its job id"),
+    "zkb:bulk:batches": ("zset", "none", "bulk jobs in flight, by submit time"),
+    "zkb:bulk:lock": ("string", "30 s", "one bulk drainer at a time"),
     "zkb:counters": ("hash", "none", "outcome counters `<kind>:<outcome>:<reason>`"),
     "zkb:m:upstream, zkb:m:retries, zkb:m:latency": ("hash", "none", "meters for /metrics"),
     "zkb:failed": ("hash", "pruned with their events", "failed jobs by event ref (E2)"),
@@ -101,6 +112,8 @@ METRICS_FAILED = "zkb:metrics:failed"
 SUPPORT_OPEN = "zkb:support:open:"
 OPEN_SMS_READY = "zkb:opensms:ready"
 DUE = "zkb:due"
+BULK_BATCHES = "zkb:bulk:batches"
+BULK_LOCK = "zkb:bulk:lock"
 BEAT_LEASE = "zkb:beat:lease"
 BEAT_LEASE_TTL = 30
 UNACKED = "unacked"          # kombu's hash of messages delivered to a worker, not yet acked
@@ -134,6 +147,10 @@ def profile(profile_id: str) -> str:
     return f"zkb:profile:{profile_id}"
 
 
+def context(profile_id: str) -> str:
+    return f"zkb:context:{profile_id}"
+
+
 def agent(user_id: int) -> str:
     return f"zkb:agent:{user_id}"
 
@@ -148,6 +165,18 @@ def made_requester(user_id: int) -> str:
 
 def group(group_id: int) -> str:
     return f"zkb:group:{group_id}"
+
+
+def bulk_item(ref: str) -> str:
+    return f"zkb:bulk:item:{ref}"
+
+
+def bulk_staged(kind: str) -> str:
+    return f"zkb:bulk:staged:{kind}"
+
+
+def bulk_batch(batch_id: str) -> str:
+    return f"zkb:bulk:batch:{batch_id}"
 
 
 def intent(ref: str) -> str:

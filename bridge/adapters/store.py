@@ -14,6 +14,7 @@ import redis
 
 from bridge.adapters import redis_keys as keys
 from bridge.adapters.broker_view import BrokerView
+from bridge.adapters.bulk_staging import BulkStaging
 from bridge.adapters.conversations import Conversations
 from bridge.adapters.due_refs import DueRefs
 from bridge.adapters.event_log import EventLog
@@ -43,6 +44,7 @@ class Store:
         self.due = DueRefs(client)        # jobs waiting past a safe countdown (#14)
         self.metric_buffer = MetricBuffer(client)
         self.support = SupportState(client)   # M5: requesters' open tickets
+        self.bulk = BulkStaging(client)       # E6: texts waiting for a bulk job
         self.zendesk_tokens = TokenCache(client)
         self.broker = BrokerView(client)   # read-only: the sweep's look at Celery's lists
 

@@ -3,7 +3,8 @@
 - `PreparedText`: what screening worked out (S1–S6), kept on the event so a retry does not ask
   Klaviyo again;
 - `CreationIntent`: a ticket POST about to be made (its body, the ticket it follows), then the
-  id it got: a re-run replays the POST with the same Idempotency-Key or finds the ticket;
+  id it got: a re-run replays the POST with the same Idempotency-Key or finds the ticket (a
+  creation sent in a bulk job, `bulk`, had no key: it is always looked for first, E6);
 - `CommentIntent`: a comment PUT about to be made on a ticket, then the comment's id: a re-run
   looks for the comment before writing again.
 
@@ -45,6 +46,7 @@ class CreationIntent:
     after: int = 0               # the conversation's ticket before this one (0: none)
     ticket_id: int | None = None
     follows_solved: int | None = None   # S11: the solved ticket it follows (for the note)
+    bulk: bool = False           # E6: sent in a create_many job (no Idempotency-Key to replay)
 
     @property
     def requester_id(self) -> int:
@@ -60,6 +62,8 @@ class CreationIntent:
             doc["ticket_id"] = self.ticket_id
         if self.follows_solved is not None:
             doc["follows_solved"] = self.follows_solved
+        if self.bulk:
+            doc["bulk"] = True
         return doc
 
 
@@ -87,7 +91,8 @@ def intent_from_json(doc: dict[str, Any] | None) -> Intent | None:
         return CreationIntent(at=float(doc["at"]), ticket=dict(doc["ticket"]),
                               after=int(doc.get("after") or 0),
                               ticket_id=_id(doc.get("ticket_id")),
-                              follows_solved=_id(doc.get("follows_solved")))
+                              follows_solved=_id(doc.get("follows_solved")),
+                              bulk=bool(doc.get("bulk")))
     return CommentIntent(ticket_id=int(doc["ticket_id"]), at=float(doc.get("at") or 0),
                          comment_id=_id(doc.get("comment_id")))
 

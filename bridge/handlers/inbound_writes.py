@@ -19,6 +19,7 @@ from bridge.domain.intents import CommentIntent, CreationIntent, PreparedText, i
 from bridge.domain.model import Conversation, Ticket, requester_external_id
 from bridge.domain.opt_out import OPT_OUT_REQUEST_TAG
 from bridge.errors import RateLimited
+from bridge.handlers.bulk_stage import Staged, comment_payload, written
 
 if TYPE_CHECKING:
     from bridge.handlers.sms_inbound import InboundDeps
@@ -76,7 +77,9 @@ def create_ticket(ref: str, prepared: PreparedText, conv: Conversation,
                             follows_solved=decision.follows_solved)
     deps.store.ledger.set_intent(ref, intent.to_json())
     deps.store.ledger.remember_posted(requester_id, prepared.body)
-    created = deps.zendesk.create_ticket(intent.ticket, idempotency_key=_create_key(ref))
+    created = written(ref, deps, "ticket", {"intent": intent.to_json()},   # E6: or a bulk job
+                      lambda: deps.zendesk.create_ticket(intent.ticket,
+                                                         idempotency_key=_create_key(ref)))
     requester = deps.store.ledger.made_requester(requester_id)
     if requester is not None and created.doc:
         deps.store.ledger.remember_made_ticket(created.id, {
@@ -139,7 +142,7 @@ def resume_create(ref: str, prepared: PreparedText, conv: Conversation,
         return None
     if intent.ticket_id is not None:
         ticket_id, status = intent.ticket_id, "new"
-    elif deps.clock() - intent.at < ZENDESK_IDEMPOTENCY_SECONDS:
+    elif not intent.bulk and deps.clock() - intent.at < ZENDESK_IDEMPOTENCY_SECONDS:
         created = deps.zendesk.create_ticket(intent.ticket, idempotency_key=_create_key(ref))
         ticket_id, status = created.id, created.status
         deps.store.ledger.set_intent(ref, intent.created(ticket_id).to_json())
@@ -182,12 +185,14 @@ def add_comment(ref: str, prepared: PreparedText, conv: Conversation, decision: 
     deps.store.ledger.set_intent(ref, intent.to_json())
     if conv.requester_id is not None:
         deps.store.ledger.remember_posted(conv.requester_id, prepared.body)
+    update = {"comment": {"body": prepared.body, "public": True,
+                          "author_id": conv.requester_id},
+              "status": decision.status, "additional_tags": request_tags(prepared) or None}
     try:
-        _, comment_id = deps.zendesk.update_ticket(
-            decision.ticket_id,
-            comment={"body": prepared.body, "public": True, "author_id": conv.requester_id},
-            status=decision.status, additional_tags=request_tags(prepared) or None)
-    except RateLimited:
+        _, comment_id = written(ref, deps, "comment",          # E6: or an update_many job
+                                comment_payload(decision.ticket_id, update, after),
+                                lambda: deps.zendesk.update_ticket(decision.ticket_id, **update))
+    except (RateLimited, Staged):
         # Held back by a budget or answered 429: nothing was written, so the retry need not
         # read the ticket's comments (under a backlog that read would double the calls).
         deps.store.ledger.clear_intent(ref)

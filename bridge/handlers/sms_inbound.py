@@ -23,6 +23,7 @@ from bridge.domain.intents import PreparedText
 from bridge.domain.model import Conversation, Profile
 from bridge.domain.phones import canonical_brand_number, mask
 from bridge.errors import TicketClosed, TicketGone
+from bridge.handlers import bulk_inbound
 from bridge.handlers import inbound_writes as writes
 from bridge.handlers.notes import add_note_once
 from bridge.handlers.runner import Done, Runner
@@ -42,6 +43,7 @@ class InboundDeps:
     tags: tuple[str, ...] = ()
     group_id: int | None = None
     brand_id: int | None = None
+    bulk_writes: bool = False     # E6: under a backlog, writes wait for bulk jobs (bulk_stage)
     settle_seconds: float = 0.3
     max_attempts: int = 8
     clock: Callable[[], float] = time.time
@@ -68,7 +70,8 @@ def process_text(ref: str, event: dict[str, Any], deps: InboundDeps) -> Done:
         if prepared.reason == "keyword_opt_out":
             _note_opt_out(ref, event, deps)
         return Done("dropped", prepared.reason)
-    ticket_id, follows_solved = _apply(ref, prepared, deps)
+    ticket_id, follows_solved = bulk_inbound.landed(ref, prepared, deps) \
+        or _apply(ref, prepared, deps)
     if follows_solved is not None:
         add_note_once(f"s11:{ref}", ticket_id, rules.follows_solved_note(follows_solved),
                       deps.store, deps.zendesk, deps.clock)
@@ -142,7 +145,7 @@ def _apply(ref: str, prepared: PreparedText, deps: InboundDeps) -> tuple[int, in
     a new ticket instead of reopening a long-solved one (S11), that solved ticket's id."""
     conv = deps.store.conversations.get_conversation(prepared.phone, prepared.brand)
     if conv is None:
-        conv = writes.recover(prepared, deps)
+        conv = bulk_inbound.recovered(ref, prepared, deps)      # E6: staged under a backlog
         # a retry (e.g. after a budget wait) starts here
         deps.store.conversations.put_conversation(conv)
     resumed = writes.resume_create(ref, prepared, conv, deps)

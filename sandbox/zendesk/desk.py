@@ -217,6 +217,17 @@ def register(bp: Blueprint, sb: Any) -> None:
             return jsonify({"ticket": ticket_with_comments(state.ticket(ticket_id),
                                                            request.host_url)})
 
+    @bp.post(f"{PREFIX}/comment_cap")
+    def desk_comment_cap() -> Any:
+        """Lower the comments a ticket may hold (5000 in production) so a test can make a
+        ticket refuse every further comment (422) without writing thousands of them."""
+        cap = _body().get("comment_cap")
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+            return _bad("comment_cap (whole number >= 1) is required")
+        with sb.lock:
+            state.comment_cap = cap
+        return jsonify({"comment_cap": state.comment_cap})
+
     @bp.route(f"{PREFIX}/clock", methods=["GET", "POST"])
     def desk_clock() -> Any:
         """Shift Zendesk's "now" (timestamps, the export's last-minute cut-off, key expiry)."""

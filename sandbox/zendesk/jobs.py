@@ -110,6 +110,14 @@ def _error_of(e: ZendeskError) -> str:
     return str(e.body.get("error") or e.body.get("description") or e.status)
 
 
+def _details_of(e: ZendeskError) -> str:
+    """The refusal in words: the description and, for a RecordInvalid, each field's reason
+    (e.g. "Status: closed prevents ticket update") [assumed: the words a PUT's 422 gives]."""
+    reasons = [str(d.get("description")) for ds in (e.body.get("details") or {}).values()
+               if isinstance(ds, list) for d in ds if isinstance(d, dict)]
+    return " ".join([str(e.body.get("description", "")), *reasons]).strip()
+
+
 def update_many(sb: Any, actor: User) -> Answer:
     """Each ticket its own changes, in order; a refused ticket fails alone [doc]."""
     items = _items("tickets")
@@ -127,7 +135,7 @@ def update_many(sb: Any, actor: User) -> Answer:
             error = _error_of(e) if isinstance(e, ZendeskError) else "InvalidParameter"
             job.results.append({"id": tid, "action": "update", "success": False,
                                 "status": "Failed", "errors": error,
-                                "details": e.body.get("description", "")
+                                "details": _details_of(e)
                                 if isinstance(e, ZendeskError) else str(e)})
     return _accepted(sb, job)
 

@@ -66,6 +66,7 @@ class ZendeskState:
         self.jobs: dict[str, Any] = {}          # bulk jobs by id (jobs.py)
         self.automations: dict[int, dict[str, Any]] = {}
         self.clock_offset = 0.0
+        self.comment_cap = type(self).comment_cap
         self._next = {"ticket": FIRST_TICKET_ID, "user": FIRST_USER_ID, "event": FIRST_EVENT_ID,
                       "webhook": 1, "view": 360100001, "automation": 360200001}
 

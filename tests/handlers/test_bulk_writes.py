@@ -1,0 +1,263 @@
+"""E6 bulk writes with fakes (#11): under a backlog a customer's text is staged instead of
+waiting for Zendesk's budget, the drainer packs staged writes into jobs and follows them, and the
+text's own task takes its job's answer: each text exactly once, in order per customer, a
+follow-up of a closed ticket becomes a follow-up ticket, a text refused for good lands in failed
+jobs and replays, and a drainer that dies between a job's submit and its answer loses nothing
+and doubles nothing (E1). With no backlog a text is a single call, as before."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bridge.domain.model import Conversation, conversation_external_id
+from bridge.domain.sms_rules import Policy
+from bridge.errors import Permanent, RateLimited
+from bridge.handlers.bulk_drain import BulkDeps, drain
+from bridge.handlers.bulk_stage import Staged
+from bridge.handlers.sms_inbound import InboundDeps, handle_inbound
+from bridge.ops.failed_jobs import replay
+from tests import fakes
+from tests.bulk_fakes import FakeBulk
+from tests.factories import ALICE, BOB, TOLL_FREE, profile, receive, sent_sms
+from tests.fakes import Clock, FakeKlaviyo, FakeZendesk
+
+
+def budget_spent() -> RateLimited:
+    return RateLimited("zendesk", 5.0, local=True)
+
+
+@pytest.fixture
+def deps(zendesk: FakeZendesk, clock: Clock) -> InboundDeps:
+    klaviyo = FakeKlaviyo(profile(ALICE), profile(BOB, first_name="Bob"))
+    return InboundDeps(store=fakes.store(), zendesk=zendesk, klaviyo=klaviyo, policy=Policy(),
+                       clock=clock, sleep=clock.sleep, bulk_writes=True)
+
+
+@pytest.fixture
+def bulk(zendesk: FakeZendesk) -> FakeBulk:
+    return FakeBulk(zendesk)
+
+
+@pytest.fixture
+def drainer(deps: InboundDeps, bulk: FakeBulk, clock: Clock) -> BulkDeps:
+    return BulkDeps(store=deps.store, zendesk=bulk, clock=clock)
+
+
+def send(deps: InboundDeps, body: str, customer: str = ALICE) -> tuple[str, str]:
+    """The customer texts now; the text's task runs: (ref, its answer or "staged")."""
+    deps.clock.advance(1)     # type: ignore[attr-defined]
+    sent_at = datetime.fromtimestamp(deps.clock(), UTC)
+    ref = receive(deps.store, sent_sms(body, customer=customer, sent_at=sent_at), deps.clock())
+    return ref, run(ref, deps)
+
+
+def run(ref: str, deps: InboundDeps) -> str:
+    try:
+        return handle_inbound(ref, deps)
+    except Staged:
+        return "staged"
+
+
+def settle_all(deps: InboundDeps, drainer: BulkDeps, refs: list[str], rounds: int = 6) -> None:
+    """Drain and wake until no text waits: what beat and release_due do in production."""
+    for _ in range(rounds):
+        drain(drainer)
+        woken = sorted(deps.store.due.holding(refs))
+        deps.store.due.take_due(float("inf"))
+        for ref in woken:
+            run(ref, deps)
+
+
+def customer_ticket(zendesk: FakeZendesk, customer: str = ALICE) -> list[dict[str, Any]]:
+    external = conversation_external_id(customer, TOLL_FREE)
+    return [t for t in zendesk.tickets.values() if t.get("external_id") == external]
+
+
+def open_ticket(deps: InboundDeps, zendesk: FakeZendesk, body: str = "hello",
+                customer: str = ALICE) -> int:
+    """The customer's conversation already has a ticket (made by a single write)."""
+    _, answer = send(deps, body, customer)
+    assert answer == "done"
+    [ticket] = customer_ticket(zendesk, customer)
+    return int(ticket["id"])
+
+
+# --- no backlog: single calls -------------------------------------------------------------------
+def test_with_no_backlog_a_follow_up_text_is_one_single_call(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk) -> None:
+    ticket = open_ticket(deps, zendesk)
+    zendesk.calls.clear()
+    _, answer = send(deps, "any news?")
+    assert answer == "done"
+    assert dict(zendesk.calls) == {"update_ticket": 1}
+    assert bulk.items_sent == [] and deps.store.bulk.backlog() == 0
+    assert zendesk.comments_on(ticket) == ["hello", "any news?"]
+
+
+# --- follow-ups through update_many -------------------------------------------------------------
+def test_a_text_the_budget_refuses_is_staged_and_lands_through_an_update_many_job(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps) -> None:
+    ticket = open_ticket(deps, zendesk)
+    zendesk.fail_next("update_ticket", budget_spent())
+    ref, answer = send(deps, "any news?")
+    assert answer == "staged"
+    assert deps.store.events.load_event(ref)["state"] != "done"
+    assert zendesk.comments_on(ticket) == ["hello"]
+    settle_all(deps, drainer, [ref])
+    assert bulk.items_sent == [("update", 1)]
+    assert zendesk.comments_on(ticket) == ["hello", "any news?"]
+    assert deps.store.events.load_event(ref)["state"] == "done"
+    conv = deps.store.conversations.get_conversation(ALICE, TOLL_FREE)
+    assert conv is not None and conv.ticket_id == ticket and conv.ticket_status == "open"
+    assert deps.store.ledger.was_posted(conv.requester_id, "any news?")          # A2
+    assert deps.store.outcomes.counters()["inbound_sms:processed:"] == 2
+    assert deps.store.bulk.backlog() == 0 and deps.store.bulk.item(ref) is None
+
+
+def test_while_a_backlog_exists_texts_are_staged_without_a_single_call_and_keep_their_order(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps) -> None:
+    alice, bob = open_ticket(deps, zendesk), open_ticket(deps, zendesk, "hi", BOB)
+    zendesk.fail_next("update_ticket", budget_spent())
+    refs = [send(deps, "one")[0]]
+    zendesk.calls.clear()
+    for body, who in (("two", ALICE), ("bob one", BOB), ("three", ALICE)):
+        ref, answer = send(deps, body, who)
+        assert answer == "staged"
+        refs.append(ref)
+    assert zendesk.calls["update_ticket"] == 0
+    drain(drainer)
+    # one text per conversation in flight: Alice's "one" and Bob's first, not "two"/"three"
+    assert bulk.items_sent == [("update", 2)]
+    settle_all(deps, drainer, refs)
+    assert zendesk.comments_on(alice) == ["hello", "one", "two", "three"]
+    assert zendesk.comments_on(bob) == ["hi", "bob one"]
+    assert all(deps.store.events.load_event(r)["state"] == "done" for r in refs)
+
+
+def test_a_follow_up_of_a_closed_ticket_becomes_a_follow_up_ticket(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps) -> None:
+    ticket = open_ticket(deps, zendesk)
+    zendesk.tickets[ticket]["status"] = "closed"      # closed in Zendesk; the cache says open
+    zendesk.fail_next("update_ticket", budget_spent())
+    ref, _ = send(deps, "it broke again")
+    settle_all(deps, drainer, [ref])
+    assert [e for e, _ in bulk.items_sent][:1] == ["update"]
+    follow_up = [t for t in customer_ticket(zendesk) if t["id"] != ticket]
+    assert len(follow_up) == 1 and follow_up[0]["via_followup_source_id"] == ticket
+    assert zendesk.comments_on(follow_up[0]["id"]) == ["it broke again"]
+    assert zendesk.comments_on(ticket) == ["hello"]
+    conv = deps.store.conversations.get_conversation(ALICE, TOLL_FREE)
+    assert conv is not None and conv.ticket_id == follow_up[0]["id"]
+
+
+# --- new conversations: create_or_update_many, then create_many ---------------------------------
+def test_new_conversations_under_a_backlog_go_through_requester_and_ticket_jobs(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps) -> None:
+    zendesk.fail_next("create_or_update_user", budget_spent())
+    zendesk.fail_next("create_ticket", budget_spent())
+    first, _ = send(deps, "I need help")
+    second, answer = send(deps, "me too", BOB)
+    assert answer == "staged"
+    settle_all(deps, drainer, [first, second])
+    assert [e for e, _ in bulk.items_sent] == ["users", "create"]
+    assert len(zendesk.tickets) == 2 and len(zendesk.users) == 2
+    for customer, body in ((ALICE, "I need help"), (BOB, "me too")):
+        [ticket] = customer_ticket(zendesk, customer)
+        assert zendesk.comments_on(ticket["id"]) == [body]
+        conv = deps.store.conversations.get_conversation(customer, TOLL_FREE)
+        assert conv is not None and conv.ticket_id == ticket["id"]
+        assert deps.store.ledger.was_posted(ticket["requester_id"], body)
+    assert deps.store.events.load_event(first)["state"] == "done"
+
+
+# --- refused for good -> failed jobs -> replay --------------------------------------------------
+def test_a_text_refused_for_good_lands_in_failed_jobs_and_replays(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps) -> None:
+    ticket = open_ticket(deps, zendesk)
+    bulk.full_tickets.add(ticket)
+    zendesk.fail_next("update_ticket", budget_spent())
+    ref, _ = send(deps, "one more")
+    full = Permanent("zendesk", "PUT tickets/{id} answered 422: maximum of 5000 comments", 422)
+    zendesk.fail_next("update_ticket", full)          # the single path meets the refusal
+    settle_all(deps, drainer, [ref])
+    assert bulk.items_sent == [("update", 1)]
+    assert deps.store.events.load_event(ref)["state"] == "failed"
+    assert ref in deps.store.outcomes.failed()
+    assert zendesk.comments_on(ticket) == ["hello"]
+    bulk.full_tickets.clear()
+    published: list[str] = []
+    replay(deps.store, ref, lambda task, r: published.append(r),
+           lambda source, kind: "bridge.inbound_sms", now=deps.clock)
+    assert published == [ref] and run(ref, deps) == "done"
+    assert zendesk.comments_on(ticket) == ["hello", "one more"]
+    assert ref not in deps.store.outcomes.failed()
+
+
+# --- crashes between a job's submit and its answer (E1) -----------------------------------------
+def test_a_drainer_dying_after_the_submit_leaves_a_known_job_that_the_next_run_follows(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps) -> None:
+    ticket = open_ticket(deps, zendesk)
+    zendesk.fail_next("update_ticket", budget_spent())
+    ref, _ = send(deps, "where is it?")
+    bulk.hold_jobs = True
+    drain(drainer)                       # submitted and recorded; then the worker is killed
+    deps.store.client.delete("zkb:bulk:lock")
+    bulk.hold_jobs = False
+    settle_all(deps, drainer, [ref])
+    assert bulk.items_sent == [("update", 1)]
+    assert zendesk.comments_on(ticket) == ["hello", "where is it?"]
+
+
+class WorkerDied(Exception):
+    """Stands for SIGKILL between the job's submit and recording its id."""
+
+
+@pytest.mark.parametrize("new_conversation", [False, True])
+def test_an_unknown_job_is_handed_back_and_the_single_path_finds_what_it_wrote(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps,
+        clock: Clock, monkeypatch: pytest.MonkeyPatch, new_conversation: bool) -> None:
+    if new_conversation:
+        deps.store.conversations.put_conversation(deps.store.conversations.get_conversation(
+            ALICE, TOLL_FREE) or _requester_only(deps, zendesk))
+        zendesk.fail_next("create_ticket", budget_spent())
+    else:
+        open_ticket(deps, zendesk)
+        zendesk.fail_next("update_ticket", budget_spent())
+    ref, _ = send(deps, "still waiting")
+
+    def died(batch: dict, job_id: str) -> None:
+        raise WorkerDied
+
+    with monkeypatch.context() as m:
+        m.setattr(deps.store.bulk, "set_job", died)
+        with pytest.raises(WorkerDied):
+            drain(drainer)
+    deps.store.client.delete("zkb:bulk:lock")
+    drain(drainer)
+    assert deps.store.bulk.item(ref)["state"] == "sent"        # not handed back too early
+    clock.advance(drainer.unknown_after + 1)
+    settle_all(deps, drainer, [ref])
+    assert deps.store.events.load_event(ref)["state"] == "done"
+    bodies = [b for t in customer_ticket(zendesk) for b in zendesk.comments_on(t["id"])]
+    assert bodies.count("still waiting") == 1
+    assert len(bulk.items_sent) == 1
+
+
+def _requester_only(deps: InboundDeps, zendesk: FakeZendesk) -> Conversation:
+    uid = zendesk.add_user("Alice", external_id=f"sms:{ALICE}")
+    return Conversation(phone=ALICE, brand_number=TOLL_FREE, requester_id=uid)
+
+
+def test_the_job_limit_puts_the_items_back_and_a_later_run_submits_them(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps) -> None:
+    ticket = open_ticket(deps, zendesk)
+    zendesk.fail_next("update_ticket", budget_spent())
+    ref, _ = send(deps, "hello again")
+    bulk.fail_next("update_many", RateLimited("zendesk", 3.0))      # 429: 30 jobs running
+    drain(drainer)
+    assert deps.store.bulk.item(ref)["state"] == "staged" and bulk.items_sent == []
+    settle_all(deps, drainer, [ref])
+    assert zendesk.comments_on(ticket) == ["hello", "hello again"]
