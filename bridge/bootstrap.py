@@ -94,6 +94,8 @@ def inbound_deps(settings: Settings, shared_store: Store | None = None) -> Inbou
                        tags=settings.sms_ticket_tags, group_id=settings.zendesk_group_id,
                        brand_id=settings.zendesk_brand_id,
                        bulk_writes=settings.zendesk_bulk_writes,
+                       ticket_context=settings.ticket_context,
+                       context_field_id=settings.zendesk_context_field_id,
                        settle_seconds=settings.inbound_settle_ms / 1000,
                        max_attempts=settings.max_attempts)
 

@@ -53,6 +53,8 @@ class Settings:
     sms_subject_template: str = "SMS from {masked_phone}"
     zendesk_group_id: int | None = None
     zendesk_brand_id: int | None = None
+    zendesk_context_field_id: int | None = None   # A9: the ticket field showing the context
+    ticket_context: bool = True        # A9: new tickets show the customer's last SMS + consent
     allow_insecure_upstreams: bool = False
     port: int = 8000
     sms_reply_mode: str = "conversations"
@@ -184,7 +186,8 @@ def _zendesk_auth(p: EnvReader) -> dict[str, object]:
             "zendesk_oauth_scope": p.text("ZENDESK_OAUTH_SCOPE")
             or str(default("zendesk_oauth_scope")),
             "zendesk_group_id": p.integer("ZENDESK_GROUP_ID"),
-            "zendesk_brand_id": p.integer("ZENDESK_BRAND_ID")}
+            "zendesk_brand_id": p.integer("ZENDESK_BRAND_ID"),
+            "zendesk_context_field_id": p.integer("ZENDESK_CONTEXT_FIELD_ID")}
 
 
 def _secrets(p: EnvReader) -> dict[str, object]:
@@ -220,7 +223,8 @@ def _sms(p: EnvReader) -> dict[str, object]:
             "sync_sms_conversations": p.boolean("SYNC_SMS_CONVERSATIONS",
                                                 bool(default("sync_sms_conversations"))),
             "zendesk_bulk_writes": p.boolean("ZENDESK_BULK_WRITES", True),
-            "quota_reservations": p.boolean("QUOTA_RESERVATIONS", True)}
+            "quota_reservations": p.boolean("QUOTA_RESERVATIONS", True),
+            "ticket_context": p.boolean("TICKET_CONTEXT", True)}
 
 
 def _metrics(p: EnvReader) -> dict[str, object]:

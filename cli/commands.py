@@ -68,6 +68,7 @@ def _add_provision(sub: Any) -> None:
     p = sub.add_parser("provision", help="create or update the Zendesk webhook (and optionally "
                                          "the SMS view and close automation); idempotent")
     p.add_argument("--view", action="store_true", help="also the 'SMS tickets' view")
+    p.add_argument("--context-field", action="store_true", help="also the 'SMS context' field")
     p.add_argument("--automation", action="store_true",
                    help="also the automation closing solved SMS tickets")
     p.add_argument("--close-after-hours", type=int, metavar="N",
@@ -253,7 +254,7 @@ def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = provision.provision(
             Patient(bootstrap.zendesk_admin(settings)), settings.public_url,
-            settings.zendesk_webhook_secrets, view=args.view,
+            settings.zendesk_webhook_secrets, view=args.view, context_field=args.context_field,
             close_after_hours=args.close_after_hours if args.automation else None)
     except Permanent as e:
         hint = (": the API user must be a Zendesk admin to manage webhooks, views and "

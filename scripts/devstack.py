@@ -158,6 +158,7 @@ class Stack:
             "KLAVIYO_BASE_URL": self.sandbox_url,
             "KLAVIYO_WEBHOOK_SECRET": SANDBOX_KLAVIYO_SECRET,
             "SYNC_SMS_CONVERSATIONS": "true",
+            "ZENDESK_CONTEXT_FIELD_ID": "360004",   # the sandbox's "SMS context" field (A9)
             "ALLOW_INSECURE_UPSTREAMS": "true",
             "FLOWER_BASIC_AUTH": self.flower_auth,
             "OPS_TOKEN": self.ops_token,

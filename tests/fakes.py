@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import fakeredis
 
 from bridge.adapters.store import Store
+from bridge.domain.context import LastSms
 from bridge.domain.metric_rules import MetricEvent
 from bridge.domain.model import Comment, Profile, Ticket
 from bridge.errors import TicketClosed, TicketGone
@@ -236,6 +237,7 @@ class FakeKlaviyo(Fallible):
         self.backfilled: set[str] = set()          # unique_ids sent with `backfill: true`
         self.events_delayed = False                # `Received SMS` not recorded yet (A6)
         self.profile_properties: dict[str, dict[str, Any]] = {}   # email or phone -> properties
+        self.marketing_sms: dict[str, LastSms] = {}   # profile id -> last campaign/flow SMS (A9)
 
     def get_profile(self, profile_id: str) -> Profile | None:
         return self._call("get_profile", lambda: self.profiles.get(profile_id))
@@ -257,6 +259,9 @@ class FakeKlaviyo(Fallible):
         conversation = self.conversations.get(profile_id)
         return self._call("received_sms_since", lambda: [] if self.events_delayed else [
             body for c, body in self.sent if c == conversation])
+
+    def last_marketing_sms(self, profile_id: str) -> LastSms | None:
+        return self._call("last_marketing_sms", lambda: self.marketing_sms.get(profile_id))
 
     def create_event(self, *, metric: str, profile: dict[str, Any], properties: dict[str, Any],
                      unique_id: str, time: str | None = None) -> None:

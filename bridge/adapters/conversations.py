@@ -87,6 +87,13 @@ class Conversations:
     def cache_profile(self, profile: Profile) -> None:
         self._r.set(keys.profile(profile.id), json.dumps(asdict(profile)), ex=keys.PROFILE_TTL)
 
+    def cached_context(self, profile_id: str) -> dict[str, Any] | None:
+        raw = self._r.get(keys.context(profile_id))
+        return json.loads(raw) if raw else None
+
+    def cache_context(self, profile_id: str, doc: dict[str, Any]) -> None:
+        self._r.set(keys.context(profile_id), json.dumps(doc), ex=keys.CONTEXT_TTL)
+
     def agent_email(self, user_id: int) -> str | None:
         raw = self._r.get(keys.agent(user_id))
         return raw.decode() if raw is not None else None

@@ -12,6 +12,7 @@ from typing import Any
 import requests
 
 from bridge.adapters.http import Funnel, Gate, Observer
+from bridge.domain.context import LastSms
 from bridge.domain.metric_rules import MetricEvent
 from bridge.domain.model import Profile
 from bridge.domain.phones import normalize
@@ -84,6 +85,16 @@ class KlaviyoClient:
         return [str(((e.get("attributes") or {}).get("event_properties") or {})
                     .get("Message Body") or "") for e in resp.json().get("data") or []]
 
+    def last_marketing_sms(self, profile_id: str) -> LastSms | None:
+        """A9: the newest campaign or flow SMS the customer received (one events read)."""
+        metric = self.metric_id("Received SMS")
+        if metric is None:
+            return None
+        resp = self.http.request("GET", "/api/events", "GET events", params={
+            "filter": f'and(equals(profile_id,"{profile_id}"),equals(metric_id,"{metric}"))',
+            "sort": "-datetime", "page[size]": "20"})
+        return last_marketing_sms(resp.json().get("data") or [])
+
     def metric_id(self, name: str) -> str | None:
         """The id of the metric named `name` (GET /api/metrics, every page; kept per process:
         a metric's id never changes). None while the account has no such metric."""
@@ -148,13 +159,48 @@ def profile_from_resource(resource: dict[str, Any]) -> Profile:
     sms = ((attrs.get("subscriptions") or {}).get("sms")) or {}
     marketing = sms.get("marketing") or {}
     transactional = sms.get("transactional") or {}
-    can = (marketing.get("can_receive_sms_marketing") is True
-           or str(marketing.get("consent") or "").upper() == "SUBSCRIBED"
-           and marketing.get("can_receive_sms_marketing") is not False
-           or transactional.get("can_receive_sms_transactional") is True
-           or str(transactional.get("consent") or "").upper() == "SUBSCRIBED"
-           and transactional.get("can_receive_sms_transactional") is not False)
+    by_marketing = (marketing.get("can_receive_sms_marketing") is True
+                    or str(marketing.get("consent") or "").upper() == "SUBSCRIBED"
+                    and marketing.get("can_receive_sms_marketing") is not False)
+    by_transactional = (transactional.get("can_receive_sms_transactional") is True
+                        or str(transactional.get("consent") or "").upper() == "SUBSCRIBED"
+                        and transactional.get("can_receive_sms_transactional") is not False)
+    consent = "marketing" if by_marketing else "transactional" if by_transactional else None
     return Profile(id=str(resource["id"]), email=attrs.get("email") or None,
                    phone=normalize(attrs.get("phone_number")),
                    first_name=attrs.get("first_name") or None,
-                   last_name=attrs.get("last_name") or None, can_receive_sms=bool(can))
+                   last_name=attrs.get("last_name") or None,
+                   can_receive_sms=consent is not None, sms_consent=consent)
+
+
+def last_marketing_sms(events: list[Any]) -> LastSms | None:
+    """A9: the newest campaign or flow SMS among a profile's `Received SMS` events, newest
+    first as listed (`Campaign Name` / `Flow Name` [assumed, as in the webhooks]); conversation
+    replies carry neither and are skipped, and so are events too broken to read: this is
+    context for the agent, never a reason to fail."""
+    for event in events:
+        attributes = event.get("attributes") if isinstance(event, dict) else None
+        props = attributes.get("event_properties") if isinstance(attributes, dict) else None
+        if not isinstance(props, dict):
+            continue
+        campaign, flow = props.get("Campaign Name"), props.get("Flow Name")
+        name = campaign or flow
+        at = _event_time(attributes)
+        if not isinstance(name, str) or not name.strip() or at is None:
+            continue
+        body = props.get("Message Body")
+        return LastSms(source="campaign" if campaign else "flow", name=name.strip(),
+                       body=body if isinstance(body, str) else "", at=at)
+    return None
+
+
+def _event_time(attributes: dict[str, Any]) -> float | None:
+    raw = attributes.get("datetime")
+    if isinstance(raw, str):
+        try:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    stamp = attributes.get("timestamp")
+    return float(stamp) if isinstance(stamp, int | float) else None

@@ -52,6 +52,15 @@ class ZendeskAdmin:
                                  "GET webhooks/{id}/signing_secret")
         return str(resp.json()["signing_secret"]["secret"])
 
+    def ticket_fields(self) -> list[dict[str, Any]]:
+        """Every ticket field (GET /api/v2/ticket_fields lists them all in one answer [doc])."""
+        doc = self.http.request("GET", "/api/v2/ticket_fields", "GET ticket_fields").json()
+        return list(doc.get("ticket_fields") or [])
+
+    def create_ticket_field(self, ticket_field: dict[str, Any]) -> dict[str, Any]:
+        return self.http.request("POST", "/api/v2/ticket_fields", "POST ticket_fields",
+                                 json={"ticket_field": ticket_field}).json()["ticket_field"]
+
     def views(self) -> list[dict[str, Any]]:
         return self._rules("views")
 

@@ -27,6 +27,8 @@ class PreparedText:
     name: str
     email: str | None = None
     opt_out_request: bool = False     # S10: asks in plain words to stop (tag + note)
+    profile_id: str | None = None     # A9: whose context a new ticket shows
+    consent: str | None = None        # A9: "marketing" / "transactional"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -36,7 +38,8 @@ class PreparedText:
         return cls(phone=str(doc["phone"]), brand=str(doc["brand"]), body=str(doc["body"]),
                    subject=str(doc["subject"]), name=str(doc["name"]),
                    email=doc.get("email") or None,
-                   opt_out_request=bool(doc.get("opt_out_request")))
+                   opt_out_request=bool(doc.get("opt_out_request")),
+                   profile_id=doc.get("profile_id") or None, consent=doc.get("consent") or None)
 
 
 @dataclass(frozen=True)

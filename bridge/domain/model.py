@@ -33,6 +33,7 @@ class Profile:
     first_name: str | None
     last_name: str | None
     can_receive_sms: bool
+    sms_consent: str | None = None   # "marketing", "transactional" or None (A9's context)
 
     @property
     def display_name(self) -> str | None:

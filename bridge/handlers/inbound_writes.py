@@ -20,6 +20,7 @@ from bridge.domain.model import Conversation, Ticket, requester_external_id
 from bridge.domain.opt_out import OPT_OUT_REQUEST_TAG
 from bridge.errors import RateLimited
 from bridge.handlers.bulk_stage import Staged, comment_payload, written
+from bridge.handlers.ticket_context import creation_fields
 
 if TYPE_CHECKING:
     from bridge.handlers.sms_inbound import InboundDeps
@@ -95,13 +96,16 @@ MADE_FIELDS = ("id", "subject", "description", "priority", "type", "status", "ta
 
 def _ticket_body(prepared: PreparedText, conv: Conversation, decision: CreateTicket,
                  requester_id: int, deps: InboundDeps) -> dict[str, Any]:
+    context = creation_fields(prepared, deps)            # A9, in the same call
     ticket: dict[str, Any] = {
         "subject": prepared.subject,
         "comment": {"body": prepared.body, "public": True, "author_id": requester_id},
         "requester_id": requester_id,
-        "tags": ["sms", *deps.tags, *request_tags(prepared)],
+        "tags": ["sms", *deps.tags, *request_tags(prepared), *context.get("tags", [])],
         "external_id": conv.external_id,
     }
+    if "custom_fields" in context:
+        ticket["custom_fields"] = context["custom_fields"]
     if decision.followup_of:
         ticket["via_followup_source_id"] = decision.followup_of
     if deps.group_id:

@@ -44,6 +44,8 @@ class InboundDeps:
     group_id: int | None = None
     brand_id: int | None = None
     bulk_writes: bool = False     # E6: under a backlog, writes wait for bulk jobs (bulk_stage)
+    ticket_context: bool = True             # A9: a new ticket shows the customer's context
+    context_field_id: int | None = None     # A9: the custom field that holds its text
     settle_seconds: float = 0.3
     max_attempts: int = 8
     clock: Callable[[], float] = time.time
@@ -106,7 +108,8 @@ def _prepare(ref: str, event: dict[str, Any], deps: InboundDeps) -> PreparedText
         subject=rules.ticket_subject(replace(sms, customer_phone=phone), deps.policy,
                                      name=profile.display_name),
         name=profile.display_name or mask(phone), email=profile.email,
-        opt_out_request=rules.opt_out_request(sms, deps.policy))
+        opt_out_request=rules.opt_out_request(sms, deps.policy),
+        profile_id=profile.id, consent=profile.sms_consent)
     deps.store.events.update_event(ref, prepared=prepared.to_json())
     return prepared
 

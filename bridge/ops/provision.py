@@ -34,6 +34,7 @@ VIEW_TITLE = "SMS tickets"
 AUTOMATION_TITLE = "Close solved SMS tickets after {hours} hours"
 AUTOMATION_TITLE_RE = re.compile(r"^close solved sms tickets after \d+ hours?$", re.IGNORECASE)
 SMS_TAG = "sms"
+CONTEXT_FIELD_TITLE = "SMS context"
 
 
 class ProvisioningApi(Protocol):
@@ -50,6 +51,8 @@ class ProvisioningApi(Protocol):
     def create_automation(self, automation: dict[str, Any]) -> dict[str, Any]: ...
     def update_automation(self, automation_id: int,
                           automation: dict[str, Any]) -> dict[str, Any]: ...
+    def ticket_fields(self) -> list[dict[str, Any]]: ...
+    def create_ticket_field(self, ticket_field: dict[str, Any]) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -152,13 +155,17 @@ def secret_matches(secret: str, configured: str) -> bool:
 
 # --- doing it -------------------------------------------------------------------------------
 def provision(api: ProvisioningApi, public_url: str, configured: str | tuple[str, ...], *,
-              view: bool = False, close_after_hours: int | None = None) -> Report:
-    """Webhook always; the view and the automation when asked. Raises the client's errors."""
+              view: bool = False, close_after_hours: int | None = None,
+              context_field: bool = False) -> Report:
+    """Webhook always; the view, the automation and the context field when asked. Raises the
+    client's errors."""
     hook, hook_id = ensure_webhook(api, public_url)
     secret = api.webhook_signing_secret(hook_id)
     outcomes = [hook]
     if view:
         outcomes.append(ensure_view(api))
+    if context_field:
+        outcomes.append(ensure_context_field(api))
     if close_after_hours is not None:
         outcomes.append(ensure_automation(api, close_after_hours))
     accepted = (configured,) if isinstance(configured, str) else configured
@@ -200,6 +207,26 @@ def ensure_automation(api: ProvisioningApi, hours: int) -> Outcome:
         made = api.create_automation(desired)
         return Outcome(what, "created", str(made["id"]))
     return _update_rule(found[0], desired, what, api.update_automation)
+
+
+def ensure_context_field(api: ProvisioningApi) -> Outcome:
+    """A9: the multi-line ticket field a new SMS ticket's context is written to (found by its
+    title, else made); its id is what ZENDESK_CONTEXT_FIELD_ID must hold."""
+    found = [f for f in api.ticket_fields() if f.get("title") == CONTEXT_FIELD_TITLE]
+    if found:
+        field_id, action = str(found[0]["id"]), "unchanged"
+    else:
+        made = api.create_ticket_field(context_field_spec())
+        field_id, action = str(made["id"]), "created"
+    return Outcome(f"ticket field {CONTEXT_FIELD_TITLE!r}", action, field_id,
+                   note=f"set ZENDESK_CONTEXT_FIELD_ID={field_id}")
+
+
+def context_field_spec() -> dict[str, Any]:
+    return {"type": "textarea", "title": CONTEXT_FIELD_TITLE,
+            "description": "What the customer last received by SMS from the brand, and their "
+                           "consent, when they texted (written by zkbridge, A9)",
+            "visible_in_portal": False, "editable_in_portal": False}
 
 
 def _update_rule(current: dict[str, Any], desired: dict[str, Any], what: str,

@@ -97,6 +97,7 @@
     ];
     if (t.via_followup_source_id) meta.push(["Follow-up of", `#${t.via_followup_source_id}`]);
     if (t.external_id) meta.push(["External id", t.external_id]);
+    for (const f of t.fields_shown || []) meta.push([f.title, String(f.value)]);
     $("t-meta").replaceChildren(...meta.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
     $("comments").replaceChildren(...(t.comments || []).map(comment));
 

@@ -17,7 +17,7 @@ from flask import Blueprint, jsonify, request
 
 from sandbox import seed
 from sandbox.zendesk import bulk, webhook_api
-from sandbox.zendesk.model import Ticket, User, ZendeskError, parse_id
+from sandbox.zendesk.model import CUSTOM_FIELDS, Ticket, User, ZendeskError, parse_id
 from sandbox.zendesk.webhooks import publish
 
 PREFIX = "/_sandbox/zendesk"
@@ -43,7 +43,12 @@ def _id(value: Any) -> int:
 
 
 def ticket_with_comments(ticket: Ticket, base: str) -> dict[str, Any]:
-    return {**ticket.as_json(base), "comments": [c.as_json() for c in ticket.comments]}
+    """The ticket, its comments and its custom fields that hold a value, by title (the desk
+    shows them as an agent's sidebar would, e.g. the bridge's "SMS context", A9)."""
+    shown = [{"title": f.title, "value": ticket.custom_fields[f.id]} for f in CUSTOM_FIELDS
+             if ticket.custom_fields.get(f.id) not in (None, "", False)]
+    return {**ticket.as_json(base), "comments": [c.as_json() for c in ticket.comments],
+            "fields_shown": shown}
 
 
 def _attachments(sb: Any, items: Any) -> list[dict[str, Any]]:

@@ -59,6 +59,7 @@ CUSTOM_FIELDS = (
     TicketField(360001, "text", "Order number"),
     TicketField(360002, "tagger", "Return reason", ("damaged", "wrong_item", "changed_mind")),
     TicketField(360003, "checkbox", "Gift order"),
+    TicketField(360004, "textarea", "SMS context"),   # as `zkbridge provision --context-field`
 )
 CUSTOM_FIELD_IDS = {f.id: f for f in CUSTOM_FIELDS}
 

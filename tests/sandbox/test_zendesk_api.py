@@ -247,7 +247,8 @@ def test_desk_ticket_with_every_field_reads_back_with_its_people_sideloaded(stac
     assert t["tags"] == ["returns", "sms"]
     assert t["custom_fields"] == t["fields"] == [{"id": 360001, "value": "A123"},
                                                  {"id": 360002, "value": "damaged"},
-                                                 {"id": 360003, "value": False}]
+                                                 {"id": 360003, "value": False},
+                                                 {"id": 360004, "value": None}]
     users = {u["id"]: u for u in body["users"]}
     assert set(users) == {t["requester_id"], ANA_ID, DANA_ID}  # requester, submitter, assignee
     assert users[t["requester_id"]]["email"] == "carla@example.com"
@@ -267,7 +268,8 @@ def test_api_tickets_take_priority_type_and_custom_fields(stack):
     assert r.status_code == 200
     assert r.json()["ticket"]["custom_fields"] == [{"id": 360001, "value": "A9"},
                                                    {"id": 360002, "value": None},
-                                                   {"id": 360003, "value": True}]
+                                                   {"id": 360003, "value": True},
+                                                   {"id": 360004, "value": None}]
     changes = {e["field_name"]: (e["previous_value"], e["value"])
                for e in r.json()["audit"]["events"]}
     assert changes == {"360001": ("42", "A9"), "360003": (None, True)}

@@ -21,6 +21,7 @@ class FakeZendesk:
         self.views_: dict[int, dict[str, Any]] = {}
         self.automations_: dict[int, dict[str, Any]] = {}
         self.writes: list[str] = []
+        self.fields_: list[dict[str, Any]] = []
 
     def webhooks(self, name_contains: str) -> list[dict[str, Any]]:
         return [h for h in self.hooks.values() if name_contains.lower() in h["name"].lower()]
@@ -56,6 +57,14 @@ class FakeZendesk:
 
     def update_automation(self, automation_id: int, automation: dict[str, Any]) -> dict[str, Any]:
         return self._save(self.automations_, "automation", automation_id, automation)
+
+    def ticket_fields(self) -> list[dict[str, Any]]:
+        return [{"id": 1, "title": "Subject", "type": "subject"}, *self.fields_]
+
+    def create_ticket_field(self, ticket_field: dict[str, Any]) -> dict[str, Any]:
+        self.writes.append("create ticket field")
+        self.fields_.append({"id": 360100 + len(self.fields_), **ticket_field})
+        return self.fields_[-1]
 
     def _save(self, into: dict[int, dict[str, Any]], kind: str, rule_id: int | None,
               body: dict[str, Any]) -> dict[str, Any]:
@@ -132,3 +141,15 @@ def test_webhook_changes_ignore_subscription_order() -> None:
     spec = webhook_spec(URL)
     current = {**spec, "subscriptions": list(reversed(spec["subscriptions"]))}
     assert webhook_changes(current, spec) == {}
+
+
+def test_a9_the_context_field_is_made_once_and_its_id_named_for_the_setting() -> None:
+    zd = FakeZendesk()
+    first = provision(zd, URL, "old-secret", context_field=True)
+    field = first.outcomes[-1]
+    assert (field.what, field.action) == ("ticket field 'SMS context'", "created")
+    assert zd.fields_[0]["type"] == "textarea" and zd.fields_[0]["title"] == "SMS context"
+    assert field.note == f"set ZENDESK_CONTEXT_FIELD_ID={zd.fields_[0]['id']}"
+    again = provision(zd, URL, "old-secret", context_field=True).outcomes[-1]
+    assert (again.action, again.id) == ("unchanged", field.id)
+    assert zd.writes.count("create ticket field") == 1
