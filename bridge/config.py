@@ -20,6 +20,11 @@ from bridge.upstreams import klaviyo_host, placeholder_problems, zendesk_host
 
 ZENDESK_HOST_SUFFIX = ".zendesk.com"
 KLAVIYO_HOST = "a.klaviyo.com"
+# Shapes a value must have, shared with the brands file (bridge/brands_file.py, E7).
+REVISION = re.compile(r"\d{4}-\d{2}-\d{2}(\.pre)?")
+KEYWORD = re.compile(r"[A-Z0-9]{3,20}")         # Klaviyo's rule for custom keywords
+SUBJECT_FIELDS = frozenset({"masked_phone", "brand_number", "name", "first_words"})
+REPLY_MODES = ("conversations", "flow_event")
 
 
 @dataclass(frozen=True)
@@ -192,7 +197,7 @@ def _zendesk_auth(p: EnvReader) -> dict[str, object]:
 
 def _secrets(p: EnvReader) -> dict[str, object]:
     revision = p.text("KLAVIYO_REVISION") or str(default("klaviyo_revision"))
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.pre)?", revision):
+    if not REVISION.fullmatch(revision):
         p.problem(f"KLAVIYO_REVISION must look like 2026-07-15, got {revision!r}")
     return {"zendesk_webhook_secret": p.secret("ZENDESK_WEBHOOK_SECRET", required=True) or "",
             "klaviyo_api_key": p.secret("KLAVIYO_API_KEY", required=True) or "",
@@ -206,18 +211,17 @@ def _sms(p: EnvReader) -> dict[str, object]:
     keywords = frozenset(k.strip().upper() for k in (p.text("SMS_KEYWORDS") or "").split(",")
                          if k.strip())
     for k in sorted(keywords):
-        if not re.fullmatch(r"[A-Z0-9]{3,20}", k):
+        if not KEYWORD.fullmatch(k):
             p.problem(f"SMS_KEYWORDS entry {k!r} must be 3-20 letters or digits "
                       "(Klaviyo's rule for custom keywords)")
     subject = p.text("SMS_SUBJECT_TEMPLATE") or str(default("sms_subject_template"))
-    if "{" in subject and not set(re.findall(r"{(\w*)}", subject)) <= {
-            "masked_phone", "brand_number", "name", "first_words"}:
+    if "{" in subject and not set(re.findall(r"{(\w*)}", subject)) <= SUBJECT_FIELDS:
         p.problem("SMS_SUBJECT_TEMPLATE may only use {masked_phone}, {brand_number}, {name} "
                   "and {first_words}")
     tags = tuple(t.strip() for t in (p.text("SMS_TICKET_TAGS") or "").split(",") if t.strip())
     return {"sms_opt_out_match": match, "sms_keywords": keywords,
             "sms_subject_template": subject, "sms_ticket_tags": tags,
-            "sms_reply_mode": p.choice("SMS_REPLY_MODE", ("conversations", "flow_event")),
+            "sms_reply_mode": p.choice("SMS_REPLY_MODE", REPLY_MODES),
             "quiet_hours": p.daily_window("QUIET_HOURS"),      # A8, with its fallback zone:
             "quiet_hours_tz": p.time_zone("QUIET_HOURS_TZ", needed_by="QUIET_HOURS"),
             "sync_sms_conversations": p.boolean("SYNC_SMS_CONVERSATIONS",

@@ -3,6 +3,7 @@ every module's imports.
 
 Inside bridge/, folders are layers: `domain` imports nothing of bridge but itself; `payloads` may
 import `domain`; `adapters` may import `domain`, `errors` and other adapters (redis_keys);
+`brands_file` (E7) reads the brands file by `config`'s rules, `brands` joins it to the settings;
 `handlers` and `ops` depend on `domain`, `payloads`, `ports`, `errors` and `budgets` (`ops` also
 reads `config`: checking the settings is its job; `upstreams`, which URLs and secrets the
 settings accept, is read by `config` and `ops`); only `bootstrap` imports everything. Nothing
@@ -38,6 +39,8 @@ LAYERS = {
     "env_reader": {"errors", "upstreams"},
     "config_groups": {"env_reader"},
     "config": {"errors", "upstreams", "env_reader", "config_groups"},
+    "brands_file": {"config", "domain"},
+    "brands": {"config", "brands_file", "errors"},
     "ports": {"domain", "errors"},
     "budgets": {"domain", "config", "ports", "errors"},
     "adapters": {"domain", "errors"},
