@@ -3,7 +3,8 @@ on the real processes at the Team plan's limits (sandbox: 200 requests/min, 100 
 30 jobs; the bridge's budgets at their defaults).
 
     .venv/bin/python -m bench.campaign [--recipients 50000] [--replies 2000] [--new-share 0.6]
-                                       [--window 300] [--agent-replies 50] [--no-doc]
+                                       [--window 300] [--agent-replies 50] [--scale 1.0]
+                                       [--modes on,off] [--no-doc]
 
 Phase 1, receipts: a campaign from the short code to every recipient, a few with an open SMS
 ticket (they get a note). Zendesk calls per receipt, Redis bytes kept per processed receipt
@@ -13,10 +14,14 @@ conversations), agent replies on some tickets, and a control customer texting ev
 seconds; then until the last text is in its ticket. Backlog tail (last reply sent → last
 text in its ticket), Zendesk calls per text, text latency p50/p99, the control customer's p99
 during the flood next to the same customer's p99 measured quiet just before (the baseline),
-Redis peak memory, and lost / doubled / out of order texts.
+Redis peak memory, text latency p50/p99 (Zendesk's comment time - send time), and lost /
+doubled / out of order texts.
 
-Bulk writes (issue 11's update_many / create_many jobs) are not built yet, so only the single-
-write run exists; its figures are the baseline a bulk run will be compared with.
+The whole run is made twice in one invocation, each on a fresh stack: with bulk writes on
+(`ZENDESK_BULK_WRITES=true`: a backlog drains through update_many / create_many jobs, E6) and
+off (the baseline: one call per text, waiting for the budget); the backlog tails are printed
+side by side with their ratio. `--scale 0.02` shrinks recipients, replies, agent replies and the
+window together for a smoke run (figures then say nothing about the targets).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+from collections.abc import Callable
+from datetime import datetime
 
 from bench.report import percentile, publish
 from bench.stack import bench_stack
@@ -109,7 +116,9 @@ def flood_phase(b: Bridge, texts: list[tuple[str, str]], control: str, window: f
     stop.set()
     ctl.join(900)
     watch.stop.set()
-    return {"tail": tail, "calls": b.zendesk_calls(), "control": control_lat,
+    bulk_calls = sum(n for k, n in b.calls().items() if k.startswith("zendesk ") and "_many" in k)
+    return {"tail": tail, "calls": b.zendesk_calls(), "bulk_calls": bulk_calls,
+            "control": control_lat, "latency": text_latencies(b, sent_at),
             "peak": watch.peak, **check(b, texts)}
 
 
@@ -126,6 +135,19 @@ def check(b: Bridge, texts: list[tuple[str, str]]) -> dict:
         doubled += len(seen) - len(set(seen))
         disorder += int([x for x in seen if x in bodies] != [x for x in bodies if x in seen])
     return {"lost": lost, "doubled": doubled, "out_of_order": disorder}
+
+
+def text_latencies(b: Bridge, sent_at: dict[tuple[str, str], float]) -> list[float]:
+    """Each text's time from send to its comment in Zendesk (the comment's `created_at`)."""
+    out = []
+    for phone in {p for p, _ in sent_at}:
+        for t in b.tickets_of(phone):
+            for c in b.comments(t["id"]):
+                sent = sent_at.get((phone, c["body"]))
+                if sent is not None:
+                    made = datetime.fromisoformat(c["created_at"].replace("Z", "+00:00"))
+                    out.append(made.timestamp() - sent)
+    return out
 
 
 def run(b: Bridge, args: argparse.Namespace) -> dict:
@@ -145,20 +167,22 @@ def run(b: Bridge, args: argparse.Namespace) -> dict:
             **flood_phase(b, texts, control, args.window, agent)}
 
 
-def section(about: str, args: argparse.Namespace, r: dict) -> str:
-    rc, ctl, q = r["receipts"], r["control"], r["quiet"]
-    p99 = f"{percentile(ctl, 99):.1f} s / {percentile(q, 99):.1f} s"
-    p50 = f"{percentile(ctl, 50):.1f} s / {percentile(q, 50):.1f} s"
+def section(about: str, args: argparse.Namespace, runs: dict[str, dict]) -> str:
+    on, off = runs.get("on"), runs.get("off")
+    ratio = f"{off['tail'] / max(on['tail'], 0.001):.1f}x" if on and off else "n/a"
+    first = next(iter(runs.values()))
+    rc = first["receipts"]
+    cols = list(runs)
+    head = " | ".join(f"bulk writes {m}" for m in cols)
     return f"""## Campaign day (`bench/campaign.py`)
 
 Machine: {about}.
 Command: `.venv/bin/python -m bench.campaign --recipients {args.recipients} --replies
 {args.replies} --new-share {args.new_share} --window {args.window} --agent-replies
-{args.agent_replies}`. Sandbox at the Team plan's limits, bridge budgets at their defaults.
-Bulk writes are not built yet: this is the single-write run (the baseline a bulk run will be
-compared with).
+{args.agent_replies} --scale {args.scale}`. Sandbox at the Team plan's limits, bridge budgets at
+their defaults; each mode on a fresh stack, in one invocation (`off` is the baseline).
 
-| receipts (phase 1) | |
+| receipts (phase 1, bulk writes {cols[0]}) | |
 | --- | ---: |
 | receipts | {rc['receipts']} |
 | Zendesk calls, all told (notes on open tickets included) | {rc['calls']} |
@@ -166,16 +190,47 @@ compared with).
 | receipt tasks queued (only recipients with an open SMS ticket) | {rc['tasks']} |
 | Redis bytes kept per processed receipt (target ≤ 300) | {rc['bytes']:.0f} |
 
-| replies (phase 2) | |
-| --- | ---: |
-| texts ({args.new_share:.0%} new conversations), sent over {args.window:.0f} s | {r['n_texts']} |
-| backlog tail: last reply sent → last text in its ticket | {r['tail']:.0f} s |
-| Zendesk calls per text | {r['calls'] / max(1, r['n_texts']):.2f} |
-| control customer p99 during the flood / quiet (baseline, same run) | {p99} |
-| control customer p50 during the flood / quiet | {p50} |
-| Redis peak `used_memory` | {r['peak'] / 2**20:.1f} MiB |
-| lost / doubled / out of order | {r['lost']} / {r['doubled']} / {r['out_of_order']} |
+| replies (phase 2) | {head} |
+| --- |{' ---: |' * len(cols)}
+{_rows(runs, args)}
+
+Backlog tail, off ÷ on (target ≥ 10x): **{ratio}**.
 """
+
+
+def _rows(runs: dict[str, dict], args: argparse.Namespace) -> str:
+    def row(name: str, cell: Callable[[dict], str]) -> str:
+        return f"| {name} | " + " | ".join(cell(r) for r in runs.values()) + " |"
+
+    def pair(key: str, q: int) -> Callable[[dict], str]:
+        return lambda r: f"{percentile(r[key], q):.1f} s"
+    return "\n".join([
+        row(f"texts ({args.new_share:.0%} new conversations), sent over {args.window:.0f} s",
+            lambda r: str(r["n_texts"])),
+        row("backlog tail: last reply sent → last text in its ticket",
+            lambda r: f"{r['tail']:.0f} s"),
+        row("Zendesk calls per text (bulk job calls among them)",
+            lambda r: f"{r['calls'] / max(1, r['n_texts']):.2f} ({r['bulk_calls']})"),
+        row("text latency p50 / p99", lambda r: f"{percentile(r['latency'], 50):.1f} s / "
+                                                 f"{percentile(r['latency'], 99):.1f} s"),
+        row("control customer p99 during the flood / quiet (same run)",
+            lambda r: f"{percentile(r['control'], 99):.1f} s / {percentile(r['quiet'], 99):.1f} s"),
+        row("control customer p50 during the flood", pair("control", 50)),
+        row("Redis peak `used_memory`", lambda r: f"{r['peak'] / 2**20:.1f} MiB"),
+        row("lost / doubled / out of order",
+            lambda r: f"{r['lost']} / {r['doubled']} / {r['out_of_order']}"),
+    ])
+
+
+def scaled(args: argparse.Namespace) -> argparse.Namespace:
+    """`--scale` shrinks the run (a smoke run); 1.0 is the issue's campaign."""
+    if args.scale == 1.0:
+        return args
+    return argparse.Namespace(**{**vars(args), **{
+        "recipients": max(20, int(args.recipients * args.scale)),
+        "replies": max(10, int(args.replies * args.scale)),
+        "agent_replies": max(1, int(args.agent_replies * args.scale)),
+        "window": max(5.0, args.window * args.scale)}})
 
 
 def main() -> None:
@@ -185,11 +240,16 @@ def main() -> None:
     p.add_argument("--new-share", type=float, default=0.6)
     p.add_argument("--window", type=float, default=300.0)
     p.add_argument("--agent-replies", type=int, default=50)
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--modes", default="on,off", help="bulk writes on, off, or both (on,off)")
     p.add_argument("--no-doc", action="store_true")
-    args = p.parse_args()
-    with bench_stack() as (_, b, about):
-        result = run(b, args)
-    publish("campaign", section(about, args, result), args.no_doc)
+    args = scaled(p.parse_args())
+    runs = {}
+    for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
+        env = {"ZENDESK_BULK_WRITES": "true" if mode == "on" else "false"}
+        with bench_stack(extra_env=env) as (_, b, about):
+            runs[mode] = run(b, args)
+    publish("campaign", section(about, args, runs), args.no_doc or args.scale != 1.0)
 
 
 if __name__ == "__main__":
