@@ -1,4 +1,4 @@
-"""Chaos 5a (A6, issue 14): Klaviyo drops the answer to 10% of conversation-message sends, half
+"""Chaos 6a (A6, issue 14): Klaviyo drops the answer to 10% of conversation-message sends, half
 of them before doing the send and half after, during 100 agent replies; and Klaviyo records
 each message it sends (its `received_sms` echo and its `Received SMS` event) 60 s late. With the
 default window (`REPLY_CONFIRM_SECONDS` 120) every reply reaches its customer exactly once and
