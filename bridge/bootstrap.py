@@ -119,8 +119,9 @@ def reply_deps(settings: Settings, shared_store: Store | None = None) -> ReplyDe
 def holds(settings: Settings) -> HoldPolicy:
     """A8 quiet hours (off without QUIET_HOURS) and S10's hold (always on)."""
     if not settings.quiet_hours or not settings.quiet_hours_tz:
-        return HoldPolicy()
-    return HoldPolicy(quiet=quiet_hours.parse(settings.quiet_hours, settings.quiet_hours_tz))
+        return HoldPolicy(template_metric=settings.whatsapp_template_flow_metric)
+    return HoldPolicy(quiet=quiet_hours.parse(settings.quiet_hours, settings.quiet_hours_tz),
+                      template_metric=settings.whatsapp_template_flow_metric)
 
 
 def metrics_deps(settings: Settings, shared_store: Store | None = None) -> MetricsDeps:

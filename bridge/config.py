@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from urllib.parse import urlparse
 
-from bridge.config_groups import ops, redis_ha, sms_threading
+from bridge.config_groups import ops, redis_ha, sms_threading, whatsapp
 from bridge.env_reader import EnvReader
 from bridge.upstreams import klaviyo_host, placeholder_problems, zendesk_host
 
@@ -65,6 +65,7 @@ class Settings:
     sms_reply_mode: str = "conversations"
     quiet_hours: str | None = None     # A8 "21:00-08:00", on the customer's clock; None: off
     quiet_hours_tz: str | None = None  # A8: the zone of numbers that do not tell theirs
+    whatsapp_template_flow_metric: str | None = None   # S9: the template flow's trigger
     klaviyo_messages_per_minute: int = 60
     klaviyo_events_per_minute: int = 3500
     reconcile_interval_seconds: int = 300
@@ -111,7 +112,8 @@ class Settings:
         p = EnvReader(os.environ if env is None else env)
         values = {**_upstreams(p), **_zendesk_auth(p), **_secrets(p), **_sms(p), **ops(p),
                   **_numbers(p), **redis_ha(p, int(default("redis_wait_ms"))),
-                  **sms_threading(p), **_metrics(p)}
+                  **sms_threading(p), **_metrics(p),
+                  **whatsapp(p)}
         p.problems += placeholder_problems(values, strict=not values["allow_insecure_upstreams"])
         p.raise_if_any()
         return cls(**values)

@@ -9,6 +9,7 @@ from bridge.env_reader import EnvReader
 
 MIN_OPS_TOKEN = 16
 MAX_PHRASE = 100        # characters in one SMS_OPT_OUT_PHRASES entry
+MAX_METRIC_NAME = 128   # WHATSAPP_TEMPLATE_FLOW_METRIC [assumed: Klaviyo's metric name limit]
 
 
 def redis_ha(p: EnvReader, default_wait_ms: int) -> dict[str, object]:
@@ -49,6 +50,18 @@ def sms_threading(p: EnvReader) -> dict[str, object]:
     hours = p.positive_number("SOLVED_REOPEN_HOURS",
                               "; e.g. 72, or unset it to always reopen solved tickets")
     return {"sms_opt_out_phrases": phrases, "solved_reopen_hours": hours}
+
+
+def whatsapp(p: EnvReader) -> dict[str, object]:
+    """S9: the metric whose Klaviyo flow sends an approved WhatsApp template when an agent asks
+    for it outside the 24-hour window (unset: no template; held replies wait for the
+    customer). Reserved `$` names and over-long names are refused as Klaviyo would."""
+    name = p.text("WHATSAPP_TEMPLATE_FLOW_METRIC")
+    if name is not None and (name.startswith("$") or len(name) > MAX_METRIC_NAME):
+        p.problem(f"WHATSAPP_TEMPLATE_FLOW_METRIC={name[:40]!r} must not start with $ and must "
+                  f"be at most {MAX_METRIC_NAME} characters (the metric your template flow is "
+                  "triggered by, e.g. 'Zendesk WhatsApp Template Reply')")
+    return {"whatsapp_template_flow_metric": name}
 
 
 def ops(p: EnvReader) -> dict[str, object]:

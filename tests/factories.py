@@ -18,6 +18,7 @@ from typing import Any
 from bridge.domain.model import Profile, RawEvent, conversation_external_id
 from bridge.payloads.klaviyo_events import RECEIVED_SMS, SENT_SMS
 from bridge.payloads.routes import queue_of
+from bridge.payloads.whatsapp import SENT_WHATSAPP
 from bridge.ports import StorePort
 
 ALICE, BOB = "+15005550101", "+15005550102"                # customers
@@ -28,9 +29,10 @@ _ids = itertools.count(1)
 
 def profile(phone: str = ALICE, *, consented: bool = True, email: str | None = None,
             first_name: str | None = "Alice", last_name: str | None = "Archer",
-            profile_id: str | None = None) -> Profile:
+            profile_id: str | None = None, whatsapp: str | None = None) -> Profile:
     return Profile(id=profile_id or f"01P{phone[-4:]}", email=email, phone=phone,
-                   first_name=first_name, last_name=last_name, can_receive_sms=consented)
+                   first_name=first_name, last_name=last_name, can_receive_sms=consented,
+                   whatsapp_consent=whatsapp)
 
 
 # --- Klaviyo ------------------------------------------------------------------------------------
@@ -54,6 +56,16 @@ def sent_sms(body: str = "Where is my order?", *, customer: str = ALICE, brand: 
     if media:
         props["Media URLs"] = list(media)
     return _klaviyo_item(SENT_SMS, props, sent_at, profile_id or profile(customer).id, event_id)
+
+
+def sent_whatsapp(body: str = "Where is my order?", *, customer: str = ALICE,
+                  brand: str = TOLL_FREE, sent_at: datetime = SENT_AT,
+                  event_id: str | None = None) -> dict[str, Any]:
+    """A customer's WhatsApp message to the brand's WhatsApp number (S9), as the topic and
+    properties bridge/payloads/whatsapp.py pins [assumed]."""
+    props: dict[str, Any] = {"Message Body": body, "To Number": brand, "From Number": customer,
+                             "Channel": "whatsapp"}
+    return _klaviyo_item(SENT_WHATSAPP, props, sent_at, profile(customer).id, event_id)
 
 
 def received_sms(body: str = "Black Friday: 30% off everything", *, customer: str = ALICE,

@@ -231,6 +231,7 @@ class FakeKlaviyo(Fallible):
         super().__init__()
         self.profiles = {p.id: p for p in profiles}
         self.conversations: dict[str, str] = {}     # profile id -> SMS conversation id
+        self.whatsapp_conversations: dict[str, str] = {}   # profile id -> WhatsApp one (S9)
         self.sent: list[tuple[str, str]] = []        # (conversation id, body)
         self.events: list[dict[str, Any]] = []       # each stored once per unique_id (as Klaviyo)
         self.bulk_jobs: list[list[MetricEvent]] = []
@@ -249,14 +250,23 @@ class FakeKlaviyo(Fallible):
     def sms_conversation(self, profile_id: str) -> str | None:
         return self._call("sms_conversation", lambda: self.conversations.get(profile_id))
 
+    def channel_conversation(self, profile_id: str, channel: str) -> str | None:
+        """SMS conversations in `conversations`, WhatsApp ones in `whatsapp_conversations`."""
+        table = self.whatsapp_conversations if channel == "whatsapp" else self.conversations
+        return self._call("sms_conversation", lambda: table.get(profile_id))
+
     def send_conversation_message(self, conversation_id: str, body: str) -> None:
         self._call("send_conversation_message",
                    lambda: self.sent.append((conversation_id, body)))
 
-    def received_sms_since(self, profile_id: str, since: float) -> list[str]:
-        """What reached the profile's conversation (`Received SMS`); empty while
-        `events_delayed` (Klaviyo has not recorded them yet). No clock: `since` is ignored."""
-        conversation = self.conversations.get(profile_id)
+    def received_sms_since(self, profile_id: str, since: float,
+                           metric_name: str = "Received SMS") -> list[str]:
+        """What reached the profile's conversation (`Received SMS`, or the WhatsApp metric);
+        empty while `events_delayed` (Klaviyo has not recorded them yet). No clock: `since`
+        is ignored."""
+        table = self.conversations if metric_name == "Received SMS" \
+            else self.whatsapp_conversations
+        conversation = table.get(profile_id)
         return self._call("received_sms_since", lambda: [] if self.events_delayed else [
             body for c, body in self.sent if c == conversation])
 

@@ -52,6 +52,7 @@ TASK_ROUTES = {task: {"queue": q, "routing_key": q} for task, q in QUEUE_OF_TASK
 
 TASK_BY_KIND = {
     "event:klaviyo.sent_sms": "bridge.inbound_sms",
+    "event:klaviyo.sent_whatsapp_message": "bridge.inbound_sms",   # S9 [assumed] topic
     "event:klaviyo.received_sms": "bridge.received_sms",
 }
 ZENDESK_TASK = "bridge.zendesk_event"

@@ -20,6 +20,7 @@ class Conversations:
     def __init__(self, client: redis.Redis, open_sms: OpenSmsIndex | None = None) -> None:
         self._r = client
         self._open_sms = open_sms or OpenSmsIndex(client)
+        self._customer_wrote = client.register_script(_CUSTOMER_WROTE)
 
     def get_conversation(self, phone: str, brand: str) -> Conversation | None:
         raw = self._r.hgetall(keys.conversation(phone, brand))
@@ -63,6 +64,18 @@ class Conversations:
         self._r.hset(keys.conversation(phone, brand),
                      mapping={"ticket_status": status, "solved_at": solved_at})
         return True
+
+    def customer_wrote(self, phone: str, brand: str, at: float) -> None:
+        """S9: keep the time of the customer's latest message in the conversation (the later
+        of the stored one and `at`; messages may be applied after a later one was noted). Only
+        on a conversation already cached: a hash holding this field alone would read as a
+        conversation without a ticket."""
+        self._customer_wrote(keys=[keys.conversation(phone, brand)], args=[at])
+
+    def last_customer_message(self, phone: str, brand: str) -> float | None:
+        """When the customer last wrote in this conversation, as far as the bridge applied."""
+        return _optional_float(_text(self._r.hget(keys.conversation(phone, brand),
+                                                   CUSTOMER_AT)))
 
     def ticket_conversation(self, ticket_id: int) -> tuple[str, str] | None:
         raw = self._r.get(keys.ticket_conversation(ticket_id))
@@ -116,6 +129,19 @@ class Conversations:
         for uid, user in users.items():
             pipe.set(keys.agent(uid), user.get("email") or "", ex=keys.AGENT_TTL)
         pipe.execute()
+
+
+CUSTOMER_AT = "customer_at"    # S9: the customer's last message (not a Conversation field)
+_CUSTOMER_WROTE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local known = tonumber(redis.call('HGET', KEYS[1], 'customer_at') or '') or 0
+if tonumber(ARGV[1]) > known then redis.call('HSET', KEYS[1], 'customer_at', ARGV[1]) end
+return 1
+"""
+
+
+def _text(raw: bytes | None) -> str | None:
+    return raw.decode() if raw is not None else None
 
 
 def _optional_int(value: str | None) -> int | None:

@@ -16,6 +16,7 @@ from bridge.domain.context import LastSms
 from bridge.domain.metric_rules import MetricEvent
 from bridge.domain.model import Profile
 from bridge.domain.phones import normalize
+from bridge.domain.whatsapp import whatsapp_consent
 from bridge.errors import Permanent
 
 
@@ -55,15 +56,21 @@ class KlaviyoClient:
 
     def sms_conversation(self, profile_id: str) -> str | None:
         """The id of the profile's SMS conversation (replies go out on its number)."""
+        return self.channel_conversation(profile_id, "sms")
+
+    def channel_conversation(self, profile_id: str, channel: str) -> str | None:
+        """The id of the profile's conversation on `channel` ("sms" or "whatsapp", S9)."""
         resp = self.http.request("GET", f"/api/profiles/{profile_id}/conversations",
                                  "GET profiles/{id}/conversations")
         for conv in resp.json().get("data") or []:
-            if ((conv.get("attributes") or {}).get("channel") or "").lower() == "sms":
+            if ((conv.get("attributes") or {}).get("channel") or "").lower() == channel:
                 return str(conv["id"])
         return None
 
     def send_conversation_message(self, conversation_id: str, body: str) -> None:
-        """POST /api/conversation-messages (202). Not idempotent: callers guard (A6)."""
+        """POST /api/conversation-messages (202). Not idempotent: callers guard (A6). A
+        refusal is `Permanent` with Klaviyo's error body (a WhatsApp send outside the 24-hour
+        window is told apart by payloads/whatsapp.py)."""
         self.http.request("POST", "/api/conversation-messages", "POST conversation-messages",
                           json={"data": {"type": "conversation-message",
                                          "attributes": {"body": body},
@@ -71,10 +78,12 @@ class KlaviyoClient:
                                              "type": "conversation", "id": conversation_id}}}}},
                           headers={"Content-Type": "application/vnd.api+json"})
 
-    def received_sms_since(self, profile_id: str, since: float) -> list[str]:
-        """Bodies of the `Received SMS` events (SMS that reached the customer) on the profile
-        since `since` (epoch seconds): A6's evidence that a reply went out."""
-        metric = self.metric_id("Received SMS")
+    def received_sms_since(self, profile_id: str, since: float,
+                           metric_name: str = "Received SMS") -> list[str]:
+        """Bodies of the `Received SMS` events (SMS that reached the customer; for WhatsApp
+        the caller names its metric) on the profile since `since` (epoch seconds): A6's
+        evidence that a reply went out."""
+        metric = self.metric_id(metric_name)
         if metric is None:
             return []
         moment = datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds")
@@ -154,7 +163,8 @@ def _relative(link: str | None, base: str) -> str | None:
 
 
 def profile_from_resource(resource: dict[str, Any]) -> Profile:
-    """JSON:API profile -> Profile; SMS consent is marketing OR transactional (rule S1)."""
+    """JSON:API profile -> Profile; SMS consent is marketing OR transactional (rule S1);
+    WhatsApp consent any of `subscriptions.whatsapp`'s kinds (S9)."""
     attrs = resource.get("attributes") or {}
     sms = ((attrs.get("subscriptions") or {}).get("sms")) or {}
     marketing = sms.get("marketing") or {}
@@ -166,11 +176,14 @@ def profile_from_resource(resource: dict[str, Any]) -> Profile:
                         or str(transactional.get("consent") or "").upper() == "SUBSCRIBED"
                         and transactional.get("can_receive_sms_transactional") is not False)
     consent = "marketing" if by_marketing else "transactional" if by_transactional else None
+    whatsapp = (attrs.get("subscriptions") or {}).get("whatsapp")
     return Profile(id=str(resource["id"]), email=attrs.get("email") or None,
                    phone=normalize(attrs.get("phone_number")),
                    first_name=attrs.get("first_name") or None,
                    last_name=attrs.get("last_name") or None,
-                   can_receive_sms=consent is not None, sms_consent=consent)
+                   can_receive_sms=consent is not None, sms_consent=consent,
+                   whatsapp_consent=whatsapp_consent(whatsapp if isinstance(whatsapp, dict)
+                                                     else {}))
 
 
 def last_marketing_sms(events: list[Any]) -> LastSms | None:

@@ -21,6 +21,7 @@ class InboundSms:
     body: str
     media_count: int
     sent_at: datetime
+    channel: str = "sms"         # "sms" or "whatsapp" (S9: Klaviyo's conversation channel)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,13 @@ class Profile:
     last_name: str | None
     can_receive_sms: bool
     sms_consent: str | None = None   # "marketing", "transactional" or None (A9's context)
+    # S9: "marketing", "transactional", "conversational" or None. A default, so profiles cached
+    # before WhatsApp existed load (as not consented to WhatsApp).
+    whatsapp_consent: str | None = None
+
+    def can_receive(self, channel: str) -> bool:
+        """S1/A4 per channel: SMS consent for texts, WhatsApp consent for WhatsApp (S9)."""
+        return self.whatsapp_consent is not None if channel == WHATSAPP else self.can_receive_sms
 
     @property
     def display_name(self) -> str | None:
@@ -63,19 +71,46 @@ class Conversation:
 
 
 EXTERNAL_ID_PREFIX = "zkb-sms:"
+WHATSAPP_EXTERNAL_ID_PREFIX = "zkb-wa:"   # S9
+SMS, WHATSAPP = "sms", "whatsapp"
+# S9: a WhatsApp conversation is (customer phone, "wa:" + brand number) wherever a conversation
+# is keyed (Redis keys, queues, the ticket map), so it never meets the customer's SMS
+# conversation with the same number. An SMS conversation's brand stays the bare number: keys and
+# ticket external_ids written before WhatsApp existed are read as they are.
+WHATSAPP_BRAND_PREFIX = "wa:"
+
+
+def conversation_brand(channel: str, brand_number: str) -> str:
+    """The brand part of a conversation's identity on `channel` (S9)."""
+    return WHATSAPP_BRAND_PREFIX + brand_number if channel == WHATSAPP else brand_number
+
+
+def channel_of(brand: str) -> str:
+    """The channel of a conversation, from the brand part of its identity."""
+    return WHATSAPP if brand.startswith(WHATSAPP_BRAND_PREFIX) else SMS
+
+
+def brand_number_of(brand: str) -> str:
+    """The brand number itself, without the channel."""
+    return brand.removeprefix(WHATSAPP_BRAND_PREFIX)
 
 
 def conversation_external_id(phone: str, brand_number: str) -> str:
-    """The ticket external_id that ties a Zendesk ticket to its SMS conversation."""
+    """The ticket external_id that ties a Zendesk ticket to its conversation: `zkb-sms:` as
+    ever for SMS, `zkb-wa:<phone>:<number>` for WhatsApp (S9)."""
+    if channel_of(brand_number) == WHATSAPP:
+        return f"{WHATSAPP_EXTERNAL_ID_PREFIX}{phone}:{brand_number_of(brand_number)}"
     return f"{EXTERNAL_ID_PREFIX}{phone}:{brand_number}"
 
 
 def parse_external_id(value: str | None) -> tuple[str, str] | None:
     """Inverse of `conversation_external_id`; None for tickets that are not ours."""
-    if not value or not value.startswith(EXTERNAL_ID_PREFIX):
-        return None
-    phone, sep, brand = value[len(EXTERNAL_ID_PREFIX):].partition(":")
-    return (phone, brand) if sep and phone and brand else None
+    for prefix, channel in ((EXTERNAL_ID_PREFIX, SMS), (WHATSAPP_EXTERNAL_ID_PREFIX, WHATSAPP)):
+        if value and value.startswith(prefix):
+            phone, sep, brand = value[len(prefix):].partition(":")
+            return (phone, conversation_brand(channel, brand)) if sep and phone and brand \
+                else None
+    return None
 
 
 def requester_external_id(phone: str) -> str:

@@ -16,6 +16,8 @@ from bridge.domain.reply_rules import NOTE_PREFIX
 SEND_NOW_TAG = "sms_send_now"     # A8: an agent's "send it anyway", on the ticket
 QUIET_HOURS = "quiet_hours"
 OPT_OUT_REQUEST = "opt_out_request"
+WHATSAPP_WINDOW = "whatsapp_window"   # S9: the 24-hour window closed (domain/whatsapp.py)
+SEND_TEMPLATE_TAG = "whatsapp_send_template"
 
 
 @dataclass(frozen=True)
@@ -29,12 +31,16 @@ class Hold:
 
 
 def decide_hold(tags: frozenset[str], *, now: float, quiet_until: float | None,
-                opt_out_recheck: float) -> Hold | None:
-    """S10 before A8: a customer who asked to stop is not texted, quiet hours or not, until an
-    agent removes the request's tag (or unsubscribes them: then A4 decides). `sms_send_now`
-    lifts quiet hours only; it does not answer an opt-out request."""
+                opt_out_recheck: float, window_closed: bool = False) -> Hold | None:
+    """S10 before S9 before A8: a customer who asked to stop is not texted, quiet hours or not,
+    until an agent removes the request's tag (or unsubscribes them: then A4 decides). A
+    WhatsApp reply outside the 24-hour window (`window_closed`: closed and no template asked
+    for, whatsapp.send_mode) waits for the customer's next message, looked at again every
+    `opt_out_recheck` too. `sms_send_now` lifts quiet hours only."""
     if OPT_OUT_REQUEST_TAG in tags:
         return Hold(OPT_OUT_REQUEST, now + opt_out_recheck)
+    if window_closed:
+        return Hold(WHATSAPP_WINDOW, now + opt_out_recheck)
     if quiet_until is not None and SEND_NOW_TAG not in tags:
         return Hold(QUIET_HOURS, quiet_until)
     return None
@@ -46,6 +52,8 @@ def released_by(reason: str, tags: frozenset[str] | None) -> bool:
         return True
     if reason == OPT_OUT_REQUEST:
         return OPT_OUT_REQUEST_TAG not in tags
+    if reason == WHATSAPP_WINDOW:
+        return SEND_TEMPLATE_TAG in tags      # the agent asks for the template flow (S9)
     return SEND_NOW_TAG in tags
 
 

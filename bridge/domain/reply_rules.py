@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.domain.decisions import Drop
-from bridge.domain.model import Profile
+from bridge.domain.model import SMS, WHATSAPP, Profile
 
 
 @dataclass(frozen=True)
@@ -72,15 +72,21 @@ def screen_comment(c: AgentComment, *, sms_ticket: bool, written_by_bridge: bool
 
 
 def decide_reply(c: AgentComment, *, agent_email: str | None,
-                 profile: Profile | None) -> SendReply | NoteInstead:
-    """A3 same email, A4 consent at send time and attachments."""
+                 profile: Profile | None, channel: str = SMS) -> SendReply | NoteInstead:
+    """A3 same email, A4 consent at send time (on the conversation's channel, S9) and
+    attachments."""
     if agent_email and profile and profile.email and \
             agent_email.strip().casefold() == profile.email.strip().casefold():
         return NoteInstead("same_email", NOTE_PREFIX + (
             "This reply was not sent as an SMS: your Zendesk email is the email on the "
             "customer's Klaviyo profile, so it would be a text to yourself (rule A3). "
             "Reply from another agent account to reach the customer."))
-    if profile is None or not profile.can_receive_sms:
+    if channel == WHATSAPP and (profile is None or not profile.can_receive(WHATSAPP)):
+        return NoteInstead("not_consented", NOTE_PREFIX + (
+            "This reply was not sent on WhatsApp: the customer does not accept WhatsApp "
+            "messages from us in Klaviyo (opted out or never subscribed). Reach them another "
+            "way (rules S9, A4)."))
+    if channel != WHATSAPP and (profile is None or not profile.can_receive_sms):
         return NoteInstead("not_consented", NOTE_PREFIX + (
             "This reply was not sent as an SMS: the customer no longer accepts SMS from us in "
             "Klaviyo (opted out or never subscribed). Reach them another way (rule A4)."))

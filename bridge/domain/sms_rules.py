@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from bridge.domain.decisions import AddComment, CreateTicket, Drop, InboundDecision
-from bridge.domain.model import Conversation, InboundSms, Profile
+from bridge.domain.model import WHATSAPP, Conversation, InboundSms, Profile
 from bridge.domain.opt_out import OPT_OUT_REQUEST_TAG, opt_out_phrase, phrase_list
 from bridge.domain.phones import brand_number_kind, mask
 from bridge.domain.reply_rules import NOTE_PREFIX
@@ -85,9 +85,10 @@ def screen(sms: InboundSms, policy: Policy) -> Drop | None:
     return None
 
 
-def check_consent(profile: Profile | None) -> Drop | None:
-    """S1: only a profile that can receive SMS reaches Zendesk."""
-    if profile is None or not profile.can_receive_sms:
+def check_consent(profile: Profile | None, channel: str = "sms") -> Drop | None:
+    """S1: only a profile that can receive messages on the channel reaches Zendesk (SMS
+    consent for a text, WhatsApp consent for a WhatsApp message, S9)."""
+    if profile is None or not profile.can_receive(channel):
         return Drop("not_consented")
     return None
 
@@ -151,8 +152,11 @@ def ticket_subject(sms: InboundSms, policy: Policy, name: str | None = None) -> 
     `{name}` is the profile's name (else the masked phone); `{first_words}` the start of the
     text, so a view of SMS tickets is not a wall of identical subjects."""
     masked = mask(sms.customer_phone)
-    return policy.subject_template.format(masked_phone=masked, brand_number=sms.brand_number,
-                                          name=name or masked, first_words=first_words(sms))
+    subject = policy.subject_template.format(masked_phone=masked, brand_number=sms.brand_number,
+                                             name=name or masked, first_words=first_words(sms))
+    if sms.channel == WHATSAPP and subject.startswith("SMS "):
+        subject = "WhatsApp " + subject[4:]     # S9: "WhatsApp from ..." (same template)
+    return subject
 
 
 def first_words(sms: InboundSms) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bridge.domain import reply_rules
-from bridge.domain.model import Budget, Conversation
+from bridge.domain.model import Budget, Conversation, channel_of
 from bridge.domain.reply_text import segments
 from bridge.errors import (
     Deferred,
@@ -33,8 +33,9 @@ from bridge.errors import (
     ReplyOutcomeUnknown,
     Retryable,
 )
+from bridge.handlers import whatsapp_reply
 from bridge.handlers.notes import delivery_note
-from bridge.handlers.reply_hold import Holding, HoldPolicy, hold_if_due
+from bridge.handlers.reply_hold import Holding, HoldPolicy, hold_if_due, hold_refused
 from bridge.handlers.reply_settle import Settling, Verdict, settle
 from bridge.handlers.runner import Done, Runner
 from bridge.payloads.zendesk_events import agent_comment, conversation_of
@@ -87,27 +88,32 @@ def process_comment(ref: str, event: dict[str, Any], deps: ReplyDeps) -> Done:
     previous = deps.store.ledger.reply_state(comment.comment_id)
     if previous is not None and previous.get("state") == "sent":
         return _already_sent(comment, deps)
-    if previous is not None and not _settled_unsent(comment, previous, where[0], deps):
+    if previous is not None and not _settled_unsent(comment, previous, where, deps):
         return _deliver_done(comment, comment.text, "confirmed_sent", deps)
-    hold_if_due(ref, event, comment, where[0], Holding(deps.store, deps.zendesk, deps.klaviyo,
-                                                      deps.holds, deps.clock))
+    holding = Holding(deps.store, deps.zendesk, deps.klaviyo, deps.holds, deps.clock)
+    how = hold_if_due(ref, event, comment, where[0], holding, brand=where[1])
     try:
-        return _reply(comment, *where, deps)
+        return _reply(comment, *where, deps, how)
     except Permanent as e:
+        if whatsapp_reply.refused_for_window(where[1], e):
+            hold_refused(ref, event, comment, holding)     # S9: held, one note
         if not isinstance(e, ReplyOutcomeUnknown):
             delivery_note(comment.ticket_id, comment.comment_id, "failed",
                           reply_rules.failed_note(str(e)), deps.store, deps.zendesk, deps.clock)
         raise
 
 
-def _reply(comment: reply_rules.AgentComment, phone: str, brand: str, deps: ReplyDeps) -> Done:
-    """Look at the customer as they are now (A3 email, A4 consent), then send (A6)."""
+def _reply(comment: reply_rules.AgentComment, phone: str, brand: str, deps: ReplyDeps,
+           how: str = "free_form") -> Done:
+    """Look at the customer as they are now (A3 email, A4 consent), then send (A6). `how` is
+    "template" for a WhatsApp reply sent through the template flow (S9)."""
     conv = deps.store.conversations.get_conversation(phone, brand) or Conversation(phone, brand)
-    grant = _take_send_token(comment.comment_id, deps)
+    mode = whatsapp_reply.reply_mode(deps.mode, brand)
+    grant = _take_send_token(comment.comment_id, deps, mode) if how != "template" else None
     try:
         profile = deps.klaviyo.find_profile_by_phone(phone)    # consent as it is now (A4)
         decision = reply_rules.decide_reply(comment, agent_email=_agent_email(comment, deps),
-                                            profile=profile)
+                                            profile=profile, channel=channel_of(brand))
         if isinstance(decision, reply_rules.NoteInstead):
             _refund(grant, deps)
             grant = None
@@ -116,7 +122,9 @@ def _reply(comment: reply_rules.AgentComment, phone: str, brand: str, deps: Repl
             return Done("dropped", decision.reason, {"ticket_id": comment.ticket_id})
         if profile is None:
             raise RuntimeError("a reply was decided without the customer's profile")
-        if deps.mode == "conversations":
+        if how == "template":
+            return whatsapp_reply.send_template(comment, decision.text, conv, deps)
+        if mode == "conversations":
             conv = _conversation_of(conv, profile.id, deps)
     except Exception:
         _refund(grant, deps)
@@ -124,13 +132,14 @@ def _reply(comment: reply_rules.AgentComment, phone: str, brand: str, deps: Repl
     return _deliver(comment, decision, conv, deps, grant)
 
 
-def _take_send_token(comment_id: int, deps: ReplyDeps) -> str | None:
+
+def _take_send_token(comment_id: int, deps: ReplyDeps, mode: str) -> str | None:
     """Take the send's token first: a reply waiting for the budget then costs no API call per
     retry. Until the send itself, the token is given back if the reply stops (a note instead,
     a lookup held back by its own budget, an error), so it is not spent twice. Refused, the
     reply holds a reservation of the next free slot and waits for it (no herd, #14); a slot
     less than SHORT_WAIT away is waited for here rather than by a new message."""
-    if deps.mode != "conversations":
+    if mode != "conversations":
         return None
     holder = f"reply:{comment_id}" if deps.reserve_slots else None
     for _ in range(3):
@@ -152,7 +161,7 @@ def _refund(grant: str | None, deps: ReplyDeps) -> None:
 
 def _deliver(comment: reply_rules.AgentComment, decision: reply_rules.SendReply,
              conv: Conversation, deps: ReplyDeps, grant: str | None = None) -> Done:
-    if deps.mode == "flow_event":
+    if whatsapp_reply.reply_mode(deps.mode, conv.brand_number) == "flow_event":
         _record_flow_event(comment, decision.text, conv.phone, conv.brand_number, deps)
     else:
         _send(comment.comment_id, decision.text, conv, deps, grant)
@@ -187,16 +196,17 @@ def _already_sent(comment: reply_rules.AgentComment, deps: ReplyDeps) -> Done:
     return Done("dropped", "already_sent")
 
 
-def _settled_unsent(comment: reply_rules.AgentComment, previous: dict[str, Any], phone: str,
-                    deps: ReplyDeps) -> bool:
+def _settled_unsent(comment: reply_rules.AgentComment, previous: dict[str, Any],
+                    where: tuple[str, str], deps: ReplyDeps) -> bool:
     """A previous attempt got no answer (or died): settle it (A6). True when it certainly did
     not go out (send it again); False when it did (recorded as sent); raises while unsure."""
     at = float(previous.get("at") or 0)
     if not previous.get("unanswered") and deps.clock() - at < PEER_GRACE_SECONDS:
         raise Deferred(5, "another attempt may still be sending this reply")
+    phone = where[0]
     verdict = settle(comment.comment_id, comment.text, phone, previous,
                      Settling(deps.store.ledger, deps.klaviyo, deps.confirm_seconds,
-                              deps.clock))
+                              deps.clock, whatsapp_reply.received_metric(where[1])))
     if verdict is Verdict.SENT:
         deps.store.ledger.finish_reply(comment.comment_id, deps.clock())
         deps.store.ledger.remember_sent_text(phone, comment.text)
@@ -214,12 +224,15 @@ def _settled_unsent(comment: reply_rules.AgentComment, previous: dict[str, Any],
 
 
 def _conversation_of(conv: Conversation, profile_id: str, deps: ReplyDeps) -> Conversation:
-    """The conversation with its Klaviyo SMS conversation id (looked up once, then cached)."""
+    """The conversation with its Klaviyo conversation id on its channel (SMS, or WhatsApp:
+    S9), looked up once, then cached."""
     if conv.profile_id == profile_id and conv.klaviyo_conversation_id:
         return conv
-    conversation_id = deps.klaviyo.sms_conversation(profile_id)
+    channel = channel_of(conv.brand_number)
+    conversation_id = deps.klaviyo.channel_conversation(profile_id, channel)
     if conversation_id is None:
-        raise Permanent("klaviyo", "the customer has no SMS conversation in Klaviyo")
+        raise Permanent("klaviyo", f"the customer has no {whatsapp_reply.channel_name(channel)} "
+                                   "conversation in Klaviyo")
     conv = replace(conv, profile_id=profile_id, klaviyo_conversation_id=conversation_id)
     if conv.ticket_id is not None:
         deps.store.conversations.put_conversation(conv)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bridge.domain import sms_rules as rules
 from bridge.domain.decisions import AddComment, CreateTicket
 from bridge.domain.intents import CommentIntent, CreationIntent, PreparedText, intent_from_json
-from bridge.domain.model import Conversation, Ticket, requester_external_id
+from bridge.domain.model import Conversation, Ticket, channel_of, requester_external_id
 from bridge.domain.opt_out import OPT_OUT_REQUEST_TAG
 from bridge.errors import RateLimited
 from bridge.handlers.bulk_stage import Staged, comment_payload, written
@@ -101,7 +101,9 @@ def _ticket_body(prepared: PreparedText, conv: Conversation, decision: CreateTic
         "subject": prepared.subject,
         "comment": {"body": prepared.body, "public": True, "author_id": requester_id},
         "requester_id": requester_id,
-        "tags": ["sms", *deps.tags, *request_tags(prepared), *context.get("tags", [])],
+        # `sms`, or `whatsapp` for a WhatsApp conversation (S9)
+        "tags": [channel_of(prepared.brand), *deps.tags, *request_tags(prepared),
+                 *context.get("tags", [])],
         "external_id": conv.external_id,
     }
     if "custom_fields" in context:

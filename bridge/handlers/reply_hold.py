@@ -28,9 +28,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
-from bridge.domain import quiet_hours, reply_holds
+from bridge.domain import quiet_hours, reply_holds, whatsapp
+from bridge.domain.model import WHATSAPP, channel_of
 from bridge.domain.quiet_hours import QuietHours
 from bridge.domain.reply_holds import OPT_OUT_REQUEST, Hold
 from bridge.domain.reply_rules import AgentComment
@@ -46,10 +47,12 @@ OPT_OUT_RECHECK = 15 * 60.0    # S10: how often a held opt-out request is looked
 
 @dataclass(frozen=True)
 class HoldPolicy:
-    """`QUIET_HOURS` / `QUIET_HOURS_TZ` (None: no quiet hours) and the S10 re-check period."""
+    """`QUIET_HOURS` / `QUIET_HOURS_TZ` (None: no quiet hours), the S10 re-check period (also
+    S9's) and `WHATSAPP_TEMPLATE_FLOW_METRIC` (None: no template flow, S9)."""
 
     quiet: QuietHours | None = None
     opt_out_recheck: float = OPT_OUT_RECHECK
+    template_metric: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,36 +65,79 @@ class Holding:
 
 
 def hold_if_due(ref: str, event: dict[str, Any], comment: AgentComment, phone: str,
-                h: Holding) -> None:
-    """Return when the reply may go now; raise `Deferred` (its ref parked until the hold's
-    end) when it must wait."""
+                h: Holding, brand: str = "") -> str:
+    """Return how the reply may go now ("free_form", or "template" for a WhatsApp reply the
+    agent asked to send as a template, S9); raise `Deferred` (its ref parked until the hold's
+    end) when it must wait. `brand` is the conversation's (its channel: WhatsApp's window)."""
     now = h.clock()
+    closed = _window_closed(event, phone, brand, now, h)
     held_before = event.get("hold")
-    hold = _decide(ticket_tags(event["data"]) or frozenset(), phone, now, h.policy)
+    tags = ticket_tags(event["data"]) or frozenset()
+    hold = _decide(tags, phone, now, h.policy, closed)
     if hold is None and not held_before:
-        return
+        return whatsapp.send_mode(closed, tags, h.policy.template_metric)
     if hold is not None and not held_before:
         h.store.events.update_event(ref, hold=hold.reason)
-    hold = _decide(_current_tags(comment.ticket_id, h), phone, now, h.policy)
+    tags = _current_tags(comment.ticket_id, h)
+    hold = _decide(tags, phone, now, h.policy, closed)
     if hold is None:
-        return
-    if hold.reason == OPT_OUT_REQUEST and not _accepts_sms(phone, h.klaviyo):
-        return                      # unsubscribed in Klaviyo: A4 leaves its note instead
+        return whatsapp.send_mode(closed, tags, h.policy.template_metric)
+    if hold.reason == OPT_OUT_REQUEST and not _accepts(phone, channel_of(brand), h.klaviyo):
+        return "free_form"          # unsubscribed in Klaviyo: A4 leaves its note instead
+    _park(ref, comment, hold, held_before, phone, h)
+
+
+def hold_refused(ref: str, event: dict[str, Any], comment: AgentComment, h: Holding) -> None:
+    """S9: Klaviyo refused the send as outside WhatsApp's window (the bridge's record of the
+    customer's last message said open, or had none): remember when, so the window counts as
+    closed until the customer writes again, and hold the reply as if the bridge had known."""
+    now = h.clock()
+    h.store.events.update_event(ref, window_refused_at=now)
+    hold = Hold(reply_holds.WHATSAPP_WINDOW, now + h.policy.opt_out_recheck)
+    _park(ref, comment, hold, event.get("hold"), "", h)
+
+
+def _park(ref: str, comment: AgentComment, hold: Hold, held_before: Any, phone: str,
+          h: Holding) -> NoReturn:
     h.store.events.update_event(ref, hold=hold.reason)
     h.store.due.park(ref, hold.until)        # first: its wake-up exists whatever happens next
     delivery_note(comment.ticket_id, comment.comment_id, hold.reason, _note(hold, phone, h),
                   h.store, h.zendesk, h.clock)
     if held_before != hold.reason:
         h.store.outcomes.count(KIND, "held", hold.reason)
-    deferred = Deferred(max(hold.until - now, 1.0), f"reply held: {hold.reason}")
+    deferred = Deferred(max(hold.until - h.clock(), 1.0), f"reply held: {hold.reason}")
     deferred.scheduled = True       # parked above: the task layer adds no countdown
     raise deferred
 
 
-def _decide(tags: frozenset[str], phone: str, now: float, policy: HoldPolicy) -> Hold | None:
+def _window_closed(event: dict[str, Any], phone: str, brand: str, now: float,
+                   h: Holding) -> bool:
+    """S9: is this a WhatsApp conversation whose 24-hour window has closed? (Redis only.)"""
+    if channel_of(brand) != WHATSAPP:
+        return False
+    refused = event.get("window_refused_at")
+    return whatsapp.WindowState(h.store.conversations.last_customer_message(phone, brand), now,
+                                float(refused) if refused else None).closed
+
+
+def wake_window_hold(ticket: int, store: StorePort, now: float) -> None:
+    """S9: the customer wrote again, so a reply held on their ticket for the closed window may
+    go now: bring its wake-up forward (Redis only; the re-run decides again)."""
+    head = store.queues.head(reply_queue(ticket))
+    if head is None:
+        return
+    ref = head.split("|", 1)[1]
+    if store.events.event_fields([ref], "hold")[0].get("hold") == reply_holds.WHATSAPP_WINDOW:
+        store.due.park(ref, now)
+
+
+def _decide(tags: frozenset[str], phone: str, now: float, policy: HoldPolicy,
+            window_closed: bool = False) -> Hold | None:
     quiet_until = quiet_hours.window_end(phone, now, policy.quiet) if policy.quiet else None
+    hold_for_window = whatsapp.send_mode(window_closed, tags, policy.template_metric) == "hold"
     return reply_holds.decide_hold(tags, now=now, quiet_until=quiet_until,
-                                   opt_out_recheck=policy.opt_out_recheck)
+                                   opt_out_recheck=policy.opt_out_recheck,
+                                   window_closed=hold_for_window)
 
 
 def _current_tags(ticket: int, h: Holding) -> frozenset[str]:
@@ -100,12 +146,14 @@ def _current_tags(ticket: int, h: Holding) -> frozenset[str]:
     return frozenset(str(t).lower() for t in found.get("tags") or [])
 
 
-def _accepts_sms(phone: str, klaviyo: SmsApi) -> bool:
+def _accepts(phone: str, channel: str, klaviyo: SmsApi) -> bool:
     profile = klaviyo.find_profile_by_phone(phone)
-    return profile is not None and profile.can_receive_sms
+    return profile is not None and profile.can_receive(channel)
 
 
 def _note(hold: Hold, phone: str, h: Holding) -> str:
+    if hold.reason == reply_holds.WHATSAPP_WINDOW:
+        return whatsapp.window_note(h.policy.template_metric)
     if hold.reason == OPT_OUT_REQUEST or h.policy.quiet is None:
         return reply_holds.opt_out_hold_note()
     zone = quiet_hours.customer_zone(phone, h.policy.quiet.fallback_zone)

@@ -20,14 +20,16 @@ from typing import Any
 from bridge.domain import sms_rules as rules
 from bridge.domain.decisions import AddComment, CreateTicket, Drop
 from bridge.domain.intents import PreparedText
-from bridge.domain.model import Conversation, Profile
+from bridge.domain.model import WHATSAPP, Conversation, Profile, channel_of, conversation_brand
 from bridge.domain.phones import canonical_brand_number, mask
 from bridge.errors import TicketClosed, TicketGone
 from bridge.handlers import bulk_inbound
 from bridge.handlers import inbound_writes as writes
 from bridge.handlers.notes import add_note_once
+from bridge.handlers.reply_hold import wake_window_hold
 from bridge.handlers.runner import Done, Runner
-from bridge.payloads.klaviyo_events import EventShapeError, parse_inbound_sms
+from bridge.payloads.klaviyo_events import EventShapeError
+from bridge.payloads.whatsapp import parse_inbound
 from bridge.ports import SmsApi, StorePort, TicketApi
 
 KIND = "inbound_sms"
@@ -77,6 +79,8 @@ def process_text(ref: str, event: dict[str, Any], deps: InboundDeps) -> Done:
     if follows_solved is not None:
         add_note_once(f"s11:{ref}", ticket_id, rules.follows_solved_note(follows_solved),
                       deps.store, deps.zendesk, deps.clock)
+    if channel_of(prepared.brand) == WHATSAPP:
+        _customer_wrote(event, prepared, ticket_id, deps)
     if prepared.opt_out_request:
         # S10: the tag went in with the text's own write; the note is the one extra call.
         add_note_once(f"optout-request:{ref}", ticket_id, rules.opt_out_request_note(), deps.store,
@@ -89,21 +93,22 @@ def _prepare(ref: str, event: dict[str, Any], deps: InboundDeps) -> PreparedText
     """Screen the text (S1-S3) and work out everything applying it needs; kept on the event
     so a retry does not ask Klaviyo again."""
     try:
-        sms = parse_inbound_sms(event["data"])
+        sms = parse_inbound(event["data"])       # a text, or a WhatsApp message (S9)
     except EventShapeError:
         return Drop("malformed_event")
     drop = rules.screen(sms, deps.policy)
     if drop:
         return drop
     profile = _profile(sms.profile_id, sms.customer_phone, deps)
-    drop = rules.check_consent(profile)
+    drop = rules.check_consent(profile, sms.channel)
     if drop or profile is None:
         return drop or Drop("not_consented")
     phone = sms.customer_phone or profile.phone
     if phone is None:
         return Drop("no_customer_phone")
     prepared = PreparedText(
-        phone=phone, brand=canonical_brand_number(sms.brand_number),
+        phone=phone,
+        brand=conversation_brand(sms.channel, canonical_brand_number(sms.brand_number)),
         body=rules.comment_body(sms),
         subject=rules.ticket_subject(replace(sms, customer_phone=phone), deps.policy,
                                      name=profile.display_name),
@@ -114,14 +119,23 @@ def _prepare(ref: str, event: dict[str, Any], deps: InboundDeps) -> PreparedText
     return prepared
 
 
+def _customer_wrote(event: dict[str, Any], prepared: PreparedText, ticket_id: int,
+                    deps: InboundDeps) -> None:
+    """S9: WhatsApp's 24-hour window runs from the customer's last message: note its time, and
+    wake a reply held on the ticket because the window had closed (it may go out now)."""
+    sent_at = parse_inbound(event["data"]).sent_at.timestamp()
+    deps.store.conversations.customer_wrote(prepared.phone, prepared.brand, sent_at)
+    wake_window_hold(ticket_id, deps.store, deps.clock())
+
+
 def _note_opt_out(ref: str, event: dict[str, Any], deps: InboundDeps) -> None:
     """S2: an opt-out from a customer whose conversation has a not-closed ticket leaves one
     internal note there (the conversation cache says which ticket; no extra lookup)."""
-    sms = parse_inbound_sms(event["data"])
+    sms = parse_inbound(event["data"])
     if sms.customer_phone is None:
         return
-    conv = deps.store.conversations.get_conversation(
-        sms.customer_phone, canonical_brand_number(sms.brand_number))
+    brand = conversation_brand(sms.channel, canonical_brand_number(sms.brand_number))
+    conv = deps.store.conversations.get_conversation(sms.customer_phone, brand)
     if conv is None or conv.ticket_id is None or conv.ticket_status == "closed":
         return
     add_note_once(f"optout:{ref}", conv.ticket_id, rules.opt_out_note(), deps.store,

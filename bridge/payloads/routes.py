@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bridge.domain.model import RawEvent
 from bridge.payloads.klaviyo_events import SENT_SMS, conversation_route
+from bridge.payloads.whatsapp import SENT_WHATSAPP, whatsapp_route
 from bridge.payloads.zendesk_events import reply_route
 
 
@@ -13,6 +14,8 @@ def queue_of(event: RawEvent) -> tuple[str, float] | None:
     """(queue name, score) for an event that must keep its order, else None."""
     if event.source == "klaviyo" and event.kind == SENT_SMS:
         return conversation_route(event.data)
+    if event.source == "klaviyo" and event.kind == SENT_WHATSAPP:
+        return whatsapp_route(event.data)          # S9: its own conversation queue
     if event.source == "zendesk":
         return reply_route(event.data)
     return None
