@@ -16,6 +16,8 @@
   };
   const tagsOf = (t) => (Array.isArray(t.tags) ? t.tags : []);
   const lower = (s) => String(s || "").toLowerCase();
+  // "sms_optout_request" may wrap after an underscore, not inside a word, in a narrow column
+  const breakable = (s) => String(s).split("_").flatMap((p, i) => (i ? ["_", h("wbr", {}), p] : [p]));
 
   async function loadUsers() {
     const data = await api("GET", "/_sandbox/zendesk/users");
@@ -43,7 +45,8 @@
 
   function render() {
     const listKey = JSON.stringify([current, tickets.map((t) =>
-      [t.id, t.subject, t.status, t.tags, t.requester_id, t.updated_at, userName(t.requester_id)])]);
+      [t.id, t.subject, t.status, t.tags, t.requester_id, t.updated_at, userName(t.requester_id),
+       t.desk_flags])]);
     if (listKey !== shownList) {
       shownList = listKey;
       $("tickets").replaceChildren(...tickets.map(row));
@@ -63,10 +66,10 @@
     const tr = h("tr", {testid: "ticket-row", "data-ticket-id": t.id,
                         class: String(t.id) === current ? "selected" : ""},
       h("td", {}, `#${t.id}`),
-      h("td", {class: "subject"}, t.subject || "(no subject)"),
+      h("td", {class: "subject"}, t.subject || "(no subject)", ...DeskHolds.badges(t)),
       h("td", {}, h("span", {class: `badge s-${lower(t.status)}`, testid: "ticket-row-status"},
                     lower(t.status))),
-      h("td", {class: "tags"}, tagsOf(t).join(" ")),
+      h("td", {class: "tags"}, ...tagsOf(t).flatMap((x, i) => [i ? " " : "", ...breakable(x)])),
       h("td", {}, userName(t.requester_id)),
       h("td", {class: "time"}, fmtTime(t.updated_at)));
     tr.addEventListener("click", () => select(String(t.id)));
@@ -90,7 +93,6 @@
     const meta = [
       ["Requester", `${userName(t.requester_id)}${requesterEmail(t)}`],
       ["Assignee", t.assignee_id ? userName(t.assignee_id) : "—"],
-      ["Tags", tagsOf(t).join(", ") || "—"],
       ["Channel", via || "—"],
       ["Created", fmtTime(t.created_at)],
       ["Updated", fmtTime(t.updated_at)],
@@ -99,9 +101,10 @@
     if (t.external_id) meta.push(["External id", t.external_id]);
     for (const f of t.fields_shown || []) meta.push([f.title, String(f.value)]);
     $("t-meta").replaceChildren(...meta.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
-    $("comments").replaceChildren(...(t.comments || []).map(comment));
+    $("comments").replaceChildren(...(t.comments || []).map((c) => comment(c, t)));
 
     const closed = lower(t.status) === "closed";
+    $("t-flags").replaceChildren(...DeskHolds.panel(t, changeTags, closed));
     for (const el of $("reply").querySelectorAll("textarea, input, button, select")) {
       el.disabled = closed;
     }
@@ -113,7 +116,7 @@
     return u && u.email ? ` <${u.email}>` : "";
   }
 
-  function comment(c) {
+  function comment(c, t) {
     const isPublic = c.public !== false;
     const u = users[String(c.author_id)];
     const staff = u && ["agent", "admin"].includes(lower(u.role));
@@ -127,6 +130,7 @@
         staff ? h("span", {class: "chip"}, "staff") : null,
         h("span", {class: `chip ${isPublic ? "c-public" : "c-internal"}`,
                    testid: "comment-kind"}, isPublic ? "public" : "internal note"),
+        DeskHolds.noteChip(t, c),
         h("span", {class: "time"}, fmtTime(c.created_at))),
       h("div", {class: "body", testid: "comment-body"}, c.body || ""),
       files.length ? h("ul", {class: "attachments", testid: "attachments"}, files) : null);
@@ -158,6 +162,17 @@
                       : `Internal note added to #${id} → ticket.comment_added (not public).`;
     });
   });
+
+  // A tag change from the desk (DeskHolds' buttons): fires ticket.tags_changed (A8, S10).
+  function changeTags({add = [], remove = []}) {
+    const id = current;
+    act(`Changing #${id}'s tags`, async () => {
+      await api("POST", `/_sandbox/zendesk/tickets/${id}/tags`,
+                {add, remove, actor_id: Number($("agent").value)});
+      const said = [...add.map((x) => `+${x}`), ...remove.map((x) => `−${x}`)].join(" ");
+      return `#${id} tags ${said} → ticket.tags_changed.`;
+    });
+  }
 
   function setStatus(value, silent) {
     const id = current;

@@ -11,12 +11,14 @@ provisioned (webhooks with their secrets, views, automations).
 from __future__ import annotations
 
 import mimetypes
+import time
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 
 from sandbox import seed
 from sandbox.zendesk import bulk, webhook_api
+from sandbox.zendesk.desk_flags import desk_flags
 from sandbox.zendesk.model import CUSTOM_FIELDS, Ticket, User, ZendeskError, parse_id
 from sandbox.zendesk.webhooks import publish
 
@@ -44,11 +46,13 @@ def _id(value: Any) -> int:
 
 def ticket_with_comments(ticket: Ticket, base: str) -> dict[str, Any]:
     """The ticket, its comments and its custom fields that hold a value, by title (the desk
-    shows them as an agent's sidebar would, e.g. the bridge's "SMS context", A9)."""
+    shows them as an agent's sidebar would, e.g. the bridge's "SMS context", A9), and what the
+    desk flags on it (an opt-out request, a held reply: desk_flags.py, S10/A8), judged on the
+    bridge's clock (real time, not the admin-shifted Zendesk clock)."""
     shown = [{"title": f.title, "value": ticket.custom_fields[f.id]} for f in CUSTOM_FIELDS
              if ticket.custom_fields.get(f.id) not in (None, "", False)]
     return {**ticket.as_json(base), "comments": [c.as_json() for c in ticket.comments],
-            "fields_shown": shown}
+            "fields_shown": shown, "desk_flags": desk_flags(ticket, time.time())}
 
 
 def _attachments(sb: Any, items: Any) -> list[dict[str, Any]]:
