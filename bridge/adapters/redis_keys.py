@@ -77,6 +77,8 @@ TABLE: dict[str, tuple[str, str, str]] = {
     "zkb:reconcile:*, zkb:backfill:*": ("string", "none", "export cursors (M4, backfill)"),
     "zkb:quota:<budget>:<window>": ("zset", "window + 1 s", "shared request budgets (E3)"),
     "zkb:quota:seq": ("string", "none", "grant ids"),
+    "zkb:quota:<budget>:<window>:asking:<lane>": ("zset", "until the last ask + 1 s", "brands "
+                                                  "asking for a shared budget (E7, fair_quota)"),
     "zkb:due": ("zset", "none", "event refs waiting longer than a safe countdown, by due time; "
                 "beat's bridge.release_due publishes them (quota reservations, agent replies "
                 "held by quiet hours or an opt-out request: A8, S10)"),
@@ -236,6 +238,10 @@ def quota(budget: str, seconds: float) -> str:
     return f"zkb:quota:{budget}:{seconds:g}"
 
 
+def quota_asking(budget: str, seconds: float, lane: str) -> str:
+    return f"{quota(budget, seconds)}:asking:{lane}"
+
+
 def oauth_token(client: str) -> str:
     """`client` is a fingerprint of the OAuth client's id and secret (never the secret)."""
     return f"zkb:oauth:zendesk:{client}"
@@ -255,3 +261,22 @@ def squash(text: str) -> str:
 
 def digest(text: str) -> str:
     return hashlib.sha256(text.strip().encode()).hexdigest()[:32]
+
+
+# --- brand-scoped keys (E7, #16): a PROPOSAL, not used yet (docs/brands.md) -------------------
+# A brand's own data gets `brand:<name>:` after `zkb:`; the default brand keeps today's names, so
+# upgrading a single-brand deployment changes nothing (no migration). `zkb:brand:` starts no key
+# above, and a name is a slug without `:`, so no two brands' keys can meet. Scoped: what belongs
+# to one Klaviyo account or one brand's customers; shared: the one Zendesk account's
+# (tickets, comments, its quota, bulk jobs, OAuth token), order and scheduling.
+BRAND_SCOPED = ("zkb:ev:klaviyo:", "zkb:conv:", "zkb:convq:", "zkb:lock:", "zkb:opensms:",
+                "zkb:profile:", "zkb:context:", "zkb:posted:", "zkb:sent:", "zkb:echo:",
+                "zkb:support:", "zkb:metrics:", "zkb:failed", "zkb:quota:klaviyo-")
+DEFAULT_BRAND = "default"
+
+
+def brand_key(key: str, brand: str) -> str:
+    """`key` as brand `brand` keeps it: unchanged for the default brand and for shared keys."""
+    if brand == DEFAULT_BRAND or not key.startswith(BRAND_SCOPED):
+        return key
+    return f"zkb:brand:{brand}:{key.removeprefix('zkb:')}"
