@@ -323,3 +323,38 @@ def test_landing_page_says_what_is_where(env: Env, page: Page) -> None:
     expect(page).to_have_url(re.compile(r"/desk$"))
     page.get_by_test_id("nav-phone").click()
     expect(page.get_by_test_id("thread")).to_contain_text("No texts yet.")
+
+
+def test_the_desk_flags_an_opt_out_request_and_its_tag_editor_fires_tags_changed(
+        env: Env, page: Page) -> None:
+    """S10/A8 in the desk: a ticket tagged sms_optout_request is flagged; the tag editor and
+    "Clear opt-out request" change tags with signed ticket.tags_changed webhooks (which the
+    bridge reads to release held replies)."""
+    created = env.admin("POST", "/_sandbox/zendesk/tickets", json={
+        "requester_email": "alice@example.com", "subject": "Please stop", "body": "no more texts",
+        "channel": "web", "tags": ["sms", "sms_optout_request"]})
+    ticket_id = created["ticket"]["id"]
+    page.goto(env.base + "/desk")
+    row = page.locator(f"[data-testid=ticket-row][data-ticket-id='{ticket_id}']")
+    expect(row.get_by_test_id("flag-optout")).to_have_text("Opt-out request")
+    expect(row.get_by_test_id("flag-held")).to_have_count(0)      # no hold note: nothing held
+    row.click()
+    expect(page.get_by_test_id("optout-banner")).to_be_visible()
+
+    page.get_by_test_id("tag-input").fill("vip")
+    page.get_by_test_id("tag-add").click()
+    expect(page.locator("[data-testid=tag-chip][data-tag=vip]")).to_have_count(1)
+    hook = env.capture.wait_match("tag added", zendesk_hook(
+        "ticket.tags_changed", ticket_id, **{"tags_added": ["vip"]}))
+    assert zendesk_signature_ok(hook.headers, hook.body, ZENDESK_SECRET)
+    page.locator("[data-testid=tag-chip][data-tag=vip]").get_by_test_id("tag-remove").click()
+    expect(page.locator("[data-testid=tag-chip][data-tag=vip]")).to_have_count(0)
+    env.capture.wait_match("tag removed", zendesk_hook(
+        "ticket.tags_changed", ticket_id, **{"tags_removed": ["vip"]}))
+
+    page.get_by_test_id("clear-optout").click()
+    expect(page.get_by_test_id("optout-banner")).to_have_count(0)
+    expect(row.get_by_test_id("flag-optout")).to_have_count(0)
+    assert ticket(env, ticket_id)["tags"] == ["sms"]
+    env.capture.wait_match("request cleared", zendesk_hook(
+        "ticket.tags_changed", ticket_id, **{"tags_removed": ["sms_optout_request"]}))
