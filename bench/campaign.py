@@ -146,7 +146,7 @@ def text_latencies(b: Bridge, sent_at: dict[tuple[str, str], float]) -> list[flo
                 sent = sent_at.get((phone, c["body"]))
                 if sent is not None:
                     made = datetime.fromisoformat(c["created_at"].replace("Z", "+00:00"))
-                    out.append(made.timestamp() - sent)
+                    out.append(max(0.0, made.timestamp() - sent))   # whole seconds
     return out
 
 
@@ -211,7 +211,7 @@ def _rows(runs: dict[str, dict], args: argparse.Namespace) -> str:
             lambda r: f"{r['tail']:.0f} s"),
         row("Zendesk calls per text (bulk job calls among them)",
             lambda r: f"{r['calls'] / max(1, r['n_texts']):.2f} ({r['bulk_calls']})"),
-        row("text latency p50 / p99", lambda r: f"{percentile(r['latency'], 50):.1f} s / "
+        row("text latency p50 / p99 (comment times are whole seconds)", lambda r: f"{percentile(r['latency'], 50):.1f} s / "
                                                  f"{percentile(r['latency'], 99):.1f} s"),
         row("control customer p99 during the flood / quiet (same run)",
             lambda r: f"{percentile(r['control'], 99):.1f} s / {percentile(r['quiet'], 99):.1f} s"),

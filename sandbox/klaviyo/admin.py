@@ -12,12 +12,15 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from sandbox.klaviyo import webhooks as hooks
+from sandbox.klaviyo import whatsapp_admin
 from sandbox.klaviyo.state import E164, KlaviyoState
 
 PREFIX = "/_sandbox/klaviyo"
 
 
 def add_routes(bp: Blueprint, sb: Any) -> None:
+    whatsapp_admin.add_routes(bp, sb)        # S9: a customer's WhatsApp, the 24-hour window
+
     def state() -> KlaviyoState:
         return sb.klaviyo
 

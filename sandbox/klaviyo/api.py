@@ -27,7 +27,14 @@ from sandbox.common import RateLimiter, Window
 from sandbox.klaviyo import admin, webhooks
 from sandbox.klaviyo import jsonapi as ja
 from sandbox.klaviyo.jsonapi import ApiError, invalid, not_found
-from sandbox.klaviyo.state import KlaviyoState, Profile, ProfileError
+from sandbox.klaviyo.state import (
+    RECEIVED_WHATSAPP,
+    WHATSAPP,
+    WINDOW_SECONDS,
+    KlaviyoState,
+    Profile,
+    ProfileError,
+)
 
 # Published limits [doc], except conversations-list (assumed like conversation-messages) and
 # GET /api/events, given its own bucket so tests reading events do not spend the bridge's quota.
@@ -109,8 +116,7 @@ def make_blueprint(sb: Any) -> Blueprint:
         _require_conversations(state)
         if pid not in state.profiles:
             raise not_found(f"A profile with id {pid} does not exist.")
-        conv = state.conversation_of(pid)
-        data = [ja.conversation(conv, request.url_root)] if conv else []
+        data = [ja.conversation(c, request.url_root) for c in state.conversations_of(pid)]
         return ja.document({"data": data, "links": {"self": request.url}})
 
     @bp.post("/api/conversation-messages")
@@ -122,7 +128,9 @@ def make_blueprint(sb: Any) -> Blueprint:
         with sb.lock:
             ev = _send_in_conversation(state, conversation_id, text)
             delay = state.record_delay_seconds
-            if delay:     # Klaviyo records the send late: its webhook leaves late too
+            if ev.metric_name == RECEIVED_WHATSAPP:
+                pass      # the bridge subscribes to no WhatsApp receipt topic: none is sent
+            elif delay:     # Klaviyo records the send late: its webhook leaves late too
                 state.recorded_after[ev.id] = time.time() + delay
                 threading.Timer(delay, webhooks.deliver,
                                 args=(sb, [(webhooks.RECEIVED_SMS_TOPIC, ev)])).start()
@@ -256,11 +264,28 @@ def _send_in_conversation(state: KlaviyoState, conversation_id: str, text: str) 
     if conv is None:
         raise not_found(f"A conversation with id {conversation_id} does not exist.")
     p = state.profiles[conv.profile_id]
+    if conv.channel == WHATSAPP:
+        _check_whatsapp(p, conv)
+        return state.brand_sends(p, conv.brand_number, text, "conversation", channel=WHATSAPP)
     if not p.can_receive_sms:   # [assumed] Klaviyo refuses to text a non-subscriber
         raise invalid(f"Profile {p.id} cannot receive SMS: it is not subscribed to "
                       "SMS marketing or transactional messages.",
                       "/data/relationships/conversation/data/id")
     return state.brand_sends(p, conv.brand_number, text, "conversation")
+
+
+def _check_whatsapp(p: Any, conv: Any) -> None:
+    """[assumed] Klaviyo refuses a WhatsApp message to a profile without WhatsApp consent, and
+    a free-form one more than 24 hours after the customer's last message (Meta's window; its
+    error 131047 "Re-engagement message") with this 400."""
+    if not p.can_receive_whatsapp:
+        raise invalid(f"Profile {p.id} cannot receive WhatsApp messages: it is not subscribed.",
+                      "/data/relationships/conversation/data/id")
+    if time.time() - conv.last_customer_at > WINDOW_SECONDS:
+        raise ApiError(400, "whatsapp_outside_window", "Invalid input.",
+                       "(#131047) Re-engagement message: more than 24 hours have passed since "
+                       "the customer last replied; send an approved template instead.",
+                       "/data/relationships/conversation/data/id")
 
 
 def _bulk_groups(data: dict[str, Any]) -> list[BulkGroup]:

@@ -117,6 +117,10 @@ def subscriptions(p: Profile) -> dict[str, Any]:
         "sms": {"marketing": sms("marketing", p.sms_marketing, p.marketing_consent_at),
                 "transactional": sms("transactional", p.sms_transactional,
                                      p.transactional_consent_at)},
+        # [doc] kinds; each entry shaped like SMS's [assumed]
+        "whatsapp": {kind: {"consent": consent,
+                            f"can_receive_whatsapp_{kind}": consent == "SUBSCRIBED"}
+                     for kind, consent in p.whatsapp.items()},
     }
 
 
@@ -144,7 +148,7 @@ def profile(p: Profile, base: str, with_subscriptions: bool,
 
 
 def conversation(c: Conversation, base: str) -> dict[str, Any]:
-    return {"type": "conversation", "id": c.id, "attributes": {"channel": "sms"},
+    return {"type": "conversation", "id": c.id, "attributes": {"channel": c.channel},
             "relationships": {"profile": {
                 "data": {"type": "profile", "id": c.profile_id},
                 "links": rel_links(base, "conversations", c.id, "profile")}},

@@ -28,6 +28,10 @@ OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "Q
                            "OPTOUT"})
 OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES", "JOIN"})
 SENT_SMS, RECEIVED_SMS = "Sent SMS", "Received SMS"  # the metrics behind the two webhook topics
+# [assumed] WhatsApp's, named like SMS's from the profile's side (bridge: payloads/whatsapp.py)
+SENT_WHATSAPP, RECEIVED_WHATSAPP = "Sent WhatsApp Message", "Received WhatsApp Message"
+WHATSAPP = "whatsapp"
+WINDOW_SECONDS = 24 * 3600     # Meta's customer-service window [doc, Meta]
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _BASE62 = string.digits + string.ascii_letters
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -60,6 +64,10 @@ class Profile:
     sms_transactional: str = "NEVER_SUBSCRIBED"
     marketing_consent_at: str | None = None      # when the current consent was given/withdrawn
     transactional_consent_at: str | None = None
+    # WhatsApp consent (`subscriptions.whatsapp.<kind>` [doc]): kind -> consent
+    whatsapp: dict[str, str] = field(default_factory=lambda: {
+        "marketing": "NEVER_SUBSCRIBED", "transactional": "NEVER_SUBSCRIBED",
+        "conversational": "NEVER_SUBSCRIBED"})
     created: str = ""
     updated: str = ""
     properties: dict[str, Any] = field(default_factory=dict)
@@ -69,24 +77,34 @@ class Profile:
         """Conversational replies need either kind of SMS consent [assumed]."""
         return "SUBSCRIBED" in (self.sms_marketing, self.sms_transactional)
 
+    @property
+    def can_receive_whatsapp(self) -> bool:
+        """Any kind of WhatsApp consent lets the brand answer [assumed]."""
+        return "SUBSCRIBED" in self.whatsapp.values()
+
     def as_admin_json(self) -> dict[str, Any]:
         return {"id": self.id, "phone_number": self.phone_number, "email": self.email,
                 "first_name": self.first_name, "last_name": self.last_name,
                 "external_id": self.external_id, "sms_marketing": self.sms_marketing,
                 "sms_transactional": self.sms_transactional,
                 "can_receive_sms": self.can_receive_sms,
+                "whatsapp": dict(self.whatsapp),
+                "can_receive_whatsapp": self.can_receive_whatsapp,
                 "created": self.created, "updated": self.updated,
                 "properties": dict(self.properties)}
 
 
 @dataclass
 class Conversation:
-    """One SMS conversation per profile [assumed]; it remembers the brand number the customer
-    last texted, and replies go out on it."""
+    """One conversation per profile and channel (`sms`, `whatsapp`) [assumed]; it remembers the
+    brand number the customer last wrote to, and replies go out on it. A WhatsApp one also
+    keeps when the customer last wrote (Meta's 24-hour window)."""
 
     id: str
     profile_id: str
     brand_number: str
+    channel: str = "sms"
+    last_customer_at: float = 0.0
 
 
 @dataclass
@@ -264,10 +282,48 @@ class KlaviyoState:
             return sorted(self.events, key=lambda e: (e.moment, order[id(e)]), reverse=reverse)
 
     # ---- conversations and SMS ----------------------------------------------------------
-    def conversation_of(self, profile_id: str) -> Conversation | None:
+    def conversation_of(self, profile_id: str, channel: str = "sms") -> Conversation | None:
         with self.lock:
             return next((c for c in self.conversations.values()
-                         if c.profile_id == profile_id), None)
+                         if c.profile_id == profile_id and c.channel == channel), None)
+
+    def conversations_of(self, profile_id: str) -> list[Conversation]:
+        with self.lock:
+            return [c for c in self.conversations.values() if c.profile_id == profile_id]
+
+    def customer_whatsapps(self, phone: str, brand_number: str, body: str) -> Event:
+        """The customer sends a WhatsApp message to the brand's WhatsApp number: STOP words
+        withdraw WhatsApp consent [assumed, like SMS keywords]; otherwise writing to the brand
+        is taken as consent to conversational messages when they had none [assumed]. The
+        WhatsApp conversation is created or re-pointed and its window restarts."""
+        with self.lock:
+            profile = self.by_phone(phone) or self._create({"phone_number": phone})
+            if self.keyword_action(body, phone) == "opt_out":
+                profile.whatsapp = dict.fromkeys(profile.whatsapp, "UNSUBSCRIBED")
+            elif profile.whatsapp.get("conversational") == "NEVER_SUBSCRIBED":
+                profile.whatsapp["conversational"] = "SUBSCRIBED"
+            conv = self.conversation_of(profile.id, WHATSAPP)
+            if conv is None:
+                conv = Conversation(new_profile_id(), profile.id, brand_number, WHATSAPP)
+                self.conversations[conv.id] = conv
+            conv.brand_number = brand_number
+            props = {"Message Body": body, "To Number": brand_number, "From Number": phone,
+                     "Channel": WHATSAPP}
+            ev = self.record_event(profile, SENT_WHATSAPP, props)
+            assert ev is not None
+            conv.last_customer_at = ev.moment.timestamp()
+            self._log("to_brand", phone, brand_number, body, "customer", ev, channel=WHATSAPP)
+            return ev
+
+    def age_whatsapp(self, phone: str, hours: float) -> Conversation | None:
+        """Move the customer's last WhatsApp message `hours` back (to try the 24-hour window
+        without waiting a day); None when they have no WhatsApp conversation."""
+        with self.lock:
+            profile = self.by_phone(phone)
+            conv = self.conversation_of(profile.id, WHATSAPP) if profile else None
+            if conv is not None:
+                conv.last_customer_at -= hours * 3600
+            return conv
 
     def keyword_action(self, body: str, phone: str = "") -> str | None:
         """"opt_out", "opt_in" or None. Opt-out words match when the text contains the word
@@ -316,9 +372,19 @@ class KlaviyoState:
             return ev
 
     def brand_sends(self, profile: Profile, brand_number: str, body: str, source: str,
-                    name: str | None = None) -> Event:
+                    name: str | None = None, channel: str = "sms") -> Event:
         """An SMS reaches the customer (conversation reply, campaign or flow): logged, plus a
-        `Received SMS` event; campaign/flow sends carry `Campaign Name` / `Flow Name`."""
+        `Received SMS` event; campaign/flow sends carry `Campaign Name` / `Flow Name`. On
+        WhatsApp (a conversation reply) the event is `Received WhatsApp Message` [assumed]."""
+        if channel == WHATSAPP:
+            with self.lock:
+                ev = self.record_event(profile, RECEIVED_WHATSAPP, {
+                    "Message Body": body, "From Number": brand_number,
+                    "To Number": profile.phone_number, "Channel": WHATSAPP})
+                assert ev is not None
+                self._log("to_customer", profile.phone_number or "", brand_number, body, source,
+                          ev, channel=WHATSAPP)
+                return ev
         with self.lock:
             props: dict[str, Any] = {"Message Body": body, "From Number": brand_number,
                                      "To Number": profile.phone_number}
@@ -332,10 +398,10 @@ class KlaviyoState:
             return ev
 
     def _log(self, direction: str, phone: str, brand_number: str, body: str, source: str,
-             ev: Event, media_urls: list[str] | None = None) -> None:
+             ev: Event, media_urls: list[str] | None = None, channel: str = "sms") -> None:
         entry: dict[str, Any] = {"direction": direction, "phone": phone,
                                  "brand_number": brand_number, "body": body, "source": source,
-                                 "at": ev.datetime, "event_id": ev.id}
+                                 "at": ev.datetime, "event_id": ev.id, "channel": channel}
         if media_urls:
             entry["media_urls"] = list(media_urls)
         self.sms.append(entry)
