@@ -211,8 +211,9 @@ def _rows(runs: dict[str, dict], args: argparse.Namespace) -> str:
             lambda r: f"{r['tail']:.0f} s"),
         row("Zendesk calls per text (bulk job calls among them)",
             lambda r: f"{r['calls'] / max(1, r['n_texts']):.2f} ({r['bulk_calls']})"),
-        row("text latency p50 / p99 (comment times are whole seconds)", lambda r: f"{percentile(r['latency'], 50):.1f} s / "
-                                                 f"{percentile(r['latency'], 99):.1f} s"),
+        row("text latency p50 / p99 (comment times are whole seconds)",
+            lambda r: f"{percentile(r['latency'], 50):.1f} s / "
+                      f"{percentile(r['latency'], 99):.1f} s"),
         row("control customer p99 during the flood / quiet (same run)",
             lambda r: f"{percentile(r['control'], 99):.1f} s / {percentile(r['quiet'], 99):.1f} s"),
         row("control customer p50 during the flood", pair("control", 50)),
