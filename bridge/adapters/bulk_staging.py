@@ -75,17 +75,29 @@ class BulkStaging:
         return [i for i in items if i.get("state") == "staged"]
 
     def open_batch(self, batch_id: str, kind: str, items: list[dict[str, Any]],
-                   now: float) -> dict[str, Any]:
-        """Record the batch and move its items from staged to sent, before the submit."""
+                   now: float) -> dict[str, Any] | None:
+        """Record the batch and move its items from staged to sent, before the submit. None
+        when any of them is no longer staged (a second drainer, whose run overlapped this one
+        after a lock ran out, took it first): each item goes into one batch only, so a text is
+        never written twice by two jobs. The items are WATCHed: a concurrent change aborts."""
         batch = {"id": batch_id, "kind": kind, "refs": [i["ref"] for i in items], "at": now,
                  "job_id": None}
-        pipe = self._r.pipeline(transaction=True)
-        pipe.set(keys.bulk_batch(batch_id), json.dumps(batch), ex=keys.BULK_TTL)
-        pipe.zadd(keys.BULK_BATCHES, {batch_id: now})
-        pipe.zrem(keys.bulk_staged(kind), *batch["refs"])
-        for item in items:
-            self._put(pipe, {**item, "state": "sent", "batch": batch_id})
-        pipe.execute()
+        item_keys = [keys.bulk_item(ref) for ref in batch["refs"]]
+        with self._r.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(*item_keys)
+                if any(not raw or json.loads(raw).get("state") != "staged"
+                       for raw in pipe.mget(item_keys)):
+                    return None
+                pipe.multi()
+                pipe.set(keys.bulk_batch(batch_id), json.dumps(batch), ex=keys.BULK_TTL)
+                pipe.zadd(keys.BULK_BATCHES, {batch_id: now})
+                pipe.zrem(keys.bulk_staged(kind), *batch["refs"])
+                for item in items:
+                    self._put(pipe, {**item, "state": "sent", "batch": batch_id})
+                pipe.execute()
+            except redis.WatchError:
+                return None
         return batch
 
     def set_job(self, batch: dict[str, Any], job_id: str) -> None:

@@ -130,6 +130,8 @@ def submit(deps: BulkDeps) -> int:
 def submit_one(kind: str, items: list[dict[str, Any]], deps: BulkDeps) -> bool:
     """Record, submit, record the job id. False when Zendesk or the budget said "not now"."""
     batch = deps.store.bulk.open_batch(secrets.token_hex(12), kind, items, deps.clock())
+    if batch is None:
+        return False              # another drainer took some of them: next run, afresh
     for item in items:
         _record_intent(kind, item, deps)
     try:

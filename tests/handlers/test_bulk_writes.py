@@ -261,3 +261,23 @@ def test_the_job_limit_puts_the_items_back_and_a_later_run_submits_them(
     assert deps.store.bulk.item(ref)["state"] == "staged" and bulk.items_sent == []
     settle_all(deps, drainer, [ref])
     assert zendesk.comments_on(ticket) == ["hello", "hello again"]
+
+
+def test_two_drainers_whose_runs_overlap_never_put_a_text_in_two_jobs(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps) -> None:
+    """E1: a drainer whose lock ran out while it packed (a slow run) meets a second drainer
+    packing the same staged texts; each text goes into one job only."""
+    ticket = open_ticket(deps, zendesk)
+    zendesk.fail_next("update_ticket", budget_spent())
+    ref, answer = send(deps, "any news?")
+    assert answer == "staged"
+    items = deps.store.bulk.staged("comment", 100)
+    assert [i["ref"] for i in items] == [ref]
+    first = deps.store.bulk.open_batch("first", "comment", items, deps.clock())
+    second = deps.store.bulk.open_batch("second", "comment", items, deps.clock())
+    assert first is not None and second is None
+    assert [b["id"] for b in deps.store.bulk.batches()] == ["first"]
+    deps.store.bulk.cancel_batch(first, items)       # nothing submitted: staged again
+    settle_all(deps, drainer, [ref])
+    assert bulk.items_sent == [("update", 1)]
+    assert zendesk.comments_on(ticket) == ["hello", "any news?"]
