@@ -56,15 +56,14 @@ def send_mode(window_closed: bool, tags: frozenset[str], template_metric: str | 
 
 def whatsapp_consent(subscriptions: dict[str, object]) -> str | None:
     """The first WhatsApp consent kind the profile holds (`subscriptions.whatsapp.<kind>`, each
-    `{"consent": "SUBSCRIBED", ...}` [doc; the inner shape assumed like SMS's]), else None."""
+    `{"consent": "SUBSCRIBED", "can_receive": true, ...}` [doc]): `can_receive` when given,
+    else the consent. None when it holds none."""
     for kind in CONSENT_KINDS:
         entry = subscriptions.get(kind)
         if not isinstance(entry, dict):
             continue
-        if entry.get(f"can_receive_whatsapp_{kind}") is False:
-            continue
-        if str(entry.get("consent") or "").upper() == "SUBSCRIBED" \
-                or entry.get(f"can_receive_whatsapp_{kind}") is True:
+        can = entry.get("can_receive")
+        if can is True or can is None and str(entry.get("consent") or "").upper() == "SUBSCRIBED":
             return kind
     return None
 

@@ -117,9 +117,11 @@ def subscriptions(p: Profile) -> dict[str, Any]:
         "sms": {"marketing": sms("marketing", p.sms_marketing, p.marketing_consent_at),
                 "transactional": sms("transactional", p.sms_transactional,
                                      p.transactional_consent_at)},
-        # [doc] kinds; each entry shaped like SMS's [assumed]
-        "whatsapp": {kind: {"consent": consent,
-                            f"can_receive_whatsapp_{kind}": consent == "SUBSCRIBED"}
+        # S9: the spec's WhatsappChannel [doc]
+        "whatsapp": {kind: {"consent": consent, "can_receive": consent == "SUBSCRIBED",
+                            "consent_timestamp": None, "last_updated": None,
+                            "created_timestamp": None, "metadata": None, "valid_until": None,
+                            "phone_number": p.phone_number}
                      for kind, consent in p.whatsapp.items()},
     }
 

@@ -62,11 +62,22 @@
     }
   }
 
+  // S9: the conversation's channel at a glance, from the ticket's `whatsapp` / `sms` tag.
+  function channelBadge(t) {
+    const tags = tagsOf(t);
+    const channel = tags.includes("whatsapp") ? "whatsapp" : tags.includes("sms") ? "sms" : "";
+    if (!channel) return [];
+    return [h("span", {class: `badge-${channel}`, testid: "channel-badge", "data-channel": channel,
+                       title: channel === "whatsapp" ? "WhatsApp conversation (S9)" : "SMS"},
+              channel === "whatsapp" ? "WhatsApp" : "SMS"), " "];
+  }
+
   function row(t) {
     const tr = h("tr", {testid: "ticket-row", "data-ticket-id": t.id,
                         class: String(t.id) === current ? "selected" : ""},
       h("td", {}, `#${t.id}`),
-      h("td", {class: "subject"}, t.subject || "(no subject)", ...DeskHolds.badges(t)),
+      h("td", {class: "subject"}, ...channelBadge(t), t.subject || "(no subject)",
+        ...DeskHolds.badges(t)),
       h("td", {}, h("span", {class: `badge s-${lower(t.status)}`, testid: "ticket-row-status"},
                     lower(t.status))),
       h("td", {class: "tags"}, ...tagsOf(t).flatMap((x, i) => [i ? " " : "", ...breakable(x)])),
@@ -86,7 +97,7 @@
 
   function showTicket(t) {
     $("t-id").textContent = `#${t.id}`;
-    $("t-subject").textContent = t.subject || "(no subject)";
+    $("t-subject").replaceChildren(...channelBadge(t), t.subject || "(no subject)");
     $("t-status").textContent = lower(t.status);
     $("t-status").className = `badge s-${lower(t.status)}`;
     const via = (t.via && t.via.channel) || t.channel;

@@ -21,6 +21,7 @@
       transactional: consent(p.sms_transactional ?? (p.consent || {}).sms_transactional
                              ?? sms.transactional),
       conversation: p.conversation || null,   // {id, brand_number}: where replies go out
+      whatsapp: p.can_receive_whatsapp,        // S9: any WhatsApp consent
     };
   }
 
@@ -39,11 +40,20 @@
     $("profile-email").textContent = p.email || "—";
     $("consent-marketing").replaceChildren(consentChip(p.marketing));
     $("consent-transactional").replaceChildren(consentChip(p.transactional));
+    $("consent-whatsapp").replaceChildren(consentChip(
+      p.whatsapp === undefined ? "unknown" : p.whatsapp ? "subscribed" : "not_subscribed"));
     $("profile-conversation").textContent = p.conversation
       ? `replies come from ${p.conversation.brand_number}` : "none yet (text the brand first)";
     $("thread-title").textContent = `${p.name || "Customer"} ⇄ ${
-      $("all-numbers").checked ? "all brand numbers" : $("brand").value}`;
+      $("all-numbers").checked ? "all brand numbers" : $("brand").value}${wa() ? " · WhatsApp" : ""}`;
+    document.querySelector(".phone").classList.toggle("whatsapp", wa());
+    $("wa-hint").hidden = !wa();
+    $("message").placeholder = wa() ? "WhatsApp message" : "Text message";
   }
+
+  // S9: the toggle switches the thread and the composer between SMS and WhatsApp.
+  const wa = () => $("whatsapp").checked;
+  const channelOf = (m) => m.channel || "sms";
 
   async function loadProfiles() {
     const data = await api("GET", "/_sandbox/klaviyo/profiles");
@@ -72,14 +82,16 @@
     const brand = $("brand").value;
     const all = $("all-numbers").checked;
     const msgs = list(data, "sms", "messages", "data")
-      .filter((m) => all || m.brand_number === brand);
-    const key = JSON.stringify([p.id, brand, all, msgs]);
+      .filter((m) => all || m.brand_number === brand)
+      .filter((m) => channelOf(m) === (wa() ? "whatsapp" : "sms"));
+    const key = JSON.stringify([p.id, brand, all, wa(), msgs]);
     if (key === shown) return;
     shown = key;
     const thread = $("thread");
     const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
     thread.replaceChildren(...msgs.map(bubble));
-    if (!msgs.length) thread.append(h("li", {class: "empty"}, "No texts yet."));
+    if (!msgs.length) thread.append(h("li", {class: "empty"},
+                                      wa() ? "No WhatsApp messages yet." : "No texts yet."));
     if (atBottom || msgs.length) thread.scrollTop = thread.scrollHeight;
   }
 
@@ -89,8 +101,9 @@
     const source = !mine && m.source && m.source !== "conversation" ? ` · ${m.source}` : "";
     const media = (m.media_urls || []).map((u) =>
       h("a", {href: u, target: "_blank", rel: "noopener", class: "media"}, `media: ${u}`));
-    return h("li", {class: `sms ${mine ? "out" : "in"}`, testid: "sms",
-                    "data-direction": m.direction, "data-brand": m.brand_number},
+    return h("li", {class: `sms ${mine ? "out" : "in"} ch-${channelOf(m)}`, testid: "sms",
+                    "data-direction": m.direction, "data-brand": m.brand_number,
+                    "data-channel": channelOf(m)},
       h("div", {class: "body", testid: "sms-body"}, m.body || ""), ...media,
       h("div", {class: "meta"}, `${label}${source} · ${fmtTime(m.at)}`));
   }
@@ -104,9 +117,12 @@
     const media = $("media-url").value.trim();
     if (!body.trim() && !media) return;
     act("Sending", async () => {
-      const r = await api("POST", "/_sandbox/klaviyo/inbound", {
-        from: selected().phone, to: $("brand").value, body, media_urls: media ? [media] : [],
-      });
+      const r = wa()
+        ? await api("POST", "/_sandbox/klaviyo/whatsapp/inbound", {
+          from: selected().phone, to: $("brand").value, body})
+        : await api("POST", "/_sandbox/klaviyo/inbound", {
+          from: selected().phone, to: $("brand").value, body, media_urls: media ? [media] : [],
+        });
       $("message").value = "";
       $("media-url").value = "";
       return r.delivery_id ? `Sent. Klaviyo webhook delivery #${r.delivery_id} (event ${r.event_id}).`
@@ -126,6 +142,10 @@
     });
   }
   $("opt-out").addEventListener("click", () => setConsent("UNSUBSCRIBED"));
+  $("whatsapp-age").addEventListener("click", () => act("Ageing", async () => {
+    await api("POST", "/_sandbox/klaviyo/whatsapp/age", {phone: selected().phone, hours: 25});
+    return "Your last WhatsApp message is now 25 hours old: free-form replies are refused.";
+  }));
   $("opt-in").addEventListener("click", () => setConsent("SUBSCRIBED"));
 
   $("campaign-form").addEventListener("submit", (ev) => {
@@ -145,9 +165,9 @@
     const saved = localStorage.getItem(`zk-phone-${id}`);
     if (saved && [...$(id).options].some((o) => o.value === saved)) $(id).value = saved;
   }
-  for (const id of ["profile", "brand", "all-numbers"]) {
+  for (const id of ["profile", "brand", "all-numbers", "whatsapp"]) {
     $(id).addEventListener("change", () => {
-      if (id !== "all-numbers") localStorage.setItem(`zk-phone-${id}`, $(id).value);
+      if (id !== "all-numbers" && id !== "whatsapp") localStorage.setItem(`zk-phone-${id}`, $(id).value);
       showProfile();
       loadThread();
     });

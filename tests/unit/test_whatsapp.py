@@ -88,6 +88,9 @@ def test_s9_whatsapp_consent_comes_from_subscriptions_whatsapp() -> None:
     assert conversational.can_receive("whatsapp") and not conversational.can_receive("sms")
     none = profile_from_resource(resource({"marketing": {"consent": "UNSUBSCRIBED"}}))
     assert none.whatsapp_consent is None and not none.can_receive("whatsapp")
+    blocked = profile_from_resource(resource({"marketing": {"consent": "SUBSCRIBED",
+                                                            "can_receive": False}}))
+    assert blocked.whatsapp_consent is None
 
 
 def test_s9_a_profile_cached_before_whatsapp_existed_loads_without_whatsapp_consent() -> None:
