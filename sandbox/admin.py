@@ -19,7 +19,8 @@ from sandbox.common import Window
 
 APIS = ("zendesk", "klaviyo")
 CONFIG_FIELDS = ("zendesk_webhook_url", "zendesk_webhook_secret",
-                 "klaviyo_webhook_url", "klaviyo_webhook_secret")
+                 "klaviyo_webhook_url", "klaviyo_webhook_secret",
+                 "klaviyo2_webhook_url", "klaviyo2_webhook_secret")   # the second account (E7)
 
 
 class BadRequest(Exception):
@@ -167,6 +168,7 @@ def make_blueprint(sb: Any) -> Blueprint:
         return jsonify({"profiles": [dataclasses.asdict(p) for p in seed.PROFILES],
                         "agents": [dataclasses.asdict(a) for a in seed.AGENTS],
                         "groups": [{"id": g, "name": n} for g, n in seed.GROUPS],
-                        "brand_numbers": [dataclasses.asdict(b) for b in seed.BRAND_NUMBERS]})
+                        "brand_numbers": [dataclasses.asdict(b) for b in seed.BRAND_NUMBERS],
+                        "klaviyo_accounts": [dataclasses.asdict(a) for a in seed.ACCOUNTS]})
 
     return bp

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
+from sandbox import seed
 from sandbox.common import CallCounter, FaultBoard, Faults, Outbox, RateLimiter
 from sandbox.config import SandboxConfig
 
@@ -54,7 +55,9 @@ class Sandbox:
         self.zendesk_oauth = oauth.OAuthIssuer(self.config.zendesk_oauth_client_id,
                                                self.config.zendesk_oauth_client_secret,
                                                self.config.zendesk_oauth_token_seconds)
-        self.klaviyo = klaviyo.KlaviyoState(self)
+        self.klaviyo = klaviyo.KlaviyoState(self)     # the first (default) Klaviyo account
+        # every Klaviyo account (rule E7): the first, then a second shop (seed.BOLT)
+        self.klaviyo_accounts = (self.klaviyo, klaviyo.KlaviyoState(self, seed.BOLT))
         self.reset()
 
     def reset(self) -> None:
@@ -70,7 +73,8 @@ class Sandbox:
             zendesk.install_default_limits(self.limiter, self.config.production_limits)
             klaviyo.install_default_limits(self.limiter, self.config.production_limits)
             self.zendesk.reset()
-            self.klaviyo.reset()
+            for account in self.klaviyo_accounts:
+                account.reset()
 
     def gate(self, api: str, endpoint_key: str, buckets: list[str]) -> Gate:
         """Count the call, apply injected faults and latency, then the rate-limit buckets in order.

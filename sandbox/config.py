@@ -22,6 +22,10 @@ class SandboxConfig:
     klaviyo_api_key: str = "pk_sandbox_key"
     klaviyo_webhook_url: str | None = None
     klaviyo_webhook_secret: str = "sandbox-klaviyo-webhook-secret"
+    # The second Klaviyo account (seed.BOLT; rule E7): its own key, webhook URL and secret.
+    klaviyo2_api_key: str = "pk_sandbox_bolt_key"
+    klaviyo2_webhook_url: str | None = None
+    klaviyo2_webhook_secret: str = "sandbox-bolt-webhook-secret"
     production_limits: bool = True   # rate limits at the vendors' published values
 
     @classmethod
@@ -46,5 +50,9 @@ class SandboxConfig:
         c.klaviyo_webhook_url = env.get("SANDBOX_KLAVIYO_WEBHOOK_URL") or None
         c.klaviyo_webhook_secret = env.get("SANDBOX_KLAVIYO_WEBHOOK_SECRET",
                                            c.klaviyo_webhook_secret)
+        c.klaviyo2_api_key = env.get("SANDBOX_KLAVIYO2_API_KEY", c.klaviyo2_api_key)
+        c.klaviyo2_webhook_url = env.get("SANDBOX_KLAVIYO2_WEBHOOK_URL") or None
+        c.klaviyo2_webhook_secret = env.get("SANDBOX_KLAVIYO2_WEBHOOK_SECRET",
+                                            c.klaviyo2_webhook_secret)
         c.production_limits = env.get("SANDBOX_PRODUCTION_LIMITS", "true").lower() != "false"
         return c

@@ -3,6 +3,10 @@
 Customers exist as Klaviyo profiles (with SMS consent) and, once the bridge creates them, as
 Zendesk end users. Agents exist only in Zendesk. One agent shares an email with a customer
 profile (Dana), which is the case rule A3 guards against.
+
+Two Klaviyo accounts (rule E7, #16: several brands, one Zendesk): Acme, the account every test
+used before, and Bolt, a second shop with its own profiles and brand numbers. Bolt's Alice has
+Acme's Alice's phone (one person, a customer of both shops) under a different profile id.
 """
 
 from __future__ import annotations
@@ -62,3 +66,33 @@ BRAND_NUMBERS = (
     SeedBrandNumber("12345", "short_code"),
     SeedBrandNumber("ACME", "branded"),
 )
+
+
+@dataclass(frozen=True)
+class SeedAccount:
+    name: str                 # the sandbox's handle (`?account=bolt` on admin routes)
+    account_id: str           # Klaviyo's public account id (GET /api/accounts, webhook meta)
+    webhook_id: str           # its system webhook's id (Klaviyo-Webhook-Id)
+    organization: str
+    profiles: tuple[SeedProfile, ...]
+    brand_numbers: tuple[SeedBrandNumber, ...]
+
+
+BOLT_PROFILES = (
+    SeedProfile("01JSANDBOXBOLTALICE000000", "+15005550101", "alice@example.com", "Alice",
+                "Ames", "SUBSCRIBED", "SUBSCRIBED"),     # Acme's Alice's phone (E7)
+    SeedProfile("01JSANDBOXBOLTFINN0000000", "+15005550106", "finn@example.com", "Finn",
+                "Fox", "SUBSCRIBED", "NEVER_SUBSCRIBED"),
+)
+
+BOLT_NUMBERS = (
+    SeedBrandNumber("+18005550200", "toll_free"),
+    SeedBrandNumber("+12125550200", "long_code"),
+    SeedBrandNumber("54321", "short_code"),
+)
+
+ACME = SeedAccount("acme", "SbxAcm", "01JSANDBOXSYSTEMWEBHOOK000", "Acme Shop", PROFILES,
+                   BRAND_NUMBERS)
+BOLT = SeedAccount("bolt", "SbxBlt", "01JSANDBOXBOLTWEBHOOK00000", "Bolt Bikes", BOLT_PROFILES,
+                   BOLT_NUMBERS)
+ACCOUNTS = (ACME, BOLT)       # the first is the default account (today's single one)

@@ -3,6 +3,10 @@
 This is how a test, a benchmark or the phone UI plays the customer (texting a brand number,
 receiving a campaign) and looks inside Klaviyo (profiles, consent, SMS log, events). Each
 customer-side action changes `KlaviyoState` and fires the system webhook Klaviyo would send.
+
+Two accounts (rule E7): a route acts on `?account=<name>` (seed.ACCOUNTS: acme, bolt), else
+on the account owning the brand number texted or sent from (or the profile named), else on
+the first account, so every call written before the second account existed means the same.
 """
 
 from __future__ import annotations
@@ -11,18 +15,35 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from sandbox.klaviyo import accounts, whatsapp_admin
 from sandbox.klaviyo import webhooks as hooks
-from sandbox.klaviyo import whatsapp_admin
 from sandbox.klaviyo.state import E164, KlaviyoState
 
 PREFIX = "/_sandbox/klaviyo"
 
 
+class UnknownAccount(Exception):
+    pass
+
+
 def add_routes(bp: Blueprint, sb: Any) -> None:
     whatsapp_admin.add_routes(bp, sb)        # S9: a customer's WhatsApp, the 24-hour window
 
-    def state() -> KlaviyoState:
-        return sb.klaviyo
+    @bp.errorhandler(UnknownAccount)
+    def unknown_account(e: UnknownAccount) -> tuple[Response, int]:
+        return _error(404, str(e))
+
+    def state(number: object = None, profile_id: str | None = None) -> KlaviyoState:
+        """The account a call is for (see the module docstring)."""
+        name = request.args.get("account")
+        if name is not None:
+            found = accounts.by_name(sb, name)
+            if found is None:
+                names = ", ".join(a.account.name for a in accounts.all_of(sb))
+                raise UnknownAccount(f"no Klaviyo account {name!r} (accounts: {names})")
+            return found
+        return (accounts.by_number(sb, number) if number is not None else None) or \
+            (accounts.by_profile(sb, profile_id) if profile_id else None) or sb.klaviyo
 
     @bp.get(f"{PREFIX}/profiles")
     def profiles() -> Response:
@@ -34,11 +55,12 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
     def consent(pid: str) -> tuple[Response, int] | Response:
         body = request.get_json(silent=True) or {}
         with sb.lock:
-            p = state().profiles.get(pid)
+            account = state(profile_id=pid)
+            p = account.profiles.get(pid)
             if p is None:
                 return _error(404, f"no profile {pid}")
             try:
-                state().set_consent(p, body.get("sms_marketing"), body.get("sms_transactional"))
+                account.set_consent(p, body.get("sms_marketing"), body.get("sms_transactional"))
             except ValueError as e:
                 return _error(400, str(e))
             return jsonify(p.as_admin_json())
@@ -47,11 +69,12 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
     def inbound() -> tuple[Response, int] | Response:
         body = request.get_json(silent=True) or {}
         with sb.lock:
-            problem = _check_text(state(), body)
+            account = state(body.get("to"))
+            problem = _check_text(account, body)
             if problem:
                 return _error(400, problem)
-            ev = _text(state(), body)
-            delivery = hooks.deliver(sb, [(hooks.SENT_SMS_TOPIC, ev)])
+            ev = _text(account, body)
+            delivery = hooks.deliver(sb, [(hooks.SENT_SMS_TOPIC, ev)], account)
         return jsonify({"event_id": ev.id, "delivery_id": delivery})
 
     @bp.post(f"{PREFIX}/inbound/batch")
@@ -60,22 +83,25 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
         if not isinstance(messages, list) or not messages:
             return _error(400, "'messages' must be a non-empty list")
         with sb.lock:
-            problem = _check_batch(state(), messages)
+            first = messages[0] if isinstance(messages[0], dict) else {}
+            account = state(first.get("to"))        # one account's numbers per batch
+            problem = _check_batch(account, messages)
             if problem:
                 return _error(400, problem)
-            events = [_text(state(), m) for m in messages]
-            delivery = hooks.deliver(sb, [(hooks.SENT_SMS_TOPIC, ev) for ev in events])
+            events = [_text(account, m) for m in messages]
+            delivery = hooks.deliver(sb, [(hooks.SENT_SMS_TOPIC, ev) for ev in events], account)
         return jsonify({"event_ids": [ev.id for ev in events], "delivery_id": delivery})
 
     @bp.post(f"{PREFIX}/campaign")
     def campaign() -> tuple[Response, int] | Response:
         body = request.get_json(silent=True) or {}
         with sb.lock:
-            sent = _send_campaign(state(), body)
+            account = state(body.get("from"))
+            sent = _send_campaign(account, body)
             if isinstance(sent, tuple):   # refused: the error answer
                 return sent
             ev = sent
-            delivery = hooks.deliver(sb, [(hooks.RECEIVED_SMS_TOPIC, ev)])
+            delivery = hooks.deliver(sb, [(hooks.RECEIVED_SMS_TOPIC, ev)], account)
         return jsonify({"event_id": ev.id, "delivery_id": delivery})
 
     @bp.post(f"{PREFIX}/campaign/batch")
@@ -88,13 +114,14 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
         if not isinstance(phones, list) or not phones or not 1 <= size <= 1000:
             return _error(400, "'to' must be a non-empty list; per_delivery 1-1000")
         with sb.lock:
+            account = state(body.get("from"))
             sent, refused = [], []
             for phone in phones:
-                ev = _send_campaign(state(), {**body, "to": phone})
+                ev = _send_campaign(account, {**body, "to": phone})
                 (refused if isinstance(ev, tuple) else sent).append(phone if isinstance(
                     ev, tuple) else ev)
             deliveries = [hooks.deliver(sb, [(hooks.RECEIVED_SMS_TOPIC, ev)
-                                             for ev in sent[i:i + size]])
+                                             for ev in sent[i:i + size]], account)
                           for i in range(0, len(sent), size)]
         return jsonify({"sent": len(sent), "refused": refused, "delivery_ids": deliveries})
 
@@ -124,12 +151,14 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
         with sb.lock:
             if "opt_out_match" in body and body["opt_out_match"] not in ("contains", "exact"):
                 return _error(400, "opt_out_match must be 'contains' or 'exact'")
-            _apply_settings(state(), body)
-            return jsonify({"opt_out_match": state().opt_out_match,
-                            "conversations_enabled": state().conversations_enabled,
-                            "record_delay_seconds": state().record_delay_seconds,
-                            "retry_after_on_503": state().retry_after_on_503,
-                            "brand_numbers": state().brand_numbers})
+            account = state()
+            _apply_settings(account, body)
+            return jsonify({"opt_out_match": account.opt_out_match,
+                            "conversations_enabled": account.conversations_enabled,
+                            "record_delay_seconds": account.record_delay_seconds,
+                            "retry_after_on_503": account.retry_after_on_503,
+                            "brand_numbers": account.brand_numbers,
+                            "account": account.account.name})
 
 
 def _check_text(state: KlaviyoState, m: dict[str, Any]) -> str | None:

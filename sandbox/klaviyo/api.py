@@ -15,15 +15,18 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
+from werkzeug.local import LocalProxy
 
+from sandbox import seed
 from sandbox.common import RateLimiter, Window
+from sandbox.klaviyo import accounts as which
 from sandbox.klaviyo import admin, webhooks
 from sandbox.klaviyo import jsonapi as ja
 from sandbox.klaviyo.jsonapi import ApiError, invalid, not_found
@@ -52,11 +55,14 @@ __all__ = ["KlaviyoState", "install_default_limits", "make_blueprint"]
 
 
 def install_default_limits(limiter: RateLimiter, production: bool) -> None:
-    """Fixed windows of 1 s (burst) and 60 s (steady) per bucket; generous when not production."""
+    """Fixed windows of 1 s (burst) and 60 s (steady) per bucket; generous when not production.
+    Each account has its own buckets (accounts.bucket: `@<name>` after the second's)."""
+    suffixes = ("", *(f"@{a.name}" for a in seed.ACCOUNTS[1:]))
     for bucket, (burst, steady) in PRODUCTION_LIMITS.items():
         if not production:
             burst, steady = 10_000, 600_000
-        limiter.set_limits(bucket, [Window(burst, 1), Window(steady, 60)])
+        for suffix in suffixes:
+            limiter.set_limits(bucket + suffix, [Window(burst, 1), Window(steady, 60)])
 
 
 def make_blueprint(sb: Any) -> Blueprint:
@@ -68,18 +74,22 @@ def make_blueprint(sb: Any) -> Blueprint:
         path = request.path
         if not path.startswith("/api/") or path.startswith("/api/v2/"):
             return None     # not Klaviyo: Zendesk lives under /api/v2/
-        return _check_credentials(sb.config.klaviyo_api_key)
+        refused = _check_credentials([a.credentials()[0] for a in which.all_of(sb)])
+        if refused is None:     # the key names the account (rule E7: one key per account)
+            g.klaviyo_account = which.by_key(sb, _presented_key())
+        return refused
 
     def gated(key: str, bucket: str) -> Callable[[View], View]:
         return functools.partial(_gated, sb, key, bucket)
 
-    state: KlaviyoState = sb.klaviyo
+    # the account of the call being served (the routes below read and change only it)
+    state = cast(KlaviyoState, LocalProxy(lambda: which.current(sb)))
 
     @bp.get("/api/accounts")
     @bp.get("/api/accounts/")
     @gated("GET /api/accounts", "klaviyo:accounts")
     def accounts() -> Response:
-        return ja.document({"data": [ja.account(request.url_root)],
+        return ja.document({"data": [ja.account(request.url_root, state.account)],
                             "links": {"self": request.url}})
 
     @bp.get("/api/profiles/<pid>")
@@ -125,17 +135,18 @@ def make_blueprint(sb: Any) -> Blueprint:
     def conversation_message() -> Response:
         _require_conversations(state)
         text, conversation_id = _message_request(ja.data(_body(), "conversation-message"))
+        account = which.current(sb)
         with sb.lock:
-            ev = _send_in_conversation(state, conversation_id, text)
-            delay = state.record_delay_seconds
+            ev = _send_in_conversation(account, conversation_id, text)
+            delay = account.record_delay_seconds
             if ev.metric_name == RECEIVED_WHATSAPP:
                 pass      # the bridge subscribes to no WhatsApp receipt topic: none is sent
             elif delay:     # Klaviyo records the send late: its webhook leaves late too
-                state.recorded_after[ev.id] = time.time() + delay
+                account.recorded_after[ev.id] = time.time() + delay
                 threading.Timer(delay, webhooks.deliver,
-                                args=(sb, [(webhooks.RECEIVED_SMS_TOPIC, ev)])).start()
+                                args=(sb, [(webhooks.RECEIVED_SMS_TOPIC, ev)], account)).start()
             else:
-                webhooks.deliver(sb, [(webhooks.RECEIVED_SMS_TOPIC, ev)])
+                webhooks.deliver(sb, [(webhooks.RECEIVED_SMS_TOPIC, ev)], account)
         return ja.document(None, 202)
 
     @bp.post("/api/events")
@@ -216,7 +227,7 @@ def _gated(sb: Any, key: str, bucket: str, view: View) -> View:
     Klaviyo's rate-limit headers; an `ApiError` raised by the view becomes its answer."""
     @functools.wraps(view)
     def run(**kwargs: Any) -> Response:
-        gate = sb.gate("klaviyo", key, [bucket])
+        gate = sb.gate("klaviyo", key, [which.bucket(which.current(sb), bucket)])
         refused = _refusal(gate)
         if refused is not None:
             return refused
@@ -318,13 +329,17 @@ def _bulk_group(group: Any, at: str) -> BulkGroup:
 
 
 # ---- request helpers ---------------------------------------------------------------------
-def _check_credentials(api_key: str) -> Response | None:
+def _presented_key() -> str:
+    return request.headers.get("Authorization", "").strip().partition(" ")[2].strip()
+
+
+def _check_credentials(api_keys: Collection[str]) -> Response | None:
     auth = request.headers.get("Authorization", "").strip()
     scheme, _, key = auth.partition(" ")
     if not auth:
         return ApiError(401, "not_authenticated", "Authentication credentials were not provided.",
                         "Missing or invalid private key.").response()
-    if scheme != "Klaviyo-API-Key" or key.strip() != api_key:
+    if scheme != "Klaviyo-API-Key" or key.strip() not in api_keys:
         return ApiError(401, "authentication_failed", "Incorrect authentication credentials.",
                         "Incorrect authentication credentials.").response()
     revision = request.headers.get("revision", "").strip()

@@ -16,9 +16,9 @@ from typing import Any
 from flask import Response
 
 from sandbox.klaviyo.state import Conversation, Event, Profile, metric_id
+from sandbox.seed import ACME, SeedAccount
 
 JSONAPI = "application/vnd.api+json"
-ACCOUNT_ID = "SbxAcm"   # the sandbox account (also named in webhook meta)
 METRICS_SINCE = "2026-01-01T00:00:00+00:00"   # when the sandbox account's metrics began
 
 
@@ -182,19 +182,22 @@ def metric(name: str, base: str) -> dict[str, Any]:
             "links": {"self": f"{base}api/metrics/{mid}/"}}
 
 
-def account(base: str) -> dict[str, Any]:
-    return {"type": "account", "id": ACCOUNT_ID,
+def account(base: str, seeded: SeedAccount = ACME) -> dict[str, Any]:
+    """The account document; the first account's is as it always was (Acme)."""
+    domain = seeded.organization.lower().replace(" ", "-") + ".test"
+    return {"type": "account", "id": seeded.account_id,
             "attributes": {
                 "test_account": True,
                 "contact_information": {
-                    "default_sender_name": "Acme Shop", "default_sender_email": "hi@acme-shop.test",
-                    "website_url": "https://acme-shop.test", "organization_name": "Acme Shop",
+                    "default_sender_name": seeded.organization,
+                    "default_sender_email": f"hi@{domain}",
+                    "website_url": f"https://{domain}", "organization_name": seeded.organization,
                     "street_address": {"address1": "1 Sandbox Way", "address2": None,
                                        "city": "Boston", "region": "MA", "country": "US",
                                        "zip": "02110"}},
                 "industry": "Retail", "timezone": "UTC", "preferred_currency": "USD",
-                "public_api_key": ACCOUNT_ID, "locale": "en-US"},
-            "links": {"self": f"{base}api/accounts/{ACCOUNT_ID}/"}}
+                "public_api_key": seeded.account_id, "locale": "en-US"},
+            "links": {"self": f"{base}api/accounts/{seeded.account_id}/"}}
 
 
 # ---- filters -----------------------------------------------------------------------------

@@ -146,10 +146,12 @@ class ProfileError(ValueError):
 class KlaviyoState:
     """In-memory Klaviyo account. Settings an admin can change: `opt_out_match`
     ("contains" = Klaviyo's default, or "exact") and `conversations_enabled` (the Conversations
-    API needs account-level enablement [doc]; off → 403)."""
+    API needs account-level enablement [doc]; off → 403). `account`: which seeded account
+    (seed.ACCOUNTS; each sandbox holds two, rule E7)."""
 
-    def __init__(self, sb: Any) -> None:
+    def __init__(self, sb: Any, account: seed.SeedAccount = seed.ACME) -> None:
         self.sb = sb
+        self.account = account
         self.lock: threading.RLock = getattr(sb, "lock", None) or threading.RLock()
         self.reset()
 
@@ -157,7 +159,7 @@ class KlaviyoState:
         with self.lock:
             now = iso(datetime.now(UTC))
             self.profiles: dict[str, Profile] = {}
-            for p in seed.PROFILES:
+            for p in self.account.profiles:
                 self.profiles[p.id] = Profile(
                     p.id, p.phone, p.email, p.first_name, p.last_name,
                     sms_marketing=p.sms_marketing, sms_transactional=p.sms_transactional,
@@ -165,7 +167,8 @@ class KlaviyoState:
                     transactional_consent_at=(None if p.sms_transactional == "NEVER_SUBSCRIBED"
                                               else now),
                     created=now, updated=now)
-            self.brand_numbers: dict[str, str] = {b.number: b.kind for b in seed.BRAND_NUMBERS}
+            self.brand_numbers: dict[str, str] = {b.number: b.kind
+                                                  for b in self.account.brand_numbers}
             self.conversations: dict[str, Conversation] = {}
             self.events: list[Event] = []
             self._unique: set[tuple[str, str, str]] = set()
@@ -179,6 +182,14 @@ class KlaviyoState:
             # Webhook deliveries answered 503 wait for its Retry-After (webhooks.retry_policy_503)
             self.retry_after_on_503 = False
             self._last_us = 0
+
+    def credentials(self) -> tuple[str, str | None, str]:
+        """(API key, webhook URL or None, webhook secret) of this account, read from the
+        sandbox config each time (the admin API may change the URL and secret at run time)."""
+        c = self.sb.config
+        if self.account == seed.ACCOUNTS[0]:
+            return c.klaviyo_api_key, c.klaviyo_webhook_url, c.klaviyo_webhook_secret
+        return c.klaviyo2_api_key, c.klaviyo2_webhook_url, c.klaviyo2_webhook_secret
 
     # ---- time and ids -------------------------------------------------------------------
     def next_moment(self) -> datetime:

@@ -25,10 +25,10 @@ from typing import Any
 
 import requests
 
-from sandbox.klaviyo.jsonapi import ACCOUNT_ID
-from sandbox.klaviyo.state import Event
+from sandbox.klaviyo.state import Event, KlaviyoState
+from sandbox.seed import ACME, SeedAccount
 
-WEBHOOK_ID = "01JSANDBOXSYSTEMWEBHOOK000"
+WEBHOOK_ID = ACME.webhook_id       # the first account's; each account has its own (seed)
 REVISION = "2026-07-15"
 SENT_SMS_TOPIC = "event:klaviyo.sent_sms"          # the profile (customer) sent an SMS
 RECEIVED_SMS_TOPIC = "event:klaviyo.received_sms"  # the profile received one from the brand
@@ -39,9 +39,10 @@ def signature(secret: str, body: bytes, timestamp: str) -> str:
     return hmac.new(secret.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
 
 
-def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[str, str]:
+def signed_headers(secret: str, body: bytes, now: float | None = None,
+                   webhook_id: str = WEBHOOK_ID) -> dict[str, str]:
     ts = str(int(time.time() if now is None else now))
-    return {"Content-Type": "application/json", "Klaviyo-Webhook-Id": WEBHOOK_ID,
+    return {"Content-Type": "application/json", "Klaviyo-Webhook-Id": webhook_id,
             "Klaviyo-Timestamp": ts, "Klaviyo-Signature": signature(secret, body, ts)}
 
 
@@ -78,25 +79,29 @@ def entry(topic: str, ev: Event) -> dict[str, Any]:
                             "metric": {"data": {"type": "metric", "id": ev.metric_id}}}}}
 
 
-def body(entries: Sequence[tuple[str, Event]]) -> bytes:
+def body(entries: Sequence[tuple[str, Event]], seeded: SeedAccount = ACME) -> bytes:
     doc = {"data": [entry(topic, ev) for topic, ev in entries],
-           "meta": {"klaviyo_webhook_id": WEBHOOK_ID, "klaviyo_account_id": ACCOUNT_ID,
+           "meta": {"klaviyo_webhook_id": seeded.webhook_id,
+                    "klaviyo_account_id": seeded.account_id,
                     "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
                     "version": REVISION}}
     return json.dumps(doc).encode()
 
 
-def deliver(sb: Any, entries: Sequence[tuple[str, Event]]) -> int | None:
-    """Queue one delivery of `entries` (order kept) to the configured URL; its id, or None when
-    no Klaviyo webhook URL is configured."""
-    url = sb.config.klaviyo_webhook_url
+def deliver(sb: Any, entries: Sequence[tuple[str, Event]],
+            account: KlaviyoState | None = None) -> int | None:
+    """Queue one delivery of `entries` (order kept) to the URL configured for `account` (the
+    first account when None), signed with its secret; its id, or None when that account has no
+    webhook URL."""
+    state = account or sb.klaviyo
+    url = state.credentials()[1]
     if not url or not entries:
         return None
-    raw = body(entries)
+    raw = body(entries, state.account)
 
     def sign(b: bytes) -> dict[str, str]:   # run by the outbox before every attempt
-        return signed_headers(sb.config.klaviyo_webhook_secret, b)
+        return signed_headers(state.credentials()[2], b, webhook_id=state.account.webhook_id)
 
-    policy = retry_policy_503 if sb.klaviyo.retry_after_on_503 else retry_policy
+    policy = retry_policy_503 if state.retry_after_on_503 else retry_policy
     d = sb.outbox.send("klaviyo", url, sign(raw), raw, policy, sign=sign)
     return int(d.id)
