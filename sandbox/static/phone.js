@@ -49,6 +49,7 @@
     document.querySelector(".phone").classList.toggle("whatsapp", wa());
     $("wa-hint").hidden = !wa();
     $("message").placeholder = wa() ? "WhatsApp message" : "Text message";
+    $("media-url").hidden = wa();     // the sandbox's WhatsApp carries text only
   }
 
   // S9: the toggle switches the thread and the composer between SMS and WhatsApp.
