@@ -37,7 +37,9 @@ TABLE: dict[str, tuple[str, str, str]] = {
     "zkb:unqueued": ("zset", "none", "events stored whose enqueue is not yet confirmed (E1)"),
     "zkb:convq:<queue>": ("zset", "none", "events waiting their turn in an ordered queue (S7, A6)"),
     "zkb:lock:<queue>": ("string", "45 s", "one worker drains an ordered queue at a time"),
-    "zkb:conv:<phone>:<brand>": ("hash", "90 days", "conversation cache (recoverable)"),
+    "zkb:conv:<phone>:<brand>": ("hash", "90 days", "conversation cache (recoverable); <brand> is "
+                                 "wa:<number> for a WhatsApp conversation, whose hash also "
+                                 "keeps customer_at, the customer's last message (S9)"),
     "zkb:ticketconv:<ticket>": ("string", "90 days", "ticket -> conversation"),
     "zkb:opensms:<phone>": ("hash", "90 days, renewed", "brand number -> '<ticket>:<status>' "
                             "of the phone's not-closed SMS tickets (E6, recoverable)"),

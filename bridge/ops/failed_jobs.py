@@ -29,6 +29,7 @@ from bridge.payloads.klaviyo_events import (
     parse_delivered_sms,
     parse_inbound_sms,
 )
+from bridge.payloads.whatsapp import SENT_WHATSAPP
 from bridge.payloads.zendesk_events import COMMENT_ADDED, STATUS_CHANGED, event_type, ticket_id
 from bridge.ports import StorePort
 
@@ -158,9 +159,10 @@ def _metric_summary(raw: str | None) -> str:
 def summarize(kind: str, data: dict[str, Any]) -> str:
     """One short line saying what the event was, with phone numbers and emails masked."""
     try:
-        if kind == SENT_SMS:
+        if kind in (SENT_SMS, SENT_WHATSAPP):        # a text, or a WhatsApp message (S9)
             sms = parse_inbound_sms(data)
-            return scrub(f"text from {sms.customer_phone or 'an unknown number'} to "
+            what = "WhatsApp message" if kind == SENT_WHATSAPP else "text"
+            return scrub(f"{what} from {sms.customer_phone or 'an unknown number'} to "
                          f"{sms.brand_number}: {_excerpt(sms.body, sms.media_count)}")
         if kind == RECEIVED_SMS:
             sms2 = parse_delivered_sms(data)
