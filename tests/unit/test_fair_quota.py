@@ -143,3 +143,23 @@ def test_keys_expire_and_the_asking_set_is_declared() -> None:
     assert asking == "zkb:quota:zendesk:60:asking:interactive"
     assert 0 < r.pttl(asking) <= 2000
     assert "zkb:quota:<budget>:<window>:asking:<lane>" in keys.TABLE
+
+
+def test_no_span_of_a_window_ever_holds_more_than_its_limit_as_time_passes() -> None:
+    """The same, across several windows' time: the grants' own times (Redis's clock, read back
+    from the window) never put more than the limit in any span of the vendor's window."""
+    rng = random.Random(7)
+    r = fakeredis.FakeRedis()
+    quota = FairQuota(r, asking_seconds=0.05)
+    budget = Budget("zendesk", ((5, 0.2),))
+    times: list[float] = []
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        lane = rng.choice((INTERACTIVE, BACKGROUND))
+        wanted = budget if lane == INTERACTIVE else background_share(budget)
+        _, grant = quota.grant(wanted, brand=rng.choice(("a", "b")), lane=lane)
+        if grant is not None:
+            times.append(float(r.zscore(keys.quota("zendesk", 0.2), grant) or 0.0))
+        time.sleep(rng.random() * 0.01)
+    assert len(times) > 10                       # several windows' worth were granted
+    assert all(sum(t <= u < t + 0.2 for u in times) <= 5 for t in times)
