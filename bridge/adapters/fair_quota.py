@@ -18,6 +18,9 @@ ever holds more grants than its limit, whoever asked. What is new is who gets th
 So a campaign or reply wave of one brand cannot starve another brand's customer texts: once
 the other brand asks, the flooding brand waits for its share while the other catches up.
 
+Cost: each call reads its windows' grants once (a Zendesk minute holds at most the plan's limit,
+200 to 2500), in the script, so brands never disagree about who used what.
+
 Members written by the plain Quota (no `|`: today's grants, reservations of holders) count as
 the default brand's interactive calls, so a rolling upgrade stays under the limit. Holder
 reservations (Quota.grant(holder=...)) are not fair-shared yet: see docs/brands.md.
