@@ -171,7 +171,7 @@ def test_provisioning_twice_makes_one_webhook_one_view_and_one_automation(
     assert hook["endpoint"] == f"{bridge.stack.web_url}/webhooks/zendesk"
     assert sorted(hook["subscriptions"]) == [
         "zen:event-type:ticket.comment_added", "zen:event-type:ticket.created",
-        "zen:event-type:ticket.status_changed"]
+        "zen:event-type:ticket.status_changed", "zen:event-type:ticket.tags_changed"]
     secret = secret_file.read_text().strip()
     assert secret == hook["signing_secret"]["secret"] and secret not in first.stdout
     assert secret_file.stat().st_mode & 0o777 == 0o600
