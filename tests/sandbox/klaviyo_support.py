@@ -66,15 +66,17 @@ class Env:
         return r.json() if r.content else None
 
 
-def sandbox_fixture(production_limits: bool = False) -> tuple[Any, Any]:
+def sandbox_fixture(production_limits: bool = False,
+                    config: Callable[[Capture], SandboxConfig] | None = None) -> tuple[Any, Any]:
     """A module-scoped sandbox server and a per-test reset of it; in a test module write
     `env_once, env = sandbox_fixture()` and take `env` as a test argument."""
 
     @pytest.fixture(scope="module")
     def env_once() -> Iterator[Env]:
         capture = Capture()
-        cfg = SandboxConfig(klaviyo_api_key=API_KEY, klaviyo_webhook_url=f"{capture.url}/klaviyo",
-                            klaviyo_webhook_secret=SECRET, production_limits=production_limits)
+        cfg = config(capture) if config else SandboxConfig(
+            klaviyo_api_key=API_KEY, klaviyo_webhook_url=f"{capture.url}/klaviyo",
+            klaviyo_webhook_secret=SECRET, production_limits=production_limits)
         app = create_app(cfg)
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -8,11 +8,8 @@ Alice's phone under a different profile. Deliveries are checked with the test's 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
 from klaviyo_support import (
     ALICE,
@@ -23,12 +20,10 @@ from klaviyo_support import (
     Capture,
     Env,
     conversation_message,
+    sandbox_fixture,
     signature_ok,
-    wait_until,
 )
-from werkzeug.serving import make_server
 
-from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 
 BOLT_KEY = "pk_test_bolt_key"
@@ -39,30 +34,14 @@ BOLT_FINN = "01JSANDBOXBOLTFINN0000000"
 BOLT_TOLL_FREE = "+18005550200"
 
 
-@pytest.fixture(scope="module")
-def env_once() -> Iterator[Env]:
-    capture = Capture()
-    cfg = SandboxConfig(klaviyo_api_key=API_KEY, klaviyo_webhook_url=f"{capture.url}/acme",
-                        klaviyo_webhook_secret=SECRET, klaviyo2_api_key=BOLT_KEY,
-                        klaviyo2_webhook_url=f"{capture.url}/bolt",
-                        klaviyo2_webhook_secret=BOLT_SECRET, production_limits=False)
-    app = create_app(cfg)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield Env(f"http://127.0.0.1:{server.server_port}", app.extensions["sandbox"], capture)
-    finally:
-        server.shutdown()
-        capture.close()
+def two_accounts(capture: Capture) -> SandboxConfig:
+    return SandboxConfig(klaviyo_api_key=API_KEY, klaviyo_webhook_url=f"{capture.url}/acme",
+                         klaviyo_webhook_secret=SECRET, klaviyo2_api_key=BOLT_KEY,
+                         klaviyo2_webhook_url=f"{capture.url}/bolt",
+                         klaviyo2_webhook_secret=BOLT_SECRET, production_limits=False)
 
 
-@pytest.fixture
-def env(env_once: Env) -> Iterator[Env]:
-    env_once.sb.reset()
-    env_once.capture.clear()
-    yield env_once
-    wait_until(lambda: env_once.sb.outbox.pending() == 0)
-    env_once.sb.reset()
+env_once, env = sandbox_fixture(config=two_accounts)
 
 
 def bolt(env: Env, method: str, path: str, **kw: Any) -> requests.Response:
