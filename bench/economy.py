@@ -2,27 +2,33 @@
 (first time: caches empty, new customer / new agent) and warm (a repeat), counted by the
 sandbox (`/_sandbox/calls`, reset before each step), next to a same-run naive count.
 
-    .venv/bin/python -m bench.economy [--count 20] [--no-doc]
+    .venv/bin/python -m bench.economy [--count 20] [--modes on,off] [--no-doc]
 
 Calls, not speed, are what the vendors' quotas charge (Zendesk: 200/min on the Team plan), so
 every extra read here is throughput lost at the quota. The naive count is one call per
 upstream write the step must cause (NAIVE below): more than that is lookups the bridge makes,
 fewer would be batching. Cold vs warm shows what the bridge's caches save.
+
+The same steps run twice in one invocation, each on a fresh stack (#15): features on (today's
+defaults with S11's window, A8's quiet hours set to a window the run is outside of, A9's
+ticket context with its field; S10's phrases and M5's profile property are on by default) and
+off (the baseline: no context, no phrases, no quiet hours, no reopen window). A delta line per
+path says whether the features cost a call: Zendesk must be unchanged, and a cold text may cost
+Klaviyo only A9's context read.
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import requests
 
 from bench.pipeline import finished
-from bench.report import machine, publish
-from scripts.devstack import Stack
+from bench.report import publish
+from bench.stack import bench_stack
 from tests.e2e.harness import TOLL_FREE, Bridge, wait_for
 
 # One call per upstream write each step must cause, per (Zendesk, Klaviyo): what a bridge that
@@ -36,6 +42,31 @@ NAIVE: dict[str, tuple[int, int, str]] = {
 }
 NAIVE_WARM_TEXT = (1, 0)
 ZENDESK_AUTH = ("bridge@acme-shop.test/token", "sandbox-zendesk-token")   # the sandbox's own
+# A9's read: the customer's last campaign/flow SMS; GET /api/metrics finds its metric's id, once
+# per worker process (a metric's id is kept in the process), so at most WORKER_CONCURRENCY
+# times a run, in whichever cold texts each process takes first.
+CONTEXT_READ = "klaviyo GET /api/events"
+METRIC_LOOKUP = "klaviyo GET /api/metrics"
+
+
+def quiet_window(now: datetime) -> str:
+    """A8's window for the `on` run: one hour starting twelve hours from now (UTC), so the
+    run (minutes) is never inside it and no reply is held."""
+    start = now.astimezone(UTC) + timedelta(hours=12)
+    return f"{start:%H:%M}-{start + timedelta(hours=1):%H:%M}"
+
+
+def mode_env(mode: str, now: datetime) -> dict[str, str]:
+    """The stack's settings for a mode. Empty values read as unset (`EnvReader.text`), so a
+    variable in the caller's own environment cannot leak into a run."""
+    if mode == "on":
+        return {"SOLVED_REOPEN_HOURS": "72", "QUIET_HOURS": quiet_window(now),
+                "QUIET_HOURS_TZ": "UTC", "TICKET_CONTEXT": "true",
+                "ZENDESK_CONTEXT_FIELD_ID": "360004", "SMS_OPT_OUT_PHRASES": ""}
+    if mode == "off":
+        return {"TICKET_CONTEXT": "false", "SMS_OPT_OUT_PHRASES": "none", "QUIET_HOURS": "",
+                "QUIET_HOURS_TZ": "", "SOLVED_REOPEN_HOURS": ""}
+    raise SystemExit(f"--modes takes on and/or off, got {mode!r}")
 
 
 @dataclass(frozen=True)
@@ -156,8 +187,12 @@ def naive(path: str, temp: str) -> tuple[int, int]:
     return NAIVE[path][:2]
 
 
+def by_key(steps: list[Step]) -> dict[tuple[str, str], Step]:
+    return {(s.path, s.temp): s for s in steps}
+
+
 def table(steps: list[Step]) -> str:
-    by = {(s.path, s.temp): s for s in steps}
+    by = by_key(steps)
     rows = ["| path | cold Zendesk | cold Klaviyo | warm Zendesk | warm Klaviyo | naive cold Z/K "
             "| naive warm Z/K | 429s |", "| --- |" + " ---: |" * 7]
     for path in NAIVE:
@@ -170,13 +205,95 @@ def table(steps: list[Step]) -> str:
     return "\n".join(rows)
 
 
-def doc_section(about: str, args: argparse.Namespace, steps: list[Step]) -> str:
-    breakdown = "\n".join(f"- {s.path}, {s.temp}: {s.breakdown() or 'none'}" for s in steps)
+def endpoint_delta(on: Step, off: Step, api: str) -> dict[str, float]:
+    """Calls per operation on minus off, per endpoint of `api`, only those that differ."""
+    keys = sorted(k for k in set(on.calls) | set(off.calls) if k.startswith(api + " "))
+    diff = {k: on.calls.get(k, 0) / on.count - off.calls.get(k, 0) / off.count for k in keys}
+    return {k: d for k, d in diff.items() if abs(d) > 1e-9}
+
+
+def api_delta(on: Step, off: Step, api: str) -> str:
+    """`unchanged`, or the difference per operation with the endpoints behind it."""
+    diff = endpoint_delta(on, off, api)
+    if not diff:
+        return "unchanged"
+    parts = ", ".join(f"`{k}` {d:+.2f}" for k, d in diff.items())
+    return f"{on.per(api) - off.per(api):+.2f} ({parts})"
+
+
+def delta_lines(on_steps: list[Step], off_steps: list[Step]) -> list[str]:
+    """One line per path: Zendesk and Klaviyo, cold and warm, on minus off."""
+    on, off = by_key(on_steps), by_key(off_steps)
+    lines = []
+    for path in NAIVE:
+        cells = [f"{name} " + ", ".join(
+            f"{t} {api_delta(on[(path, t)], off[(path, t)], api)}" for t in ("cold", "warm"))
+            for api, name in (("zendesk", "Zendesk"), ("klaviyo", "Klaviyo"))]
+        lines.append(f"- {path}: " + "; ".join(cells))
+    return lines
+
+
+def context_verdict(on_steps: list[Step], off_steps: list[Step]) -> str:
+    """Whether a cold text's extra Klaviyo calls are A9's context read (one per new
+    conversation) and nothing else, the per-process metric id lookup aside."""
+    on, off = by_key(on_steps)[("text", "cold")], by_key(off_steps)[("text", "cold")]
+    diff = endpoint_delta(on, off, "klaviyo")
+    read, lookup = diff.pop(CONTEXT_READ, 0.0), diff.pop(METRIC_LOOKUP, 0.0)
+    ok = abs(read - 1) < 1e-9 and not diff
+    line = (f"Cold text, Klaviyo on - off is the context read only (`{CONTEXT_READ}` "
+            f"{read:+.2f} per text, expected +1.00): **{'yes' if ok else 'no'}**")
+    if lookup:
+        line += (f"; besides, `{METRIC_LOOKUP}` {lookup:+.2f} per text: the `Received SMS` "
+                 f"metric's id, looked up once per worker process (at most "
+                 f"WORKER_CONCURRENCY per run, so it shrinks with `--count`)")
+    if diff:
+        line += "; other Klaviyo differences: " + ", ".join(
+            f"`{k}` {d:+.2f}" for k, d in diff.items())
+    return line + "."
+
+
+def zendesk_verdict(on_steps: list[Step], off_steps: list[Step]) -> str:
+    on, off = by_key(on_steps), by_key(off_steps)
+    same = all(not endpoint_delta(on[k], off[k], "zendesk")
+               for k in on if k[0] in ("text", "agent reply"))
+    return (f"Zendesk calls per text and per reply, cold and warm, on vs off: "
+            f"**{'unchanged' if same else 'CHANGED (see the lines above)'}**.")
+
+
+def delta_block(runs: dict[str, list[Step]]) -> str:
+    if "on" not in runs or "off" not in runs:
+        return "(one mode only: no on - off delta; run with `--modes on,off`.)"
+    on, off = runs["on"], runs["off"]
+    return "\n".join(["**Delta, features on - off** (calls per operation):",
+                      *delta_lines(on, off), "", zendesk_verdict(on, off),
+                      context_verdict(on, off)])
+
+
+def modes_text(window: str) -> str:
+    return f"""Each mode on a fresh stack, in this one invocation (#15). **on**: today's defaults
+plus `SOLVED_REOPEN_HOURS=72` (S11), `QUIET_HOURS={window}` with `QUIET_HOURS_TZ=UTC` (A8; a
+window the run is outside of, so no reply is held and only the check is measured; the
+customers' +1 500 numbers take the fallback zone), `TICKET_CONTEXT=true` with
+`ZENDESK_CONTEXT_FIELD_ID=360004` (A9) and the default `SMS_OPT_OUT_PHRASES` (S10). **off**
+(the baseline): `TICKET_CONTEXT=false`, `SMS_OPT_OUT_PHRASES=none`, no `QUIET_HOURS`, no
+`SOLVED_REOPEN_HOURS`. M5's support-state property has no switch: it rides in the Opened /
+Resolved Ticket event in both modes. No step texts a solved ticket, so S11's window decides
+nothing here; A9's context rides in the ticket's creation call (no Zendesk call of its own)
+and costs one Klaviyo `GET /api/events` per new conversation, cached an hour per customer.
+`GET /api/metrics`, where it shows, is the `Received SMS` metric's id, read once per worker
+process and kept (a metric's id never changes)."""
+
+
+def doc_section(about: str, args: argparse.Namespace, runs: dict[str, list[Step]],
+                window: str) -> str:
+    tables = "\n\n".join(f"**Features {m}**\n\n{table(steps)}" for m, steps in runs.items())
+    breakdown = "\n".join(f"- {m}, {s.path}, {s.temp}: {s.breakdown() or 'none'}"
+                          for m, steps in runs.items() for s in steps)
     reasons = "; ".join(f"{path}: {why}" for path, (_, _, why) in NAIVE.items())
     return f"""## API economy: calls per text, reply and ticket event (`bench/economy.py`)
 
 Machine: {about}.
-Command: `.venv/bin/python -m bench.economy --count {args.count}`
+Command: `.venv/bin/python -m bench.economy --count {args.count} --modes {args.modes}`
 
 Real processes (sandbox, gunicorn `web`, celery `worker`, redis-server; no `beat`, so its
 periodic sweep's calls do not land in a step). Sandbox and bridge at production limits; the
@@ -191,10 +308,15 @@ customer's second text (within the 60 s profile cache), the same agent's second 
 same ticket, a second ticket of the same requester, and its close. Figures are calls per
 operation.
 
-{table(steps)}
+{modes_text(window)}
+
+{tables}
+
+{delta_block(runs)}
 
 **Baseline** (computed, not measured): the naive count, one call per upstream write the step
-must cause and nothing else ({reasons}). Above it = lookups; below it would be batching.
+must cause and nothing else ({reasons}). Above it = lookups; below it would be batching. The
+features' own baseline is the `off` run above.
 
 Per endpoint (calls per operation):
 {breakdown}"""
@@ -204,18 +326,19 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--count", type=int, default=20, help="operations per step")
     p.add_argument("--timeout", type=float, default=120, help="seconds to wait for a step")
+    p.add_argument("--modes", default="on,off", help="features on, off, or both (on,off)")
     p.add_argument("--no-doc", action="store_true", help="print only; leave docs/ alone")
     args = p.parse_args()
-    with tempfile.TemporaryDirectory(prefix="zkb-bench-") as tmp:
-        stack = Stack(workdir=Path(tmp), processes=("sandbox", "web", "worker"))
-        try:
-            stack.start()
-            b = Bridge(stack)
-            about = machine(stack.redis_url or "")
-            steps = run(b, args.count, args.timeout)
-        finally:
-            stack.stop()
-    section = doc_section(about, args, steps)
+    now = datetime.now(UTC)
+    envs = {m: mode_env(m, now) for m in (x.strip() for x in args.modes.split(",")) if m}
+    runs: dict[str, list[Step]] = {}
+    abouts = []   # the machine line at each stack's start; the first is published
+    for mode, env in envs.items():
+        print(f"features {mode}: {env}", flush=True)
+        with bench_stack(processes=("sandbox", "web", "worker"), extra_env=env) as (_, b, about):
+            abouts.append(about)
+            runs[mode] = run(b, args.count, args.timeout)
+    section = doc_section(abouts[0], args, runs, quiet_window(now))
     publish("economy", section, args.no_doc)
 
 
