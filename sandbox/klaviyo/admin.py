@@ -51,6 +51,17 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
             return jsonify([dict(p.as_admin_json(), conversation=_conv(state(), p.id))
                             for p in state().profiles.values()])
 
+    @bp.post(f"{PREFIX}/profiles/batch")
+    def profiles_batch() -> tuple[Response, int] | Response:
+        """Many customers subscribed to SMS at once (benchmarks): {"phones": [...]}."""
+        phones = (request.get_json(silent=True) or {}).get("phones")
+        if not isinstance(phones, list) or not all(isinstance(p, str) and E164.match(p)
+                                                   for p in phones):
+            return _error(400, "phones: a list of E.164 numbers")
+        with sb.lock:
+            ids = [state().consenting_profile(p).id for p in phones]
+        return jsonify({"ids": ids})
+
     @bp.post(f"{PREFIX}/profiles/<pid>/consent")
     def consent(pid: str) -> tuple[Response, int] | Response:
         body = request.get_json(silent=True) or {}

@@ -170,6 +170,11 @@ class KlaviyoState:
             self.brand_numbers: dict[str, str] = {b.number: b.kind
                                                   for b in self.account.brand_numbers}
             self.conversations: dict[str, Conversation] = {}
+            # Indexes, so a benchmark's 50,000 customers are not found by scanning them all:
+            # phone -> profile id; (profile id, channel) -> conversation id.
+            self._by_phone = {p.phone_number: p.id for p in self.profiles.values()
+                              if p.phone_number}
+            self._conv_of: dict[tuple[str, str], str] = {}
             self.events: list[Event] = []
             self._unique: set[tuple[str, str, str]] = set()
             self.sms: list[dict[str, Any]] = []
@@ -202,6 +207,9 @@ class KlaviyoState:
     # ---- profiles -----------------------------------------------------------------------
     def find(self, field_name: str, value: str) -> list[Profile]:
         with self.lock:
+            if field_name == "phone_number":
+                p = self.profiles.get(self._by_phone.get(value, ""))
+                return [p] if p is not None and p.phone_number == value else []
             return [p for p in self.profiles.values() if getattr(p, field_name) == value]
 
     def by_phone(self, phone: str) -> Profile | None:
@@ -246,6 +254,8 @@ class KlaviyoState:
         for key in ("email", "phone_number", "external_id", "first_name", "last_name"):
             if attrs.get(key) and getattr(p, key) is None:
                 setattr(p, key, attrs[key])
+                if key == "phone_number":
+                    self._by_phone.setdefault(attrs[key], p.id)
                 p.updated = iso(datetime.now(UTC))
 
     def _create(self, attrs: dict[str, Any]) -> Profile:
@@ -254,7 +264,16 @@ class KlaviyoState:
                     attrs.get("first_name"), attrs.get("last_name"), attrs.get("external_id"),
                     created=now, updated=now, properties=dict(attrs.get("properties") or {}))
         self.profiles[p.id] = p
+        if p.phone_number:
+            self._by_phone.setdefault(p.phone_number, p.id)
         return p
+
+    def consenting_profile(self, phone: str) -> Profile:
+        """The profile with `phone` (made if new) subscribed to SMS (benchmarks' customers)."""
+        with self.lock:
+            p = self.by_phone(phone) or self._create({"phone_number": phone})
+            self.set_consent(p, "SUBSCRIBED", "SUBSCRIBED")
+            return p
 
     def set_consent(self, profile: Profile, marketing: str | None = None,
                     transactional: str | None = None) -> None:
@@ -295,8 +314,14 @@ class KlaviyoState:
     # ---- conversations and SMS ----------------------------------------------------------
     def conversation_of(self, profile_id: str, channel: str = "sms") -> Conversation | None:
         with self.lock:
-            return next((c for c in self.conversations.values()
-                         if c.profile_id == profile_id and c.channel == channel), None)
+            return self.conversations.get(self._conv_of.get((profile_id, channel), ""))
+
+    def add_conversation(self, conv: Conversation) -> Conversation:
+        """Every conversation is added here (the index `conversation_of` reads)."""
+        with self.lock:
+            self.conversations[conv.id] = conv
+            self._conv_of.setdefault((conv.profile_id, conv.channel), conv.id)
+            return conv
 
     def conversations_of(self, profile_id: str) -> list[Conversation]:
         with self.lock:
@@ -316,7 +341,7 @@ class KlaviyoState:
             conv = self.conversation_of(profile.id, WHATSAPP)
             if conv is None:
                 conv = Conversation(new_profile_id(), profile.id, brand_number, WHATSAPP)
-                self.conversations[conv.id] = conv
+                self.add_conversation(conv)
             conv.brand_number = brand_number
             props = {"Message Body": body, "To Number": brand_number, "From Number": phone,
                      "Channel": WHATSAPP}
@@ -371,7 +396,7 @@ class KlaviyoState:
                 conv = self.conversation_of(profile.id)
                 if conv is None:
                     conv = Conversation(new_profile_id(), profile.id, brand_number)
-                    self.conversations[conv.id] = conv
+                    self.add_conversation(conv)
                 conv.brand_number = brand_number
             props: dict[str, Any] = {"Message Body": body, "To Number": brand_number,
                                      "From Number": phone}

@@ -225,3 +225,22 @@ def test_a_503s_retry_after_is_followed_only_with_the_account_setting() -> None:
     assert webhooks.retry_policy(busy, None, 1) == 0.25
     assert webhooks.retry_policy_503(busy, None, 1) == 5.0
     assert webhooks.retry_policy_503(busy, None, webhooks.MAX_ATTEMPTS) is None
+
+
+def test_a_batch_of_customers_is_made_subscribed_without_a_text_and_found_by_phone(
+        env: Env) -> None:
+    """Benchmarks' customers (thousands a call): profiles with SMS consent, no SMS, no webhook;
+    a later text from one of them lands on that profile and starts its conversation."""
+    phones = [f"+1500{5554000 + i:07d}" for i in range(3)]
+    made = env.admin("POST", "/_sandbox/klaviyo/profiles/batch", json={"phones": phones})
+    again = env.admin("POST", "/_sandbox/klaviyo/profiles/batch", json={"phones": phones[:1]})
+    assert again["ids"] == made["ids"][:1] and len(set(made["ids"])) == 3
+    profiles = {p["phone_number"]: p for p in env.admin("GET", "/_sandbox/klaviyo/profiles")}
+    assert all(profiles[p]["sms_marketing"] == "SUBSCRIBED" for p in phones)
+    assert env.admin("GET", "/_sandbox/klaviyo/sms") == [] and env.sb.outbox.pending() == 0
+    env.admin("POST", "/_sandbox/klaviyo/inbound",
+              json={"from": phones[1], "to": TOLL_FREE, "body": "hi"})
+    assert profiles[phones[1]]["id"] == made["ids"][1]
+    assert env.sb.klaviyo.conversation_of(made["ids"][1]) is not None
+    bad = env.admin_raw("POST", "/_sandbox/klaviyo/profiles/batch", json={"phones": ["12"]})
+    assert bad.status_code == 400 and "E.164" in bad.json()["error"]
