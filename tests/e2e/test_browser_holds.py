@@ -8,8 +8,8 @@ driven in headless Chromium against the real processes (sandbox, receiver, worke
   time it goes out; "Send held replies now" adds `sms_send_now`, and it arrives on the phone.
 
 The desk knows of a hold only from what an agent in Zendesk sees (the tags and the bridge's
-notes: sandbox/zendesk/desk_flags.py). Each test saves screenshots to docs/screenshots/ for the
-README (overwritten on every run).
+notes: sandbox/zendesk/desk_flags.py). Each test takes screenshots for the README (written to
+docs/screenshots/ with UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -25,13 +24,12 @@ from playwright.sync_api import Browser, Page, expect
 from bridge.domain.opt_out import OPT_OUT_REQUEST_TAG
 from bridge.domain.reply_holds import SEND_NOW_TAG
 from scripts.devstack import Stack
-from tests.browser_support import chromium
+from tests.browser_support import chromium, save_screenshot
 from tests.e2e.conftest import E2E_ENV
 from tests.e2e.harness import ALICE, Bridge, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
 
 
@@ -83,8 +81,7 @@ def reply_in_the_desk(browser: Browser, sandbox: str, text: str, body: str) -> P
 
 
 def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    save_screenshot(page, name)
 
 
 def replies(bridge: Bridge) -> list[str]:

@@ -1,21 +1,18 @@
 """S9 in the browser: a person switches the sandbox phone to WhatsApp, sends a message, sees the
 ticket with its WhatsApp badge in the desk, answers it there, and sees the answer arrive in the
-phone's WhatsApp thread (not the SMS one). Screenshots of the phone and the desk are saved to
-docs/screenshots/ for the README."""
+phone's WhatsApp thread (not the SMS one). Screenshots of the phone and the desk are saved
+(to docs/screenshots/ for the README with UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser_support import chromium
+from tests.browser_support import chromium, save_screenshot
 from tests.e2e.harness import ALICE, Bridge
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def test_s9_a_whatsapp_message_from_the_phone_becomes_a_ticket_and_its_reply_comes_back(
@@ -49,9 +46,8 @@ def test_s9_a_whatsapp_message_from_the_phone_becomes_a_ticket_and_its_reply_com
 
         incoming = phone.locator("[data-testid=sms][data-channel=whatsapp].in")
         expect(incoming).to_contain_text("We do: 3-5 days, free over $50.")
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        phone.screenshot(path=str(SCREENSHOTS / "phone-whatsapp.png"))
-        desk.screenshot(path=str(SCREENSHOTS / "desk-whatsapp.png"))
+        save_screenshot(phone, "phone-whatsapp")
+        save_screenshot(desk, "desk-whatsapp")
 
         phone.get_by_test_id("whatsapp-toggle").uncheck()       # the SMS thread: nothing
         expect(phone.get_by_test_id("thread")).to_contain_text("No texts yet.")
