@@ -111,8 +111,8 @@ def flood_phase(b: Bridge, texts: list[tuple[str, str]], control: str, window: f
         time.sleep(max(0.0, start + (n + 1) * gap - time.time()))
     last_sent = time.time()
     wait_for(lambda: all(landed(b, p, t) for p, t in texts[-20:]), 7200, "the backlog", every=2)
+    tail = time.time() - last_sent          # the texts are in; what follows is ticket metrics
     b.settle(7200)
-    tail = time.time() - last_sent
     stop.set()
     ctl.join(900)
     watch.stop.set()
