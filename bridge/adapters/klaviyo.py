@@ -12,6 +12,7 @@ from typing import Any
 import requests
 
 from bridge.adapters.http import Funnel, Gate, Observer
+from bridge.domain.coerce import as_moment
 from bridge.domain.context import LastSms
 from bridge.domain.metric_rules import MetricEvent
 from bridge.domain.model import Profile
@@ -198,7 +199,8 @@ def last_marketing_sms(events: list[Any]) -> LastSms | None:
             continue
         campaign, flow = props.get("Campaign Name"), props.get("Flow Name")
         name = campaign or flow
-        at = _event_time(attributes)
+        moment = as_moment(attributes)
+        at = moment.timestamp() if moment else None
         if not isinstance(name, str) or not name.strip() or at is None:
             continue
         body = props.get("Message Body")
@@ -206,14 +208,3 @@ def last_marketing_sms(events: list[Any]) -> LastSms | None:
                        body=body if isinstance(body, str) else "", at=at)
     return None
 
-
-def _event_time(attributes: dict[str, Any]) -> float | None:
-    raw = attributes.get("datetime")
-    if isinstance(raw, str):
-        try:
-            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-    stamp = attributes.get("timestamp")
-    return float(stamp) if isinstance(stamp, int | float) else None

@@ -4,6 +4,7 @@ exception. One meaning per name, used by payloads/ and the metric rules alike.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 ID_RANGE = (-2**63, 2**63)     # Zendesk ids are 64-bit
@@ -30,3 +31,22 @@ def as_list(value: Any) -> list[Any]:
 
 def as_text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def as_moment(attributes: dict[str, Any]) -> datetime | None:
+    """When a Klaviyo event happened: its ISO `datetime`, else its epoch `timestamp`; None when
+    neither is usable (webhook items and Events API resources carry the same attributes)."""
+    raw = attributes.get("datetime")
+    if isinstance(raw, str):
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    ts = attributes.get("timestamp")
+    if isinstance(ts, int | float):
+        try:
+            return datetime.fromtimestamp(ts, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            pass
+    return None

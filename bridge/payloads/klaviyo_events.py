@@ -8,10 +8,10 @@ so checking them against a live account is a one-line change.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from bridge.domain.coerce import as_obj
+from bridge.domain.coerce import as_moment, as_obj
 from bridge.domain.model import InboundSms
 from bridge.domain.phones import canonical_brand_number, normalize
 
@@ -26,20 +26,10 @@ class EventShapeError(ValueError):
 
 
 def _sent_at(attributes: dict[str, Any]) -> datetime:
-    raw = attributes.get("datetime")
-    if isinstance(raw, str):
-        try:
-            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        except ValueError:
-            pass
-    ts = attributes.get("timestamp")
-    if isinstance(ts, int | float):
-        try:
-            return datetime.fromtimestamp(ts, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            pass
-    raise EventShapeError("event has neither a valid 'datetime' nor 'timestamp'")
+    moment = as_moment(attributes)
+    if moment is None:
+        raise EventShapeError("event has neither a valid 'datetime' nor 'timestamp'")
+    return moment
 
 
 def parse_inbound_sms(item: dict[str, Any]) -> InboundSms:
