@@ -13,7 +13,7 @@ from typing import Any
 
 from celery.signals import task_postrun, task_prerun
 
-SOURCES = ("klaviyo:", "zendesk:")
+SOURCES = ("klaviyo:", "zendesk:", "klaviyo@")
 _bound: ContextVar[dict[str, str] | None] = ContextVar("zkb_task_context", default=None)
 
 

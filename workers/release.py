@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from bridge.domain.brand_scope import source_of
 from bridge.ports import StorePort
 
 log = logging.getLogger("zkbridge.release")
@@ -26,7 +27,7 @@ def release(store: StorePort, publish: Publish, now: float,
     kinds = store.events.event_fields([ref for ref, _ in due], "kind")
     sent = 0
     for i, ((ref, at), fields) in enumerate(zip(due, kinds, strict=True)):
-        task = task_for_kind(ref.split(":", 1)[0], fields.get("kind") or "")
+        task = task_for_kind(source_of(ref), fields.get("kind") or "")
         if task is None:
             continue
         try:

@@ -13,6 +13,7 @@ import redis
 from bridge.adapters import meters
 from bridge.adapters import redis_keys as keys
 from bridge.adapters.http import Observer
+from bridge.domain.brand_scope import current, source_of
 
 
 class Outcomes:
@@ -68,7 +69,8 @@ class Outcomes:
         Metric failures are kept: their events live in their own hash."""
         cursor = int(self._r.get(keys.FAILED_PRUNE_CURSOR) or 0)
         cursor, fields = self._r.hscan(keys.FAILED, cursor, count=batch)
-        refs = [f.decode() for f in fields if f.decode().startswith(("klaviyo:", "zendesk:"))]
+        refs = [f.decode() for f in fields
+                if source_of(f.decode()) in ("klaviyo", "zendesk") and ":" in f.decode()]
         pipe = self._r.pipeline(transaction=False)
         for ref in refs:
             pipe.exists(keys.event(ref))
@@ -83,9 +85,9 @@ class Outcomes:
         """Set a job aside; `replayable` (from the error class) says whether replay is safe."""
         previous = self._r.hget(keys.FAILED, ref)
         first = json.loads(previous)["first_failure"] if previous else now
-        source = ref.split(":", 1)[0]
         self._r.hset(keys.FAILED, ref, json.dumps({
-            "ref": ref, "source": source, "task": task, "error": type(error).__name__,
+            "ref": ref, "source": source_of(ref), "brand": current(), "task": task,
+            "error": type(error).__name__,
             "message": str(error)[:500], "attempts": attempts, "first_failure": first,
             "last_failure": now, "replayable": bool(getattr(error, "replayable", True))}))
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import redis
 
+from bridge.adapters import redis_keys as rkeys
 from bridge.domain.model import Budget
 
 # Shared by both scripts. KEYS: one sorted set per budget window; ARGV starts with (limit,
@@ -156,7 +157,7 @@ class Quota:
         pipe = self._client.pipeline()
         for b in budgets:
             for _, seconds in b.windows:
-                pipe.zrem(f"zkb:quota:{b.name}:{seconds:g}", grant)
+                pipe.zrem(rkeys.quota(b.name, seconds), grant)
         pipe.execute()
 
 
@@ -166,7 +167,7 @@ def _windows(budgets: tuple[Budget, ...]) -> tuple[list[str], list[float]]:
     args: list[float] = []
     for b in budgets:
         for limit, seconds in b.windows:
-            keys.append(f"zkb:quota:{b.name}:{seconds:g}")
+            keys.append(rkeys.quota(b.name, seconds))
             args += [limit, seconds + GUARD_SECONDS]
     return keys, args
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 
+from bridge.domain.brand_scope import DEFAULT, current
+
 DAY = 24 * 3600
 CONVERSATION_TTL = 90 * DAY
 OWN_COMMENT_TTL = 90 * DAY
@@ -148,11 +150,11 @@ def ticket_conversation(ticket_id: int) -> str:
 
 
 def profile(profile_id: str) -> str:
-    return f"zkb:profile:{profile_id}"
+    return scoped(f"zkb:profile:{profile_id}")
 
 
 def context(profile_id: str) -> str:
-    return f"zkb:context:{profile_id}"
+    return scoped(f"zkb:context:{profile_id}")
 
 
 def agent(user_id: int) -> str:
@@ -200,11 +202,11 @@ def reply(comment_id: int) -> str:
 
 
 def sent_text(phone: str, text: str) -> str:
-    return f"zkb:sent:{phone}:{digest(text)}"
+    return scoped(f"zkb:sent:{phone}:{digest(text)}")
 
 
 def echo(phone: str, text: str) -> str:
-    return f"zkb:echo:{phone}:{digest(text)}"
+    return scoped(f"zkb:echo:{phone}:{digest(text)}")
 
 
 def claim(what: str) -> str:
@@ -220,15 +222,15 @@ def metric(ticket_id: int, name: str) -> str:
 
 
 def support_open(requester_id: int) -> str:
-    return f"{SUPPORT_OPEN}{requester_id}"
+    return scoped(f"{SUPPORT_OPEN}{requester_id}")
 
 
 def support_ticket(ticket_id: int) -> str:
-    return f"zkb:support:ticket:{ticket_id}"
+    return scoped(f"zkb:support:ticket:{ticket_id}")
 
 
 def support_hold(requester_id: int) -> str:
-    return f"zkb:support:hold:{requester_id}"
+    return scoped(f"zkb:support:hold:{requester_id}")
 
 
 def value(name: str) -> str:
@@ -237,7 +239,9 @@ def value(name: str) -> str:
 
 
 def quota(budget: str, seconds: float) -> str:
-    return f"zkb:quota:{budget}:{seconds:g}"
+    """A Klaviyo budget's windows are the brand's (Klaviyo limits are per account, E7); the
+    Zendesk budgets are shared by every brand."""
+    return scoped(f"zkb:quota:{budget}:{seconds:g}")
 
 
 def quota_asking(budget: str, seconds: float, lane: str) -> str:
@@ -265,16 +269,19 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.strip().encode()).hexdigest()[:32]
 
 
-# --- brand-scoped keys (E7, #16): a PROPOSAL, not used yet (docs/brands.md) -------------------
-# A brand's own data gets `brand:<name>:` after `zkb:`; the default brand keeps today's names, so
-# upgrading a single-brand deployment changes nothing (no migration). `zkb:brand:` starts no key
-# above, and a name is a slug without `:`, so no two brands' keys can meet. Scoped: what belongs
-# to one Klaviyo account or one brand's customers; shared: the one Zendesk account's
-# (tickets, comments, its quota, bulk jobs, OAuth token), order and scheduling.
-BRAND_SCOPED = ("zkb:ev:klaviyo:", "zkb:conv:", "zkb:convq:", "zkb:lock:", "zkb:opensms:",
-                "zkb:profile:", "zkb:context:", "zkb:posted:", "zkb:sent:", "zkb:echo:",
-                "zkb:support:", "zkb:metrics:", "zkb:failed", "zkb:quota:klaviyo-")
-DEFAULT_BRAND = "default"
+# --- brand-scoped keys (E7, #16) ------------------------------------------------------------
+# A brand's own data (one Klaviyo account's: its profiles, the texts it sent and echoed, its
+# customers' support counts, its metric buffer, its Klaviyo budgets) gets `brand:<name>:` after
+# `zkb:`; the brand is the one of the work in hand (domain/brand_scope.py). The default brand
+# keeps today's names, so upgrading a single-brand deployment changes nothing (no migration).
+# `zkb:brand:` starts no key above, and a name is a slug without `:`, so no two brands' keys
+# can meet. Not scoped, because they cannot meet either: Klaviyo event keys (a brand's refs
+# carry `@<brand>`), conversations, their queues and the open-SMS index (keyed by the brand
+# number, and no two brands share a number), and the one Zendesk account's keys (tickets,
+# comments, replies, intents, its budgets, bulk jobs, the OAuth token), ordering and scheduling.
+BRAND_SCOPED = ("zkb:profile:", "zkb:context:", "zkb:sent:", "zkb:echo:", "zkb:support:",
+                "zkb:metrics:", "zkb:quota:klaviyo-")
+DEFAULT_BRAND = DEFAULT
 
 
 def brand_key(key: str, brand: str) -> str:
@@ -282,3 +289,25 @@ def brand_key(key: str, brand: str) -> str:
     if brand == DEFAULT_BRAND or not key.startswith(BRAND_SCOPED):
         return key
     return f"zkb:brand:{brand}:{key.removeprefix('zkb:')}"
+
+
+def scoped(key: str) -> str:
+    """`key` as the brand of the work in hand keeps it."""
+    return brand_key(key, current())
+
+
+def metrics_pending() -> str:
+    return scoped(METRICS_PENDING)
+
+
+def metrics_inflight() -> str:
+    """The prefix of a bulk batch in flight (`<prefix><at>:<token>`)."""
+    return scoped(METRICS_INFLIGHT)
+
+
+def metrics_failed() -> str:
+    return scoped(METRICS_FAILED)
+
+
+def support_open_prefix() -> str:
+    return scoped(SUPPORT_OPEN)

@@ -83,7 +83,7 @@ class SupportState:
         for ticket_id, requester_id, change in changes:
             self._apply(keys=[keys.support_ticket(ticket_id), keys.support_open(requester_id)],
                         args=[ticket_id, requester_id, change, keys.SUPPORT_TTL,
-                              keys.SUPPORT_OPEN], client=pipe)
+                              keys.support_open_prefix()], client=pipe)
         return [int(n) for n in pipe.execute()]
 
     def note(self, events: list[MetricEvent]) -> None:

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bridge.domain.brand_scope import DEFAULT as DEFAULT_BRAND
+from bridge.domain.brand_scope import make_ref
+
 OPEN_STATUSES = ("new", "open", "pending")
 
 
@@ -140,11 +143,12 @@ class RawEvent:
     id: str
     kind: str         # Klaviyo topic or Zendesk event type
     data: dict[str, Any]
+    brand: str = DEFAULT_BRAND   # the brand whose webhook route it came in on (E7)
 
     @property
     def ref(self) -> str:
-        """What a task carries: source and id, nothing personal (E5)."""
-        return f"{self.source}:{self.id}"
+        """What a task carries: source, brand when not the default, id; nothing personal (E5)."""
+        return make_ref(self.source, self.id, self.brand)
 
 
 @dataclass(frozen=True)

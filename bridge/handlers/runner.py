@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.domain.brand_scope import source_of
 from bridge.errors import Deferred, FailedAttempt, Permanent, QueueBusy, RateLimited
 from bridge.handlers.outcome_log import log_outcome
 from bridge.ports import StorePort
@@ -55,8 +56,8 @@ class Runner:
 
     def run_event(self, ref: str) -> str:
         """Make sure this event, and every event before it in its queue, is processed."""
-        if not ref.startswith(self.source + ":"):
-            raise RuntimeError(f"{self.kind} runner given a {ref.split(':', 1)[0]} event")
+        if source_of(ref) != self.source:
+            raise RuntimeError(f"{self.kind} runner given a {source_of(ref)} event")
         event = self.store.events.load_event(ref)
         if event is None:
             self.store.outcomes.count(self.kind, "dropped", "event_missing")
@@ -89,9 +90,9 @@ class Runner:
 
     def _process_head(self, queue: str, member: str) -> None:
         ref = member.split("|", 1)[1]
-        if not ref.startswith(self.source + ":"):
+        if source_of(ref) != self.source:
             # A queue holds one handler's events; never let another handler "drop" them.
-            raise RuntimeError(f"{self.kind} runner reached a {ref.split(':', 1)[0]} queue")
+            raise RuntimeError(f"{self.kind} runner reached a {source_of(ref)} queue")
         event = self.store.events.load_event(ref)
         if event is None or event.get("state") in FINAL_STATES:
             self.store.queues.remove_pending(queue, member)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bridge.domain.brand_scope import source_of
 from bridge.ports import StorePort
 
 STRANDED_AFTER = 30.0
@@ -27,7 +28,7 @@ def sweep(store: StorePort, enqueue: Callable[[str, str], None], now: float,
           in_broker: InBroker = lambda refs: set()) -> dict[str, int]:
     unconfirmed = []
     for ref, kind in store.events.unqueued_before(now - STRANDED_AFTER):
-        task = task_for_kind(ref.split(":", 1)[0], kind)
+        task = task_for_kind(source_of(ref), kind)
         if task is None:      # a topic the bridge does not use, left by a receiver that died
             store.events.drop_unused(ref)
         else:
@@ -36,7 +37,7 @@ def sweep(store: StorePort, enqueue: Callable[[str, str], None], now: float,
     for queue, member, received_at, kind in store.queues.waiting_heads():
         if received_at < now - STRANDED_AFTER and not store.queues.queue_locked(queue):
             ref = member.split("|", 1)[1]
-            task = task_for_kind(ref.split(":", 1)[0], kind)
+            task = task_for_kind(source_of(ref), kind)
             if task:
                 stranded.append((task, ref))
     held = in_broker([ref for _, ref in unconfirmed + stranded])

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bridge.domain.brand_scope import source_of
 from bridge.domain.redact import scrub
 from bridge.payloads.klaviyo_events import (
     RECEIVED_SMS,
@@ -109,7 +110,7 @@ def replay(store: StorePort, ref: str, enqueue: Enqueue, task_for_kind: TaskForK
     entry = store.outcomes.failed_entry(ref) or {}
     if entry.get("error") in NOT_REPLAYABLE:
         return f"{ref}: not replayed; {NOT_REPLAYABLE[entry['error']]}"
-    task = task_for_kind(ref.split(":", 1)[0], kind)
+    task = task_for_kind(source_of(ref), kind)
     if task is None:
         return f"{ref}: not replayed; no task handles events of kind {kind!r}"
     if state != "failed":

@@ -8,19 +8,20 @@ import pytest
 
 from bridge.adapters import redis_keys as keys
 from bridge.brands import DEFAULT
+from bridge.domain.brand_scope import scope
 
-SCOPED = [keys.event("klaviyo:01JX"), keys.conversation("+15005550101", "+18005550100"),
-          keys.ordered_queue("sms:+15005550101"), keys.open_sms("+15005550101"),
-          keys.profile("01JSANDBOXALICE"), keys.context("01JSANDBOXALICE"),
-          keys.posted(42, "hi"), keys.sent_text("+15005550101", "hi"),
-          keys.echo("+15005550101", "hi"), keys.support_open(42), keys.support_ticket(7),
-          keys.METRICS_PENDING, keys.METRICS_FAILED, keys.FAILED,
-          keys.quota("klaviyo-profiles", 60)]
+SCOPED = [keys.profile("01JSANDBOXALICE"), keys.context("01JSANDBOXALICE"),
+          keys.sent_text("+15005550101", "hi"), keys.echo("+15005550101", "hi"),
+          keys.support_open(42), keys.support_ticket(7), keys.support_hold(42),
+          keys.METRICS_PENDING, keys.METRICS_FAILED, keys.quota("klaviyo-profiles", 60)]
 SHARED = [keys.quota("zendesk", 60), keys.quota("zendesk-ticket-updates", 60),
           keys.ticket_conversation(7), keys.own_comment(9), keys.reply(9), keys.intent("x"),
           keys.made_ticket(7), keys.group(7002), keys.agent(9001), keys.bulk_item("x"),
           keys.oauth_token("f"), keys.SEQ, keys.DUE, keys.BEAT_LEASE, keys.COUNTERS,
-          keys.event("zendesk:abc")]
+          keys.event("zendesk:abc"), keys.FAILED, keys.posted(42, "hi"),
+          # told apart by the brand number (unique across brands) or the ref's `@brand`
+          keys.conversation("+15005550101", "+18005550100"), keys.open_sms("+15005550101"),
+          keys.ordered_queue("sms:+15005550101"), keys.event("klaviyo:01JX")]
 
 
 @pytest.mark.parametrize("key", SCOPED + SHARED)
@@ -49,3 +50,18 @@ def test_no_key_of_today_can_be_taken_for_a_brands_key() -> None:
 def test_every_scoped_prefix_is_a_declared_key(prefix: str) -> None:
     declared = [p for pattern in keys.TABLE for p in pattern.split(", ")]
     assert any(p.startswith(prefix) or prefix.startswith(p.split("<")[0]) for p in declared)
+
+
+def test_the_key_functions_follow_the_brand_in_scope() -> None:
+    outside = [keys.profile("p"), keys.sent_text("+15005550101", "hi"), keys.support_open(4),
+               keys.metrics_pending(), keys.metrics_failed(), keys.quota("klaviyo-events", 1)]
+    with scope("shop2"):
+        inside = [keys.profile("p"), keys.sent_text("+15005550101", "hi"),
+                  keys.support_open(4), keys.metrics_pending(), keys.metrics_failed(),
+                  keys.quota("klaviyo-events", 1)]
+        shared = [keys.quota("zendesk", 60), keys.conversation("+15005550101", "+1800")]
+    assert inside == [keys.brand_key(k, "shop2") for k in outside]
+    assert all(k.startswith("zkb:brand:shop2:") for k in inside)
+    assert shared == [keys.quota("zendesk", 60), keys.conversation("+15005550101", "+1800")]
+    with scope(None):
+        assert keys.profile("p") == outside[0]
