@@ -4,7 +4,9 @@ at import time, and this is the only module of bridge/ that imports every layer.
 
 from __future__ import annotations
 
-from bridge import budgets
+from collections.abc import Callable
+
+from bridge import brands, budgets
 from bridge.adapters.klaviyo import KlaviyoClient
 from bridge.adapters.redis_client import connect
 from bridge.adapters.store import Store
@@ -12,6 +14,7 @@ from bridge.adapters.zendesk import ZendeskClient
 from bridge.adapters.zendesk_admin import ZendeskAdmin
 from bridge.adapters.zendesk_auth import ClientCredentials
 from bridge.adapters.zendesk_bulk import ZendeskBulk
+from bridge.brands import Brand
 from bridge.budgets import Budgets
 from bridge.config import Settings
 from bridge.domain import quiet_hours
@@ -47,8 +50,27 @@ def zendesk_client(settings: Settings, st: Store | None = None) -> ZendeskClient
                          auth=zendesk_oauth(settings, st),
                          timeout=settings.http_timeout_seconds,
                          observe=st.outcomes.upstream_observer() if st else None,
-                         gate=budgets.gate(st.quota, budgets.zendesk_budgets(settings))
-                         if st else None)
+                         gate=zendesk_gate(settings, st) if st else None)
+
+
+def zendesk_gate(settings: Settings, st: Store) -> budgets.Gate:
+    """With a brands file, brands take turns on the one Zendesk account's budgets (E7); one
+    brand keeps today's plain budget (same keys, same members)."""
+    table = budgets.zendesk_budgets(settings)
+    if settings.brands_file:
+        return budgets.fair_gate(st.fair_quota, table)
+    return budgets.gate(st.quota, table)
+
+
+def for_brand(settings: Settings, brand: Brand) -> Settings:
+    """The settings a brand's handlers are built with (bridge/brands.py)."""
+    return brands.brand_settings(settings, brand)
+
+
+def owns_number(all_brands: tuple[Brand, ...], name: str) -> Callable[[str], bool]:
+    """Which brand numbers are the brand `name`'s (A7 notes only its own tickets)."""
+    brand = brands.brand_named(all_brands, name)
+    return brands.owns_number(all_brands, brand) if brand else (lambda number: False)
 
 
 def zendesk_oauth(settings: Settings, st: Store | None = None) -> ClientCredentials | None:
@@ -139,10 +161,12 @@ def ticket_event_deps(settings: Settings, shared_store: Store | None = None) -> 
                            metrics=metrics_deps(settings, st), max_attempts=settings.max_attempts)
 
 
-def campaign_deps(settings: Settings, shared_store: Store | None = None) -> CampaignDeps:
+def campaign_deps(settings: Settings, shared_store: Store | None = None,
+                  owns: Callable[[str], bool] | None = None) -> CampaignDeps:
     st = shared_store or store(settings)
     return CampaignDeps(store=st, zendesk=zendesk_client(settings, st),
-                        max_attempts=settings.max_attempts)
+                        max_attempts=settings.max_attempts,
+                        owns=owns or (lambda number: True))
 
 
 def open_sms_rebuild_deps(settings: Settings, st: Store) -> RebuildDeps:

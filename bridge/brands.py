@@ -7,14 +7,14 @@ adapters/redis_keys.py and docs/brands.md). `BRANDS_FILE` (brands_file.py) adds 
 The file and the variables are validated together: every problem is collected, each naming
 the brand and the field, like `Settings.from_env`.
 
-Not wired yet: the next session routes webhooks, keys and budgets by brand (docs/brands.md).
+How the rest of the bridge uses them: docs/brands.md.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -140,9 +140,42 @@ def brand_named(brands: Iterable[Brand], name: str) -> Brand | None:
     return next((b for b in brands if b.name == name), None)
 
 
-def brand_for_ticket(brands: tuple[Brand, ...], zendesk_brand_id: int | None) -> Brand:
-    """The brand a Zendesk ticket belongs to, by its brand id: the default brand when no
-    configured brand has that id (its metrics then land on the default brand's account)."""
+def brand_for_ticket(brands: tuple[Brand, ...], zendesk_brand_id: int | None,
+                     number: str | None = None) -> Brand:
+    """The brand a Zendesk ticket belongs to: by its Zendesk brand id, else by the brand number
+    of its SMS conversation (external_id; numbers are unique across brands), else the default
+    brand (so a ticket of a Zendesk brand no configured brand maps gets its metrics on the
+    default brand's Klaviyo account, as the README says)."""
     found = next((b for b in brands if zendesk_brand_id is not None
                   and b.zendesk_brand_id == zendesk_brand_id), None)
+    if found is None and number:
+        found = next((b for b in brands if number in b.numbers), None)
     return found or brands[0]
+
+
+def brand_settings(settings: Settings, brand: Brand) -> Settings:
+    """The settings a brand's jobs run with: the deployment's, with the brand's Klaviyo account,
+    keywords, reply mode and Zendesk brand, group, tags and subject (the default brand's are
+    the settings themselves)."""
+    if brand.is_default:
+        return settings
+    return replace(settings, klaviyo_api_key=brand.klaviyo_api_key,
+                   klaviyo_webhook_secret=",".join(brand.klaviyo_webhook_secrets),
+                   zendesk_brand_id=brand.zendesk_brand_id,
+                   **{key: getattr(brand, key) for key in OPTIONAL})
+
+
+def owns_number(brands: tuple[Brand, ...], brand: Brand) -> Callable[[str], bool]:
+    """Whether a brand number is `brand`'s: one of its numbers; for the default brand (any
+    number, as today), any number no other brand names. A7 notes only a brand's own tickets."""
+    if brand.numbers or not brand.is_default:
+        mine = frozenset(brand.numbers)
+        return lambda number: number in mine
+    others = frozenset(n for b in brands if not b.is_default for n in b.numbers)
+    return lambda number: number not in others
+
+
+def brand_secrets(brands: Iterable[Brand]) -> list[str]:
+    """Every brand's API key and webhook secrets, for the log guard (a brands file's secrets
+    are not in the environment, where the guard looks for the others)."""
+    return [s for b in brands for s in (b.klaviyo_api_key, *b.klaviyo_webhook_secrets) if s]

@@ -22,8 +22,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from bridge.config import Settings
+from bridge.domain.brand_scope import current
 from bridge.domain.model import Budget
-from bridge.ports import QuotaPort
+from bridge.ports import FairQuotaPort, QuotaPort
 
 # Spent by handlers themselves (see above), so the funnel takes nothing for them.
 HANDLER_BUDGETED = frozenset({"POST conversation-messages", "POST events",
@@ -122,3 +123,9 @@ def klaviyo_budgets(settings: Settings) -> BudgetTable:
 def gate(quota: QuotaPort, budgets: BudgetTable) -> Gate:
     """The Funnel hook: seconds to wait before `endpoint` may be called (0: go now)."""
     return lambda endpoint: quota.take(*budgets(endpoint))
+
+
+def fair_gate(quota: FairQuotaPort, budgets: BudgetTable) -> Gate:
+    """The Funnel hook of the shared Zendesk account when several brands use it (E7): the
+    brand in scope (domain/brand_scope.py) takes its turn within its lane."""
+    return lambda endpoint: quota.take(*budgets(endpoint), brand=current(), lane=_lane.get())

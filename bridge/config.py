@@ -89,6 +89,7 @@ class Settings:
     ops_token: str | None = field(default=None, repr=False)   # /ops password; unset: page off
     metrics_require_auth: bool = False
     support_state_property: str = "Open support tickets"   # M5: the profile property
+    brands_file: str | None = None     # E7: further brands (bridge/brands.py); None: one brand
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -204,7 +205,7 @@ def _secrets(p: EnvReader) -> dict[str, object]:
     return {"zendesk_webhook_secret": p.secret("ZENDESK_WEBHOOK_SECRET", required=True) or "",
             "klaviyo_api_key": p.secret("KLAVIYO_API_KEY", required=True) or "",
             "klaviyo_webhook_secret": p.secret("KLAVIYO_WEBHOOK_SECRET", required=True) or "",
-            "klaviyo_revision": revision}
+            "klaviyo_revision": revision, "brands_file": p.text("BRANDS_FILE") or None}
 
 
 def _sms(p: EnvReader) -> dict[str, object]:

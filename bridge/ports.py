@@ -193,6 +193,12 @@ class QuotaPort(Protocol):
     def refund(self, grant: str, *budgets: Budget) -> None: ...
 
 
+class FairQuotaPort(Protocol):
+    """The shared Zendesk budget taken in turns by brands, within a lane (E7, fair_quota.py)."""
+
+    def take(self, *budgets: Budget, brand: str, lane: str) -> float: ...
+
+
 class DuePort(Protocol):
     """Jobs waiting past a safe countdown, by due time (#14, adapters/due_refs.py)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from importlib.resources import files
 
 import redis
@@ -19,7 +20,9 @@ from kombu.exceptions import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.adapters.store import Store
+from bridge.brands import brand_named
 from bridge.config import Settings
+from bridge.domain.brand_scope import DEFAULT
 from bridge.domain.model import RawEvent
 from bridge.payloads.envelopes import EnvelopeError, split_klaviyo, split_zendesk
 from bridge.payloads.klaviyo_events import RECEIVED_SMS, receipt_phone
@@ -175,13 +178,34 @@ HEADER_CHECKS = {"klaviyo": check_klaviyo_headers, "zendesk": check_zendesk_head
 
 @bp.post("/webhooks/<any(klaviyo, zendesk):source>")
 def webhook(source: str) -> Response:
+    """Zendesk's one webhook, and the default brand's Klaviyo webhook (today's path)."""
     settings: Settings = current_app.extensions["zkb.settings"]
-    verifier, ts_header, sig_header, split, secret_field = VENDORS[source]
+    return _webhook(source, getattr(settings, VENDORS[source][4]), DEFAULT)
+
+
+@bp.post("/webhooks/klaviyo/<name>")
+def brand_webhook(name: str) -> Response:
+    """A brand's Klaviyo webhook (E7): each Klaviyo account signs with its own secret, so
+    brand A's route refuses a body signed with brand B's (401)."""
+    brand = brand_named(current_app.extensions["zkb.brands"], name)
+    if brand is None:
+        return _error(404, "unknown_brand", f"no brand named {name[:40]!r} is configured "
+                      "(BRANDS_FILE); the default brand's webhook is /webhooks/klaviyo")
+    return _webhook("klaviyo", brand.klaviyo_webhook_secrets, brand.name)
+
+
+def _webhook(source: str, secrets: tuple[str, ...], brand: str) -> Response:
+    settings: Settings = current_app.extensions["zkb.settings"]
+    verifier, ts_header, sig_header, split_body, _ = VENDORS[source]
 
     def verify(body: bytes) -> None:
-        verifier(getattr(settings, secret_field), body, request.headers.get(ts_header),
+        verifier(secrets, body, request.headers.get(ts_header),
                  request.headers.get(sig_header), time.time(),
                  settings.webhook_tolerance_seconds)
+
+    def split(body: bytes) -> list[RawEvent]:
+        events = split_body(body)
+        return events if brand == DEFAULT else [replace(e, brand=brand) for e in events]
 
     try:   # before the body is read: unsigned or stale requests cost no read (issue 13)
         HEADER_CHECKS[source](request.headers.get(ts_header), request.headers.get(sig_header),

@@ -1,5 +1,6 @@
 """What the tasks of one worker process share, built once per process on first use: settings,
-the store (one Redis connection pool per process) and the handlers' dependencies.
+the brands, the store (one Redis connection pool per process) and the handlers' dependencies,
+one set per brand (E7: its Klaviyo account, keywords, Zendesk brand; one store, one Zendesk).
 
 Every direct use of the store by workers/ is one of the three functions at the bottom, so a
 change to the store's shape is made here and nowhere else in workers/.
@@ -11,7 +12,10 @@ from functools import cache
 
 from bridge import bootstrap
 from bridge.adapters.store import Store
+from bridge.brands import Brand, brand_named, settings_and_brands
 from bridge.config import Settings
+from bridge.domain.brand_scope import DEFAULT
+from bridge.errors import ConfigError
 from bridge.handlers.bulk_drain import BulkDeps
 from bridge.handlers.campaign_note import CampaignDeps
 from bridge.handlers.sms_inbound import InboundDeps
@@ -19,8 +23,27 @@ from bridge.handlers.ticket_event import TicketEventDeps
 
 
 @cache
+def _configured() -> tuple[Settings, tuple[Brand, ...]]:
+    return settings_and_brands()
+
+
 def settings() -> Settings:
-    return Settings.from_env()
+    return _configured()[0]
+
+
+def brands() -> tuple[Brand, ...]:
+    """The default brand first, then the brands file's (bridge/brands.py)."""
+    return _configured()[1]
+
+
+@cache
+def brand_settings(name: str = DEFAULT) -> Settings:
+    """A brand's settings; `ConfigError` for a brand no longer configured (an event kept from
+    before its removal: the task sets it aside, nothing is sent with another brand's account)."""
+    brand = brand_named(brands(), name)
+    if brand is None:
+        raise ConfigError([f"brand {name!r} is not configured (BRANDS_FILE)"])
+    return bootstrap.for_brand(settings(), brand)
 
 
 @cache
@@ -29,8 +52,8 @@ def store() -> Store:
 
 
 @cache
-def inbound_deps() -> InboundDeps:
-    return bootstrap.inbound_deps(settings(), store())
+def inbound_deps(brand: str = DEFAULT) -> InboundDeps:
+    return bootstrap.inbound_deps(brand_settings(brand), store())
 
 
 @cache
@@ -39,13 +62,14 @@ def bulk_deps() -> BulkDeps:
 
 
 @cache
-def ticket_event_deps() -> TicketEventDeps:
-    return bootstrap.ticket_event_deps(settings(), store())
+def ticket_event_deps(brand: str = DEFAULT) -> TicketEventDeps:
+    return bootstrap.ticket_event_deps(brand_settings(brand), store())
 
 
 @cache
-def campaign_deps() -> CampaignDeps:
-    return bootstrap.campaign_deps(settings(), store())
+def campaign_deps(brand: str = DEFAULT) -> CampaignDeps:
+    return bootstrap.campaign_deps(brand_settings(brand), store(),
+                                   owns=bootstrap.owns_number(brands(), brand))
 
 
 # --- the store, as workers/ uses it directly ------------------------------------------------

@@ -14,7 +14,9 @@ import time
 from celery import shared_task
 
 from bridge import bootstrap
+from bridge.brands import brand_for_ticket
 from bridge.budgets import background_lane
+from bridge.domain.brand_scope import DEFAULT, brand_of, scope
 from bridge.handlers import bulk_drain, metric_burst
 from bridge.handlers.campaign_note import runner as campaign_runner
 from bridge.handlers.open_sms_rebuild import rebuild_if_lost
@@ -26,34 +28,41 @@ from bridge.handlers.ticket_event import handle_ticket_event
 from bridge.handlers.ticket_metric import record_metric
 from workers import deps
 from workers.base import BridgeTask
+from workers.brand_routing import ticket_event_brand
 from workers.queues import QUEUES, enqueue, task_for_kind
 from workers.release import release
 
 
+# Every task runs as one brand's work (E7): a Klaviyo event's brand is in its ref
+# (`klaviyo@<brand>:<id>`), a Zendesk event's comes from its ticket (workers/brand_routing.py).
 @shared_task(base=BridgeTask, name="bridge.inbound_sms", bind=True, acks_late=True)
 def inbound_sms(self: BridgeTask, ref: str) -> str:
     """A customer's text (Klaviyo sent_sms) -> Zendesk ticket or comment."""
-    return handle_inbound(ref, deps.inbound_deps())
+    with scope(brand_of(ref)) as brand:
+        return handle_inbound(ref, deps.inbound_deps(brand))
 
 
 @shared_task(base=BridgeTask, name="bridge.zendesk_event", bind=True, acks_late=True)
 def zendesk_event(self: BridgeTask, ref: str) -> str:
     """A Zendesk ticket event (created / comment added / status changed)."""
-    return handle_ticket_event(ref, deps.ticket_event_deps())
+    with scope(ticket_event_brand(ref)) as brand:
+        return handle_ticket_event(ref, deps.ticket_event_deps(brand))
 
 
 @shared_task(base=BridgeTask, name="bridge.received_sms", bind=True, acks_late=True)
 def received_sms(self: BridgeTask, ref: str) -> str:
     """An SMS reached a customer (Klaviyo received_sms): campaign/flow -> note on the ticket."""
-    with background_lane():
-        return campaign_runner(deps.campaign_deps()).run_event(ref)
+    with background_lane(), scope(brand_of(ref)) as brand:
+        return campaign_runner(deps.campaign_deps(brand)).run_event(ref)
 
 
 @shared_task(base=BridgeTask, name="bridge.ticket_metric", bind=True, acks_late=True)
-def ticket_metric(self: BridgeTask, ticket_id: int, metric: str, when: str) -> str:
-    """Record one Opened/Resolved Ticket the catch-up sweep found missing (M4)."""
-    with background_lane():
-        done = record_metric(ticket_id, metric, when, deps.ticket_event_deps().metrics)
+def ticket_metric(self: BridgeTask, ticket_id: int, metric: str, when: str,
+                  brand: str = DEFAULT) -> str:
+    """Record one Opened/Resolved Ticket the catch-up sweep found missing (M4), on the
+    account of the ticket's brand (messages from before E7 name none: the default brand)."""
+    with background_lane(), scope(brand):
+        done = record_metric(ticket_id, metric, when, deps.ticket_event_deps(brand).metrics)
     return _counted(done)
 
 
@@ -69,8 +78,10 @@ def _counted(done: Done) -> str:
              periodic=True)
 def reconcile(self: BridgeTask) -> dict[str, int]:
     """Page Zendesk's incremental export for creations/closures webhooks missed (beat)."""
-    def ask(ticket_id: int, metric: str, when: str) -> None:
-        self.app.send_task("bridge.ticket_metric", args=[ticket_id, metric, when])
+    def ask(ticket_id: int, metric: str, when: str, brand_id: int | None) -> None:
+        brand = brand_for_ticket(deps.brands(), brand_id).name
+        self.app.send_task("bridge.ticket_metric", args=[ticket_id, metric, when],
+                           kwargs={"brand": brand} if brand != DEFAULT else None)
 
     with background_lane():
         return run_reconcile(bootstrap.reconcile_deps(deps.settings(), deps.store(), ask),
@@ -82,9 +93,13 @@ def reconcile(self: BridgeTask) -> dict[str, int]:
 def flush_metrics(self: BridgeTask) -> int:
     """Send metric events parked during a burst through the bulk endpoint (beat, within 5 s of
     an event being parked; see workers/beat.py)."""
-    metrics = deps.ticket_event_deps().metrics
-    return metric_burst.flush(metrics.store, metrics.klaviyo,
-                              support_property=metrics.support_property)
+    sent = 0
+    for brand in deps.brands():         # each brand's buffer goes to its own account (E7)
+        with scope(brand.name):
+            metrics = deps.ticket_event_deps(brand.name).metrics
+            sent += metric_burst.flush(metrics.store, metrics.klaviyo,
+                                       support_property=metrics.support_property)
+    return sent
 
 
 @shared_task(base=BridgeTask, name="bridge.sweep", bind=True, acks_late=True, periodic=True)

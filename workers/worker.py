@@ -14,12 +14,14 @@ import sys
 from celery.signals import after_setup_logger, after_setup_task_logger
 
 from bridge.adapters.logs import guard_handlers, secret_values, setup_logging
+from bridge.brands import brand_secrets
 from bridge.errors import ConfigError
 from workers import deps, log_context
 from workers.celery_app import make_celery
 
 try:
     settings = deps.settings()
+    deps.brands()        # the brands file is checked at start-up too (E7)
 except ConfigError as problems:
     # The CLI's one-screen message and a non-zero exit, instead of Celery's "Unable to load
     # celery application" and a traceback (worker, beat and flower all import this module).
@@ -37,4 +39,4 @@ import workers.tasks  # noqa: E402, F401 - registers the tasks on `app`
 def _guard_celery_logs(logger: logging.Logger, **_: object) -> None:
     """Celery's own lines (task retried/failed, with the exception's message, tracebacks) pass
     through the PII and secret guard too (E5); our JSON lines are masked as they are written."""
-    guard_handlers(logger, secret_values(os.environ))
+    guard_handlers(logger, [*secret_values(os.environ), *brand_secrets(deps.brands())])

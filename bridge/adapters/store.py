@@ -18,6 +18,7 @@ from bridge.adapters.bulk_staging import BulkStaging
 from bridge.adapters.conversations import Conversations
 from bridge.adapters.due_refs import DueRefs
 from bridge.adapters.event_log import EventLog
+from bridge.adapters.fair_quota import FairQuota
 from bridge.adapters.ledger import Ledger
 from bridge.adapters.metric_buffer import MetricBuffer
 from bridge.adapters.open_sms import OpenSmsIndex
@@ -41,6 +42,7 @@ class Store:
         self.ledger = Ledger(client)
         self.outcomes = Outcomes(client)
         self.quota = Quota(client)
+        self.fair_quota = FairQuota(client)   # E7: brands take turns on the shared Zendesk budget
         self.due = DueRefs(client)        # jobs waiting past a safe countdown (#14)
         self.metric_buffer = MetricBuffer(client)
         self.support = SupportState(client)   # M5: requesters' open tickets

@@ -33,6 +33,7 @@ class CampaignDeps:
     zendesk: TicketApi
     max_attempts: int = 8
     clock: Callable[[], float] = time.time
+    owns: Callable[[str], bool] = lambda number: True   # E7: the brand's own numbers
 
 
 def runner(deps: CampaignDeps) -> Runner:
@@ -55,7 +56,8 @@ def process_delivered(event: dict[str, Any], deps: CampaignDeps, ref: str = "") 
         return Done("dropped", "conversation_reply")
     if deps.store.ledger.sent_text_recently(sms.customer_phone, sms.body):
         return Done("dropped", "own_reply")
-    found = open_ticket_for(deps.store.open_sms.open_tickets(sms.customer_phone),
+    tickets = deps.store.open_sms.open_tickets(sms.customer_phone)
+    found = open_ticket_for({n: t for n, t in tickets.items() if deps.owns(n)},
                             canonical_brand_number(sms.brand_number))
     if found is None:
         return Done("dropped", "no_open_ticket")

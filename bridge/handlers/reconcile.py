@@ -34,7 +34,8 @@ START_KEY = "reconcile:start"
 
 FIRST_LOOKBACK_SECONDS = 3600
 
-ReconcileEnqueue = Callable[[int, str, str], None]   # (ticket id, metric, time)
+# (ticket id, metric, time, the ticket's Zendesk brand id: which brand's account, E7)
+ReconcileEnqueue = Callable[[int, str, str, int | None], None]
 
 
 @dataclass
@@ -71,6 +72,7 @@ def reconcile(deps: ReconcileDeps, now: float) -> dict[str, int]:
 
 def _missing(tickets: list[dict], start: int, deps: ReconcileDeps) -> int:
     wanted: list[tuple[int, str, str]] = []
+    brand_ids = {int(t["id"]): _brand_id(t.get("brand_id")) for t in tickets}
     for t in tickets:
         tid = int(t["id"])
         if str(t.get("status") or "").lower() == "deleted":
@@ -83,9 +85,13 @@ def _missing(tickets: list[dict], start: int, deps: ReconcileDeps) -> int:
     asked = 0
     for (tid, metric, when), already in zip(wanted, done, strict=True):
         if not already:
-            deps.enqueue_metric(tid, metric, when)
+            deps.enqueue_metric(tid, metric, when, brand_ids.get(tid))
             asked += 1
     return asked
+
+
+def _brand_id(value: object) -> int | None:
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
 
 
 def _epoch(value: object) -> float:

@@ -33,6 +33,11 @@ def ticket_id(data: dict[str, Any]) -> int | None:
     return as_id(as_obj(data.get("detail")).get("id"))
 
 
+def brand_id_of(data: dict[str, Any]) -> int | None:
+    """The ticket's Zendesk brand (E7: which of the deployment's brands the event is for)."""
+    return as_id(as_obj(data.get("detail")).get("brand_id"))
+
+
 def conversation_of(data: dict[str, Any]) -> tuple[str, str] | None:
     """(phone, brand number) when the ticket is one of our SMS conversations."""
     return parse_external_id(as_text(as_obj(data.get("detail")).get("external_id")))

@@ -27,7 +27,7 @@ class Sweep:
         self.asked: list[tuple[int, str]] = []
         self.deps = ReconcileDeps(
             store=self.store, zendesk=self.zendesk, quota=self.store.quota,
-            enqueue_metric=lambda tid, metric, when: self.asked.append((tid, metric)),
+            enqueue_metric=lambda tid, metric, when, brand_id: self.asked.append((tid, metric)),
             budget=Budget("zendesk-incremental-export", ((exports_per_minute, 60.0),)),
             max_pages=max_pages)
 
