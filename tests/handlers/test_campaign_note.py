@@ -166,3 +166,20 @@ def test_the_ticket_of_the_sending_number_is_preferred_over_a_newer_one(
     customer_has_ticket(deps, zendesk, brand=TOLL_FREE)
     delivered(deps, brand=SHORT_CODE, campaign="Black Friday")
     assert [t for t, _ in zendesk.notes] == [short_code_ticket]
+
+
+def test_e7_a_brands_campaign_notes_only_its_own_tickets_of_a_shared_phone(
+        deps: CampaignDeps, zendesk: FakeZendesk) -> None:
+    """Alice has an open ticket with another brand (its number): this brand's campaign to her
+    leaves nothing there; her ticket on this brand's number gets the note."""
+    other_brand = "+18005550200"
+    theirs = customer_has_ticket(deps, zendesk, brand=other_brand)
+    deps.store.open_sms.mark(ALICE, other_brand, theirs, "open")
+    deps.owns = lambda number: number != other_brand
+    assert delivered(deps, campaign="Black Friday", brand=SHORT_CODE) == "dropped:no_open_ticket"
+    assert zendesk.notes == []
+    assert dropped(deps, "no_open_ticket") == 1
+    mine = customer_has_ticket(deps, zendesk)
+    deps.store.open_sms.mark(ALICE, TOLL_FREE, mine, "open")
+    delivered(deps, campaign="Cyber Monday", brand=SHORT_CODE, event_id="01JCYBER")
+    assert [tid for tid, _ in zendesk.notes] == [mine]

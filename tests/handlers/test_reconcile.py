@@ -106,3 +106,16 @@ def test_m4_a_sweep_stops_when_the_export_budget_is_spent() -> None:
     assert sweep.zendesk.calls["export_page"] == 2
     assert sweep.asked == [(tid, OPENED) for tid in tickets[:2]]
 
+
+
+def test_e7_each_missing_metric_names_its_tickets_zendesk_brand() -> None:
+    """The worker turns the brand id into the brand whose Klaviyo account gets the metric."""
+    sweep = Sweep()
+    brands: list[tuple[int, int | None]] = []
+    sweep.deps.enqueue_metric = lambda tid, metric, when, brand_id: brands.append((tid, brand_id))
+    now = sweep.clock()
+    bolt = sweep.zendesk.add_ticket(status="open", created_at=iso(now - MINUTE),
+                                    updated_at=iso(now), brand_id=8002)
+    plain = sweep.ticket(created_ago=MINUTE)
+    sweep.run()
+    assert sorted(brands) == sorted([(bolt, 8002), (plain, None)])

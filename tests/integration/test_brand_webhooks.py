@@ -1,0 +1,85 @@
+"""E7 (#16) receipt per brand: each Klaviyo account posts to `/webhooks/klaviyo/<brand>` and
+signs with its own secret; the default brand keeps `/webhooks/klaviyo`. A brand's events are
+kept and queued under refs naming the brand (`klaviyo@<brand>:<id>`), so two brands' events
+never meet even with the same event id; brand B's secret opens no door of brand A's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.integration.conftest import Receiver
+from tests.integration.support import (
+    KLAVIYO_QUEUE,
+    KLAVIYO_SECRET,
+    klaviyo_body,
+    klaviyo_event,
+    klaviyo_headers,
+    post,
+    queued,
+)
+
+BOLT_SECRET = "it-bolt-webhook-secret-18aa"
+BRANDS = f"""
+[[brand]]
+name = "bolt"
+klaviyo_api_key = "pk_it_bolt_key_51c3"
+klaviyo_webhook_secret = "{BOLT_SECRET}"
+numbers = ["+18005550200"]
+zendesk_brand_id = 8002
+"""
+
+
+@pytest.fixture
+def two_brands(make_receiver: Callable[..., Receiver], tmp_path: Path) -> Receiver:
+    path = tmp_path / "brands.toml"
+    path.write_text(BRANDS)
+    return make_receiver(BRANDS_FILE=str(path))
+
+
+def test_a_brands_texts_are_kept_and_queued_under_refs_naming_it(two_brands: Receiver,
+                                                                  r: redis.Redis) -> None:
+    body = klaviyo_body([klaviyo_event("01JSAME")])
+    ok = post(two_brands.client, "/webhooks/klaviyo/bolt", body,
+              klaviyo_headers(body, secret=BOLT_SECRET))
+    assert ok.status_code == 202, ok.get_json()
+    again = post(two_brands.client, "/webhooks/klaviyo", body, klaviyo_headers(body))
+    assert again.status_code == 202
+    assert again.get_json()["duplicates"] == 0     # same id, another account: another event
+    assert r.exists("zkb:ev:klaviyo@bolt:01JSAME") and r.exists("zkb:ev:klaviyo:01JSAME")
+    refs = [t.args[0] for t in queued(r, KLAVIYO_QUEUE)]
+    assert sorted(refs) == ["klaviyo:01JSAME", "klaviyo@bolt:01JSAME"]
+
+
+def test_another_brands_secret_is_refused_on_either_route(two_brands: Receiver,
+                                                          r: redis.Redis) -> None:
+    body = klaviyo_body([klaviyo_event("01JWRONG")])
+    on_bolt = post(two_brands.client, "/webhooks/klaviyo/bolt", body, klaviyo_headers(body))
+    on_default = post(two_brands.client, "/webhooks/klaviyo", body,
+                      klaviyo_headers(body, secret=BOLT_SECRET))
+    assert (on_bolt.status_code, on_default.status_code) == (401, 401)
+    assert on_bolt.get_json()["error"] == "bad_signature"
+    assert not list(r.scan_iter(match="zkb:ev:*")) and r.llen(KLAVIYO_QUEUE) == 0
+
+
+def test_an_unknown_brand_is_a_404_naming_the_problem(two_brands: Receiver,
+                                                      r: redis.Redis) -> None:
+    body = klaviyo_body([klaviyo_event("01JNOBODY")])
+    resp = post(two_brands.client, "/webhooks/klaviyo/nobody", body,
+                klaviyo_headers(body, secret=BOLT_SECRET))
+    assert resp.status_code == 404
+    assert resp.get_json()["error"] == "unknown_brand"
+    assert "nobody" in resp.get_json()["message"]
+    assert not list(r.scan_iter(match="zkb:ev:*"))
+
+
+def test_the_default_brand_is_also_reachable_by_its_name(receiver: Receiver,
+                                                         r: redis.Redis) -> None:
+    body = klaviyo_body([klaviyo_event("01JDEF")])
+    resp = post(receiver.client, "/webhooks/klaviyo/default", body,
+                klaviyo_headers(body, secret=KLAVIYO_SECRET))
+    assert resp.status_code == 202
+    assert r.exists("zkb:ev:klaviyo:01JDEF")      # today's ref and key

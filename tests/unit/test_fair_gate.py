@@ -1,0 +1,52 @@
+"""E7: with several brands, a Zendesk call takes the fair share of the brand in scope, in its
+lane (budgets.fair_gate); with one brand the plain budget is kept (bootstrap.zendesk_gate)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bridge import bootstrap, budgets
+from bridge.adapters.fair_quota import FairQuota
+from bridge.config import Settings
+from bridge.domain.brand_scope import scope
+from bridge.domain.model import Budget
+from tests import fakes
+from tests.unit.test_settings import SANDBOX
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, tuple[str, ...]]] = []
+
+    def take(self, *wanted: Budget, brand: str, lane: str) -> float:
+        self.calls.append((brand, lane, tuple(b.name for b in wanted)))
+        return 0.0
+
+
+def test_the_gate_names_the_brand_and_lane_in_scope() -> None:
+    quota = Recorder()
+    gate = budgets.fair_gate(quota, budgets.zendesk_budgets(Settings.from_env(SANDBOX)))
+    gate("GET tickets/{id}")
+    with scope("bolt"):
+        gate("PUT tickets/{id}")
+        with budgets.background_lane():
+            gate("GET tickets/{id}")
+    assert quota.calls == [("default", "interactive", ("zendesk",)),
+                           ("bolt", "interactive", ("zendesk", "zendesk-ticket-updates")),
+                           ("bolt", "background", ("zendesk",))]
+
+
+def test_one_brand_keeps_the_plain_budget_and_a_brands_file_turns_on_the_fair_one(
+        tmp_path: Path) -> None:
+    st = fakes.store()
+    plain = bootstrap.zendesk_gate(Settings.from_env(SANDBOX), st)
+    brands_file = tmp_path / "brands.toml"
+    brands_file.write_text("")
+    fair = bootstrap.zendesk_gate(Settings.from_env({**SANDBOX, "BRANDS_FILE": str(brands_file)}),
+                                  st)
+    assert plain("GET tickets/{id}") == 0 and fair("GET tickets/{id}") == 0
+    members = [m.decode() for m in st.client.zrange("zkb:quota:zendesk:60", 0, -1)]
+    assert len(members) == 2
+    assert sum("|" in m for m in members) == 1          # the fair grant names its brand
+    assert any(m.startswith("default|interactive|") for m in members)
+    assert isinstance(st.fair_quota, FairQuota)
