@@ -5,7 +5,10 @@ an in-process counter would show only whichever process answered the scrape, and
 on every restart. So every process adds to hashes in Redis (one pipelined round trip per
 outcome, one command per upstream call), and the scrape reads them back.
 
-- `zkb:counters`     outcomes, `<kind>:<outcome>:<reason>` (event_log.py and outcomes.py)
+- `zkb:counters`     outcomes, `<kind>:<outcome>:<reason>` (event_log.py and outcomes.py); a
+                     brand other than the default writes `<kind>@<brand>:...` (E7, #16: the
+                     `brand` label of /metrics), so every field written before brands existed
+                     reads as the default brand's and none is renamed
 - `zkb:m:upstream`   upstream attempts, `<api>|<endpoint class>|<status class>`
 - `zkb:m:retries`    task retries, `<task>|<why>`
 - `zkb:m:latency`    ingest → applied, `<kind>|<bucket upper bound>` (per bucket, not
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 import redis
 
 from bridge.adapters.redis_keys import COUNTERS, FAILED, LATENCY, RETRIES, UNACKED, UPSTREAM
+from bridge.domain.brand_scope import DEFAULT, current
 
 # Seconds. An event waits INBOUND_SETTLE_MS first; a retried one waits minutes.
 LATENCY_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, math.inf)
@@ -49,6 +53,36 @@ def _le(bound: float) -> str:
     return "+Inf" if math.isinf(bound) else repr(float(bound))
 
 
+def counter_field(kind: str, outcome: str, reason: str = "", brand: str | None = None) -> str:
+    """The `zkb:counters` field of an outcome of `brand` (None: the brand in scope). The
+    default brand's is today's `<kind>:<outcome>:<reason>`; another's puts `@<brand>` after
+    the kind, as event refs do (`klaviyo@shop2:...`), since a kind never holds `@` or `:`."""
+    brand = current() if brand is None else brand
+    head = kind if brand == DEFAULT else f"{kind}@{brand}"
+    return f"{head}:{outcome}:{reason}"
+
+
+def split_counter(field: str) -> tuple[str, str, str, str]:
+    """(brand, kind, outcome, reason) of a `zkb:counters` field; the reason may hold `:`
+    (`topic:...`). A field without a brand is the default brand's (written before E7)."""
+    head, _, rest = field.partition(":")
+    outcome, _, reason = rest.partition(":")
+    kind, _, brand = head.partition("@")
+    return brand or DEFAULT, kind, outcome, reason
+
+
+def by_brand(counters: dict[str, int]) -> dict[str, dict[str, int]]:
+    """{brand: {`<kind>:<outcome>:<reason>`: n}}: each brand's counters as the single-brand
+    readers (the ops page, the metric families) know them."""
+    out: dict[str, dict[str, int]] = {}
+    for key, value in counters.items():
+        brand, kind, outcome, reason = split_counter(key)
+        plain = f"{kind}:{outcome}:{reason}"
+        mine = out.setdefault(brand, {})
+        mine[plain] = mine.get(plain, 0) + value
+    return out
+
+
 def upstream_observer(client: redis.Redis) -> Callable[[str, str, int | None], None]:
     """The `observe` hook of `http.Funnel`: count every attempt by API, endpoint and status."""
     def observe(api: str, endpoint: str, status: int | None) -> None:
@@ -71,7 +105,7 @@ def record_outcome(client: redis.Redis, kind: str, outcome: str, reason: str = "
     """Count an outcome and, with `latency`, observe it in the kind's histogram: one round
     trip. The counter is the one the ops page shows, so its error is not swallowed."""
     pipe = client.pipeline(transaction=False)
-    pipe.hincrby(COUNTERS, f"{kind}:{outcome}:{reason}", 1)
+    pipe.hincrby(COUNTERS, counter_field(kind, outcome, reason), 1)
     if latency is not None:
         latency = max(0.0, latency)
         pipe.hincrby(LATENCY, f"{kind}|{bucket_of(latency)}", 1)

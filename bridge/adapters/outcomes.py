@@ -21,10 +21,14 @@ class Outcomes:
         self._r = client
 
     def count(self, kind: str, outcome: str, reason: str = "", amount: int = 1) -> None:
-        self._r.hincrby(keys.COUNTERS, f"{kind}:{outcome}:{reason}", amount)
+        """Add to an outcome counter of the brand in scope (meters.counter_field)."""
+        self._r.hincrby(keys.COUNTERS, meters.counter_field(kind, outcome, reason), amount)
 
-    def counters(self) -> dict[str, int]:
-        return {k.decode(): int(v) for k, v in self._r.hgetall(keys.COUNTERS).items()}
+    def counters(self, brand: str | None = None) -> dict[str, int]:
+        """Every brand's counters as stored (None), or one brand's as `<kind>:<outcome>:
+        <reason>` (the ops page's brand selector)."""
+        raw = {k.decode(): int(v) for k, v in self._r.hgetall(keys.COUNTERS).items()}
+        return raw if brand is None else meters.by_brand(raw).get(brand, {})
 
     def record_outcome(self, kind: str, outcome: str, reason: str = "",
                        latency: float | None = None) -> None:

@@ -11,6 +11,12 @@ outcome is unknown (A6) is never replayed, since it may already be on the custom
 
 What these functions return is for people (CLI, /ops page): phone numbers and emails are masked
 (`domain.redact.scrub`) and the event itself is summarised in one short line.
+
+Brands (E7, #16): every failed job names its brand (`brand` in its entry; an entry written before
+brands has none and is the default brand's). Listing, replay and purge take a brand to act on
+that brand's jobs only, and whatever they do to one job runs in its brand's scope: a refused
+metric event is kept under its brand's keys (`zkb:metrics:failed`, brand-scoped), so a replay
+or purge made outside that scope would not find it.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from bridge.domain.brand_scope import source_of
+from bridge.domain.brand_scope import DEFAULT, brand_of, scope, source_of
 from bridge.domain.redact import scrub
 from bridge.payloads.klaviyo_events import (
     RECEIVED_SMS,
@@ -46,19 +52,36 @@ TaskForKind = Callable[[str, str], str | None]
 
 
 def list_failed(store: StorePort, source: str | None = None,
-                since: datetime | float | None = None) -> list[dict[str, Any]]:
-    """Failed jobs, oldest first, optionally only one source's or those failing since a time.
+                since: datetime | float | None = None,
+                brand: str | None = None) -> list[dict[str, Any]]:
+    """Failed jobs, oldest first, optionally only one source's, one brand's or those failing
+    since a time.
 
-    Each is the stored entry (`ref, source, task, error, message, attempts, first_failure,
-    last_failure`, message masked) plus the event's current `state` and `kind`."""
+    Each is the stored entry (`ref, source, brand, task, error, message, attempts,
+    first_failure, last_failure`, message masked; `brand` filled in for entries written before
+    brands) plus the event's current `state` and `kind`."""
     after = _timestamp(since)
-    entries = [e for e in store.outcomes.failed().values()
+    entries = [{**e, "brand": entry_brand(e)} for e in store.outcomes.failed().values()]
+    entries = [e for e in entries
                if (source is None or e.get("source") == source)
+               and (brand is None or e["brand"] == brand)
                and (after is None or float(e.get("last_failure") or 0) >= after)]
     entries.sort(key=lambda e: (float(e.get("first_failure") or 0), e.get("ref", "")))
     fields = store.events.event_fields([e["ref"] for e in entries], "state", "kind")
     return [{**_masked(e), "state": f.get("state"), "kind": f.get("kind")}
             for e, f in zip(entries, fields, strict=True)]
+
+
+def entry_brand(entry: dict[str, Any]) -> str:
+    """The brand of a failed-job entry: its `brand`, else the one its ref names (an entry of
+    before brands: the default)."""
+    return str(entry.get("brand") or brand_of(str(entry.get("ref") or "")))
+
+
+def job_brand(store: StorePort, ref: str) -> str:
+    """The brand whose scope a job's replay, purge or details run in."""
+    entry = store.outcomes.failed_entry(ref)
+    return entry_brand(entry) if entry else brand_of(ref)
 
 
 def get_failed(store: StorePort, ref: str) -> dict[str, Any] | None:
@@ -68,9 +91,11 @@ def get_failed(store: StorePort, ref: str) -> dict[str, Any] | None:
     entry = store.outcomes.failed_entry(ref)
     if entry is None:
         return None
+    entry = {**entry, "brand": entry_brand(entry)}
     if ref.startswith((METRIC_REFS, OLD_BULK_REFS)):
-        return {**_masked(entry), "state": "failed", "kind": "metric", "summary":
-                _metric_summary(store.metric_buffer.set_aside_event(ref))}
+        with scope(entry["brand"]):
+            return {**_masked(entry), "state": "failed", "kind": "metric", "summary":
+                    _metric_summary(store.metric_buffer.set_aside_event(ref))}
     event = store.events.load_event(ref)
     out = _masked(entry)
     if event is None:
@@ -85,17 +110,39 @@ def get_failed(store: StorePort, ref: str) -> dict[str, Any] | None:
             "summary": summarize(event.get("kind") or "", event.get("data") or {})}
 
 
-def purge(store: StorePort, refs: list[str] | None = None) -> int:
-    """Forget failed jobs (all when `refs` is None): their events are not replayed or deleted,
-    they just leave the list. Returns how many entries were removed."""
-    store.metric_buffer.forget(None if refs is None else
-                               [r for r in refs if r.startswith(METRIC_REFS)])
+def purge(store: StorePort, refs: list[str] | None = None, brand: str | None = None,
+          brands: tuple[str, ...] = ()) -> int:
+    """Forget failed jobs: `refs`, else all (only `brand`'s, when given). Their events are not
+    replayed or deleted, they just leave the list; a purged metric event is dropped from its
+    brand's set-aside events (a purge of all: every brand's, those of `brands` included).
+    Returns how many entries were removed."""
+    if refs is None:
+        jobs = store.outcomes.failed()
+        names = {brand} if brand else {DEFAULT, *brands, *map(entry_brand, jobs.values())}
+        for name in names:
+            with scope(name):
+                store.metric_buffer.forget(None)
+        mine = None if brand is None else [r for r, e in jobs.items() if entry_brand(e) == brand]
+        return store.outcomes.forget_failures(mine)
+    by_brand: dict[str, list[str]] = {}
+    for ref in refs:
+        by_brand.setdefault(job_brand(store, ref), []).append(ref)
+    for name, named in by_brand.items():
+        with scope(name):
+            store.metric_buffer.forget([r for r in named if r.startswith(METRIC_REFS)])
     return store.outcomes.forget_failures(refs)
 
 
 def replay(store: StorePort, ref: str, enqueue: Enqueue, task_for_kind: TaskForKind,
            now: Callable[[], float] = time.time) -> str:
-    """Make one set-aside event runnable again and publish its task; says what was done."""
+    """Make one set-aside event runnable again and publish its task, in its brand's scope;
+    says what was done."""
+    with scope(job_brand(store, ref)):
+        return _replay(store, ref, enqueue, task_for_kind, now)
+
+
+def _replay(store: StorePort, ref: str, enqueue: Enqueue, task_for_kind: TaskForKind,
+            now: Callable[[], float]) -> str:
     if ref.startswith((METRIC_REFS, OLD_BULK_REFS)):
         return _replay_metric(store, ref)
     event = store.events.load_event(ref)
@@ -133,10 +180,12 @@ def replay(store: StorePort, ref: str, enqueue: Enqueue, task_for_kind: TaskForK
 
 
 def replay_many(store: StorePort, enqueue: Enqueue, task_for_kind: TaskForKind,
-                source: str | None = None, since: datetime | float | None = None) -> list[str]:
-    """Replay every failed job (or one source's, or those failing since a time), oldest first."""
+                source: str | None = None, since: datetime | float | None = None,
+                brand: str | None = None) -> list[str]:
+    """Replay every failed job (or one source's, one brand's, or those failing since a time),
+    oldest first."""
     return [replay(store, e["ref"], enqueue, task_for_kind)
-            for e in list_failed(store, source, since)]
+            for e in list_failed(store, source, since, brand)]
 
 
 def _replay_metric(store: StorePort, ref: str) -> str:

@@ -143,8 +143,8 @@ def test_a_delivery_over_the_size_limit_is_counted_as_rejected_too_large(
     resp = receiver.client.post("/webhooks/klaviyo", data=body, headers=klaviyo_headers(body))
     assert resp.status_code == 413
     assert receiver.store.outcomes.counters()["klaviyo:rejected:too_large"] == 1
-    assert 'zkb_webhook_rejected_total{reason="too_large",source="klaviyo"} 1.0' in \
-        receiver.client.get("/metrics").text
+    rejected = 'zkb_webhook_rejected_total{brand="default",reason="too_large",source="klaviyo"}'
+    assert f"{rejected} 1.0" in receiver.client.get("/metrics").text
 
 
 def test_metrics_parse_strictly_and_the_page_counts_ticket_metrics_by_name(
@@ -155,9 +155,11 @@ def test_metrics_parse_strictly_and_the_page_counts_ticket_metrics_by_name(
                    "zendesk_event:processed:": 2, "zendesk_event:processed:sweep": 1}.items():
         receiver.store.outcomes.count(*key.split(":"), amount=n)
     series = exposition.parse(receiver.client.get("/metrics").text)
-    assert series[("zkb_ticket_metrics_recorded_total", (("metric", "Opened Ticket"),))] == 3
-    assert series[("zkb_ticket_metrics_recorded_total", (("metric", "Resolved Ticket"),))] == 1
-    assert series[("zkb_jobs_processed_total", (("kind", "zendesk_event"),
+    default = ("brand", "default")
+    recorded = "zkb_ticket_metrics_recorded_total"
+    assert series[(recorded, (default, ("metric", "Opened Ticket")))] == 3
+    assert series[(recorded, (default, ("metric", "Resolved Ticket")))] == 1
+    assert series[("zkb_jobs_processed_total", (default, ("kind", "zendesk_event"),
                                                 ("task", "bridge.zendesk_event")))] == 3
     page = receiver.client.get("/ops", headers=BEARER).text
     line = re.search(r'data-testid="ticket-metrics">(.*?)</p>', page, re.S).group(1)

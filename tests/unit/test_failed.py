@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import fakeredis
 import pytest
 
 from bridge.adapters.store import Store
+from bridge.domain.brand_scope import scope
 from bridge.domain.model import RawEvent
 from bridge.errors import FailedAttempt, Permanent, Retryable
 from bridge.handlers.runner import Done, Runner
@@ -224,3 +227,65 @@ def test_a_replay_whose_publish_fails_is_left_for_the_sweep(store: Store) -> Non
     said = failed.replay(store, "klaviyo:k1", broker_down, task_for_kind, now=lambda: 3000.0)
     assert "the sweep publishes it" in said
     assert store.events.unqueued_before(3100.0) == [("klaviyo:k1", "event:klaviyo.sent_sms")]
+
+
+# --- brands (E7, #16) ---------------------------------------------------------------------------
+METRIC = '{"metric": "Opened Ticket", "ticket_id": 7, "unique_id": "u7"}'
+
+
+def set_aside_metric(store: Store, brand: str, ref: str, now: float = 1000.0) -> None:
+    """What the metric flush of `brand` leaves when Klaviyo refuses one event (metric_burst)."""
+    with scope(brand):
+        store.metric_buffer.set_aside(ref, METRIC)
+        store.outcomes.record_failure(ref, "bridge.flush_metrics",
+                                      Permanent("klaviyo", "refused", 400), 1, now)
+
+
+def test_jobs_are_listed_by_brand_and_an_entry_from_before_brands_is_the_defaults(
+        store: Store) -> None:
+    set_aside(store, text_event("k1"))
+    entry = store.outcomes.failed_entry("klaviyo:k1")
+    del entry["brand"]                                   # as versions before E7 wrote it
+    store.client.hset("zkb:failed", "klaviyo:k1", json.dumps(entry))
+    set_aside_metric(store, "shop2", "metric:u7")
+    assert [j["ref"] for j in failed.list_failed(store, brand="default")] == ["klaviyo:k1"]
+    assert [(j["ref"], j["brand"]) for j in failed.list_failed(store, brand="shop2")] == [
+        ("metric:u7", "shop2")]
+    assert len(failed.list_failed(store)) == 2
+    assert failed.get_failed(store, "metric:u7")["summary"] == \
+        "Opened Ticket of ticket 7 (unique_id u7)"     # read in shop2's scope
+
+
+def test_a_brands_metric_job_is_replayed_into_its_own_brands_buffer(store: Store) -> None:
+    set_aside_metric(store, "shop2", "metric:u7")
+    said = failed.replay(store, "metric:u7", Published(), task_for_kind)
+    assert ": replayed:" in said
+    with scope("shop2"):
+        assert store.metric_buffer.waiting() == 1
+    assert store.metric_buffer.waiting() == 0           # not the default brand's
+
+
+def test_purge_of_one_brand_leaves_the_others_jobs_and_set_aside_events(store: Store) -> None:
+    set_aside(store, text_event("k1"))
+    set_aside_metric(store, "shop2", "metric:u7")
+    set_aside_metric(store, "bolt", "metric:u8")
+    assert failed.purge(store, brand="shop2") == 1
+    with scope("shop2"):
+        assert store.metric_buffer.set_aside_event("metric:u7") is None
+    assert [j["ref"] for j in failed.list_failed(store)] == ["klaviyo:k1", "metric:u8"]
+    assert failed.purge(store, ["metric:u8"]) == 1      # named: found in bolt's scope
+    with scope("bolt"):
+        assert store.metric_buffer.set_aside_event("metric:u8") is None
+    set_aside_metric(store, "bolt", "metric:u9")
+    assert failed.purge(store) == 2 and failed.list_failed(store) == []
+    with scope("bolt"):
+        assert store.metric_buffer.set_aside_event("metric:u9") is None
+
+
+def test_replay_many_of_one_brand_replays_only_its_jobs(store: Store) -> None:
+    set_aside(store, text_event("k1"))
+    set_aside_metric(store, "shop2", "metric:u7")
+    published = Published()
+    lines = failed.replay_many(store, published, task_for_kind, brand="default")
+    assert [line.split(":")[0] for line in lines] == ["klaviyo"] and len(lines) == 1
+    assert published.tasks == [("bridge.inbound_sms", "klaviyo:k1")]

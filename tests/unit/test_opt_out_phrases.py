@@ -125,10 +125,10 @@ def test_a_phrase_list_without_usable_phrases_is_refused(raw: str) -> None:
 # --- /metrics -----------------------------------------------------------------------------------
 def test_opt_out_requests_are_a_counter_on_metrics_from_the_first_scrape() -> None:
     r = fakeredis.FakeRedis()
-    assert scrape(r)["zkb_opt_out_requests_total"] == {(): 0}
+    assert scrape(r)["zkb_opt_out_requests_total"] == {(("brand", "default"),): 0}
     for _ in range(2):      # what the runner records for a text applied with reason S10
         Outcomes(r).record_outcome("inbound_sms", "processed", "opt_out_request", latency=0.1)
     Outcomes(r).record_outcome("inbound_sms", "processed", "", latency=0.1)
-    assert scrape(r)["zkb_opt_out_requests_total"] == {(): 2}
+    assert scrape(r)["zkb_opt_out_requests_total"] == {(("brand", "default"),): 2}
     assert scrape(r)["zkb_jobs_processed_total"] == {
-        (("kind", "inbound_sms"), ("task", "bridge.inbound_sms")): 3}
+        (("brand", "default"), ("kind", "inbound_sms"), ("task", "bridge.inbound_sms")): 3}

@@ -11,8 +11,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.adapters import meters
 from bridge.adapters.outcomes import Outcomes
+from bridge.domain.brand_scope import scope
 from tests.support import exposition
 from webapp.prometheus import BridgeCollector
+
+D = ("brand", "default")     # the label every series of the outcome counters gains (E7)
 
 
 @pytest.fixture
@@ -58,15 +61,15 @@ def test_counts_written_by_different_processes_add_up_in_one_scrape(server) -> N
 
     m = scrape(client(server))
 
-    assert m["zkb_webhook_events_received_total"] == {(("source", "klaviyo"),): 3.0,
-                                                     (("source", "zendesk"),): 0.0}
-    assert m["zkb_webhook_rejected_total"] == {(("reason", "bad_signature"),
+    assert m["zkb_webhook_events_received_total"] == {(D, ("source", "klaviyo")): 3.0,
+                                                     (D, ("source", "zendesk")): 0.0}
+    assert m["zkb_webhook_rejected_total"] == {(D, ("reason", "bad_signature"),
                                                 ("source", "zendesk")): 1.0}
     task = ("task", "bridge.inbound_sms")
-    assert m["zkb_jobs_processed_total"] == {(("kind", "inbound_sms"), task): 2.0}
-    assert m["zkb_jobs_dropped_total"] == {(("kind", "inbound_sms"),
+    assert m["zkb_jobs_processed_total"] == {(D, ("kind", "inbound_sms"), task): 2.0}
+    assert m["zkb_jobs_dropped_total"] == {(D, ("kind", "inbound_sms"),
                                             ("reason", "not_consented"), task): 1.0}
-    assert m["zkb_jobs_failed_total"] == {(("error", "Retryable"), ("kind", "inbound_sms"),
+    assert m["zkb_jobs_failed_total"] == {(D, ("error", "Retryable"), ("kind", "inbound_sms"),
                                            task): 1.0}
 
 
@@ -129,10 +132,11 @@ def test_unused_topics_are_exposed_as_ignored_events_not_as_jobs(server) -> None
     r.hincrby("zkb:counters", "agent_reply:outcome_unknown:", 1)
     m = scrape(r)
     assert m["zkb_webhook_events_ignored_total"] == {
-        (("source", "klaviyo"), ("topic", "event:klaviyo.opened_sms")): 2.0}
+        (D, ("source", "klaviyo"), ("topic", "event:klaviyo.opened_sms")): 2.0}
     assert "zkb_jobs_dropped_total" not in m
-    assert m["zkb_jobs_other_total"] == {(("kind", "agent_reply"), ("outcome", "outcome_unknown"),
-                                          ("reason", ""), ("task", "bridge.zendesk_event")): 1.0}
+    assert m["zkb_jobs_other_total"] == {(D, ("kind", "agent_reply"),
+                                          ("outcome", "outcome_unknown"), ("reason", ""),
+                                          ("task", "bridge.zendesk_event")): 1.0}
 
 
 def test_a_meter_write_never_fails_the_job_when_redis_is_gone() -> None:
@@ -168,21 +172,21 @@ def test_the_scrape_passes_a_strict_exposition_parser_without_duplicate_series(s
     processed = {labels: v for (name, labels), v in series.items()
                  if name == "zkb_jobs_processed_total"}
     assert processed == {
-        (("kind", "zendesk_event"), ("task", "bridge.zendesk_event")): 4.0,   # 3 + 1 (sweep)
-        (("kind", "agent_reply"), ("task", "bridge.zendesk_event")): 2.0,
-        (("kind", "ticket_metric"), ("task", "bridge.ticket_metric")): 6.0,   # 1 + 5 (bulk)
-        (("kind", "inbound_sms"), ("task", "bridge.inbound_sms")): 1.0}
+        (D, ("kind", "zendesk_event"), ("task", "bridge.zendesk_event")): 4.0,  # 3 + 1 (sweep)
+        (D, ("kind", "agent_reply"), ("task", "bridge.zendesk_event")): 2.0,
+        (D, ("kind", "ticket_metric"), ("task", "bridge.ticket_metric")): 6.0,  # 1 + 5 (bulk)
+        (D, ("kind", "inbound_sms"), ("task", "bridge.inbound_sms")): 1.0}
 
 
 def test_ticket_metrics_are_counted_by_name_both_present_from_the_first_scrape(server) -> None:  # noqa: ANN001
     r = client(server)
     assert scrape(r)["zkb_ticket_metrics_recorded_total"] == {
-        (("metric", "Opened Ticket"),): 0.0, (("metric", "Resolved Ticket"),): 0.0}
+        (D, ("metric", "Opened Ticket")): 0.0, (D, ("metric", "Resolved Ticket")): 0.0}
     r.hincrby("zkb:counters", "ticket_metric:recorded:Opened Ticket", 2)
     r.hincrby("zkb:counters", "ticket_metric:recorded:Resolved Ticket", 1)
     m = scrape(r)
     assert m["zkb_ticket_metrics_recorded_total"] == {
-        (("metric", "Opened Ticket"),): 2.0, (("metric", "Resolved Ticket"),): 1.0}
+        (D, ("metric", "Opened Ticket")): 2.0, (D, ("metric", "Resolved Ticket")): 1.0}
     assert "zkb_jobs_other_total" not in m   # not mistaken for a job outcome
 
 
@@ -190,3 +194,57 @@ def test_the_strict_parser_refuses_a_duplicate_series() -> None:
     text = '# TYPE x_total counter\nx_total{a="1"} 1.0\nx_total{a="1"} 2.0\n'
     with pytest.raises(AssertionError, match="duplicate series"):
         exposition.parse(text)
+
+
+# --- the brand label (E7, #16) ----------------------------------------------------------------
+def scrape_brands(r: fakeredis.FakeRedis, brands: tuple[str, ...]) -> dict[tuple, float]:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(BridgeCollector(Outcomes(r).readings, brands=brands))
+    return exposition.parse(generate_latest(registry).decode())
+
+
+def test_counters_recorded_in_a_brands_scope_carry_its_label_and_todays_fields_are_default(
+        server) -> None:  # noqa: ANN001
+    r = client(server)
+    r.hincrby("zkb:counters", "inbound_sms:processed:", 4)          # stored before brands
+    with scope("shop2"):
+        meters.record_outcome(r, "inbound_sms", "processed", "", latency=0.2)
+        Outcomes(r).count("inbound_sms", "dropped", "not_consented")
+        Outcomes(r).count("ticket_metric", "recorded", "Opened Ticket", amount=2)
+    Outcomes(r).count("inbound_sms", "dropped", "not_consented")    # outside a scope: default
+    assert r.hget("zkb:counters", "inbound_sms@shop2:processed:") == b"1"
+    assert r.hget("zkb:counters", "inbound_sms:dropped:not_consented") == b"1"
+
+    series = scrape_brands(r, ("default", "shop2"))
+    task, kind = ("task", "bridge.inbound_sms"), ("kind", "inbound_sms")
+    assert {labels: v for (name, labels), v in series.items()
+            if name == "zkb_jobs_processed_total"} == {
+        (D, kind, task): 4.0, (("brand", "shop2"), kind, task): 1.0}
+    assert {labels: v for (name, labels), v in series.items()
+            if name == "zkb_jobs_dropped_total"} == {
+        (D, kind, ("reason", "not_consented"), task): 1.0,
+        (("brand", "shop2"), kind, ("reason", "not_consented"), task): 1.0}
+    opened = ("metric", "Opened Ticket")
+    assert series[("zkb_ticket_metrics_recorded_total", (("brand", "shop2"), opened))] == 2
+    assert series[("zkb_ticket_metrics_recorded_total", (D, opened))] == 0
+
+
+def test_every_configured_brand_has_its_series_from_the_first_scrape(server) -> None:  # noqa: ANN001
+    series = scrape_brands(client(server), ("default", "shop2"))
+    received = {labels for (name, labels), _ in series.items()
+                if name == "zkb_webhook_events_received_total"}
+    assert received == {(D, ("source", "klaviyo")), (D, ("source", "zendesk")),
+                        (("brand", "shop2"), ("source", "klaviyo"))}   # one Zendesk webhook
+    assert series[("zkb_opt_out_requests_total", (("brand", "shop2"),))] == 0
+    assert series[("zkb_repaired_total", (("brand", "shop2"), ("what", "stranded_queue")))] == 0
+
+
+def test_a_brands_counter_field_round_trips_and_a_reason_may_hold_colons() -> None:
+    field = meters.counter_field("klaviyo", "dropped", "topic:event:klaviyo.opened_sms", "shop2")
+    assert field == "klaviyo@shop2:dropped:topic:event:klaviyo.opened_sms"
+    assert meters.split_counter(field) == ("shop2", "klaviyo", "dropped",
+                                           "topic:event:klaviyo.opened_sms")
+    assert meters.split_counter("klaviyo:received:") == ("default", "klaviyo", "received", "")
+    assert meters.counter_field("klaviyo", "received", brand="default") == "klaviyo:received:"
+    assert meters.by_brand({"a:b:": 1, "a@x:b:": 2, "a@x:c:d": 3}) == {
+        "default": {"a:b:": 1}, "x": {"a:b:": 2, "a:c:d": 3}}
