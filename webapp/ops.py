@@ -1,6 +1,11 @@
 """The /ops page: setup status, queues, workers, outcomes, recent conversations and failed
 jobs, with replay and purge (E2, E5). Server-rendered; no JavaScript needed.
 
+Brands (E7, #16): with more than one brand configured, `?brand=<name>` (default: all) shows that
+brand's failed jobs and outcome counters, and replay-all/purge-all act on its jobs only; with one
+brand the page is as it always was. Every replay and purge runs in its job's brand's scope
+(bridge/ops/failed_jobs.py).
+
 Everything behind OPS_TOKEN (auth.py). Replay and purge are POST forms carrying a CSRF token,
 answered with a redirect back to the page (so reloading never repeats them); what was done is
 kept in Redis for a few minutes under a random id the redirect names, so any receiver process
@@ -35,6 +40,7 @@ from bridge.ops.setup_check import Check, run_checks
 from webapp.auth import csrf_ok, csrf_token, ops_only
 from webapp.ops_view import (
     Cached,
+    brand_counters,
     outcomes,
     ping_workers,
     queue_depths,
@@ -99,9 +105,10 @@ def _deps() -> OpsDeps:
 def page() -> Response | str:
     deps = _deps()
     source = request.args.get("source") if request.args.get("source") in SOURCES else None
+    brand = _brand(request.args.get("brand"))
     try:
-        failed = list_failed(deps.store, source=source)
-        counters = deps.store.outcomes.counters()
+        failed = list_failed(deps.store, source=source, brand=brand)
+        counters = brand_counters(deps.store, brand)
         view = {"queues": queue_depths(deps.store, QUEUES), "outcomes": outcomes(counters),
                 "queue_ages": deps.store.outcomes.queue_ages(QUEUES, time.time()),
                 "ticket_metrics": ticket_metrics(counters),
@@ -116,6 +123,7 @@ def page() -> Response | str:
         "ops.html", failed=failed[(number - 1) * FAILED_PAGE:number * FAILED_PAGE],
         failed_total=len(failed), page_no=number,
         pages=max(1, -(-len(failed) // FAILED_PAGE)), source=source, sources=SOURCES, when=when,
+        brand=brand, brands=_brand_names() if len(_brand_names()) > 1 else [],
         checks=_safely(deps.checks), workers=_safely(deps.workers), checked_ago=deps.checks.age,
         csrf=csrf_token(deps.settings.ops_token or "", time.time()),
         zendesk_url=redact_url(deps.settings.zendesk_url), **view)
@@ -141,7 +149,8 @@ def replay_jobs() -> Response:
         lines = [replay(deps.store, ref, send, task_for_kind)]
     else:
         source = request.form.get("source") if request.form.get("source") in SOURCES else None
-        lines = replay_many(deps.store, send, task_for_kind, source=source) or [
+        lines = replay_many(deps.store, send, task_for_kind, source=source,
+                            brand=_brand(request.form.get("brand"))) or [
             "no failed jobs to replay"]
     return _back(deps.store, lines)
 
@@ -154,10 +163,23 @@ def purge_jobs() -> Response:
     if refused:
         return refused
     ref = request.form.get("ref", "")
-    removed = purge(deps.store, [ref] if ref else None)
-    what = ref if ref else "all failed jobs"
+    brand = None if ref else _brand(request.form.get("brand"))
+    removed = purge(deps.store, [ref] if ref else None, brand=brand,
+                    brands=tuple(_brand_names()))
+    what = ref if ref else "all failed jobs" + (f" of brand {brand}" if brand else "")
     return _back(deps.store, [f"purged {what}: {removed} removed from failed jobs (their "
                               f"events were not replayed)"])
+
+
+def _brand_names() -> list[str]:
+    """The configured brands, the default first (webapp/app.py)."""
+    return [b.name for b in current_app.extensions.get("zkb.brands", ())]
+
+
+def _brand(asked: str | None) -> str | None:
+    """The brand a request names, if configured and there is more than one (None: all)."""
+    names = _brand_names()
+    return asked if len(names) > 1 and asked in names else None
 
 
 def _refuse_forgery(settings: Settings) -> Response | None:

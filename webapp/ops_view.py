@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from celery import Celery
 
+from bridge.adapters.meters import by_brand
 from bridge.adapters.store import Store
 from bridge.domain.phones import mask
 
@@ -73,6 +74,19 @@ def outcomes(counters: dict[str, int]) -> list[KindOutcomes]:
         if reason:
             row.reasons.setdefault(outcome, {})[reason] = value
     return list(rows.values())
+
+
+def brand_counters(store: Store, brand: str | None) -> dict[str, int]:
+    """The outcome counters as `<kind>:<outcome>:<reason>`: one brand's, or (None) every
+    brand's added up (E7: a counter of a brand other than the default is stored with its name,
+    meters.counter_field)."""
+    if brand is not None:
+        return store.outcomes.counters(brand)
+    total: dict[str, int] = {}
+    for counters in by_brand(store.outcomes.counters()).values():
+        for key, n in counters.items():
+            total[key] = total.get(key, 0) + n
+    return total
 
 
 def ticket_metrics(counters: dict[str, int]) -> dict[str, int]:
