@@ -20,7 +20,7 @@ from kombu.exceptions import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.adapters.store import Store
-from bridge.brands import brand_named
+from bridge.brands import brand_named, owns_number
 from bridge.config import Settings
 from bridge.domain.brand_scope import DEFAULT
 from bridge.domain.model import RawEvent
@@ -126,11 +126,21 @@ def _needing_work(store: Store, events: list[RawEvent]) -> tuple[list[RawEvent],
     receipts = [(e, phone) for e, phone in receipts if phone]   # unreadable: the worker says why
     idle: set[str] = set()
     if receipts:
-        known = store.open_sms.with_open_ticket([phone for _, phone in receipts])
+        known = store.open_sms.with_open_ticket([phone for _, phone in receipts],
+                                                _owned_numbers(events[0].brand))
         idle = {e.ref for (e, _), has in zip(receipts, known, strict=True) if not has}
         kept += store.events.save_dropped([e for e in events if e.ref in idle], time.time(),
                                           RECEIPT_WITHOUT_TICKET, "no_open_ticket")
     return [e for e in events if e.ref not in idle], len(unused) + len(idle) - kept
+
+
+def _owned_numbers(brand: str) -> Callable[[str], bool] | None:
+    """With several brands, a receipt counts only the brand's own tickets (E7, A7)."""
+    brands = current_app.extensions["zkb.brands"]
+    if len(brands) == 1:
+        return None
+    found = brand_named(brands, brand)
+    return owns_number(brands, found) if found else None
 
 
 def _rejected(store: Store, source: str, e: SignatureError) -> Response:

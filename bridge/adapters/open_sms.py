@@ -13,6 +13,7 @@ the one recorded never overwrites it (a follow-up ticket replaces its closed sou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -58,14 +59,22 @@ class OpenSmsIndex:
             out[brand.decode()] = (int(tid), status)
         return out
 
-    def with_open_ticket(self, phones: list[str]) -> list[bool]:
-        """For each phone, whether it has an entry: one round trip for a whole delivery."""
+    def with_open_ticket(self, phones: list[str],
+                         owns: Callable[[str], bool] | None = None) -> list[bool]:
+        """For each phone, whether it has an entry (on a number `owns` accepts: one brand's
+        numbers, E7): one round trip for a whole delivery."""
         if not phones:
             return []
         pipe = self._r.pipeline(transaction=False)
         for phone in phones:
-            pipe.exists(keys.open_sms(phone))
-        return [bool(n) for n in pipe.execute()]
+            if owns is None:
+                pipe.exists(keys.open_sms(phone))
+            else:
+                pipe.hkeys(keys.open_sms(phone))
+        found = pipe.execute()
+        if owns is None:
+            return [bool(n) for n in found]
+        return [any(owns(n.decode()) for n in numbers) for numbers in found]
 
     def is_ready(self) -> bool:
         """False when the index was never built or Redis lost it: the sweep rebuilds it."""

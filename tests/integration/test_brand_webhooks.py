@@ -13,8 +13,10 @@ import redis
 
 from tests.integration.conftest import Receiver
 from tests.integration.support import (
+    CUSTOMER,
     KLAVIYO_QUEUE,
     KLAVIYO_SECRET,
+    RECEIVED_SMS,
     klaviyo_body,
     klaviyo_event,
     klaviyo_headers,
@@ -83,3 +85,20 @@ def test_the_default_brand_is_also_reachable_by_its_name(receiver: Receiver,
                 klaviyo_headers(body, secret=KLAVIYO_SECRET))
     assert resp.status_code == 202
     assert r.exists("zkb:ev:klaviyo:01JDEF")      # today's ref and key
+
+
+def test_a_brands_campaign_receipt_for_a_customer_with_only_another_brands_ticket_is_not_queued(
+        two_brands: Receiver, r: redis.Redis) -> None:
+    """E6 + E7: Alice has an open ticket on bolt's number only; acme's campaign reaching her
+    needs nothing (no task), bolt's does."""
+    two_brands.store.open_sms.mark(CUSTOMER, "+18005550200", 77, "open")
+    # a receipt: `To Number` is the customer, `From Number` the sender (a short code here)
+    acme = klaviyo_body([klaviyo_event("01JACMESALE", topic=RECEIVED_SMS, customer="55555",
+                                       brand=CUSTOMER)])
+    bolt = klaviyo_body([klaviyo_event("01JBOLTSALE", topic=RECEIVED_SMS, customer="54321",
+                                       brand=CUSTOMER)])
+    assert post(two_brands.client, "/webhooks/klaviyo", acme,
+                klaviyo_headers(acme)).get_json()["queued"] == 0
+    assert post(two_brands.client, "/webhooks/klaviyo/bolt", bolt,
+                klaviyo_headers(bolt, secret=BOLT_SECRET)).get_json()["queued"] == 1
+    assert r.hget("zkb:ev:klaviyo:01JACMESALE", "reason") == b"no_open_ticket"
