@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from celery import Celery
 
 from bridge import bootstrap
 from bridge.config import Settings
@@ -21,18 +20,20 @@ from bridge.errors import Permanent, UpstreamError
 from bridge.ops import failed_jobs as failed
 from bridge.ops import provision, setup_check
 from cli import rotation
+from cli.brand_option import add_brand_option, brands_of
+from cli.check import cmd_check
 from cli.retries import Patient
 from cli.secret_file import write_secret
 from workers.celery_app import make_celery
 from workers.queues import enqueue, task_for_kind
 
-PING_SECONDS = 2.0
 # provision's exit status when it worked but the receiver will refuse the webhook's deliveries
 # until ZENDESK_WEBHOOK_SECRET holds its secret: scripts must not take it for "all set".
 SECRET_TO_SET = 3
 TABLE = (("REF", "ref", 40), ("SOURCE", "source", 7), ("ERROR", "error", 20),
          ("TRIES", "attempts", 5), ("LAST FAILURE (UTC)", "last_failure", 19),
          ("STATE", "state", 7), ("MESSAGE", "message", 60))
+BRAND = ("BRAND", "brand", 12)     # a column when several brands are configured (E7)
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -57,9 +58,11 @@ def add_commands(sub: Any, date: Callable[[str], datetime]) -> None:
     pg = fsub.add_parser("purge", help="remove jobs from the list (they are not replayed)")
     pg.add_argument("refs", nargs="*", metavar="REF")
     pg.add_argument("--all", action="store_true", help="empty the whole list")
+    add_brand_option(pg, "with --all: only this brand's jobs")
     pg.set_defaults(run=_redis_guard(cmd_purge))
 
     c = sub.add_parser("check", help="check credentials, secrets, Redis and workers")
+    add_brand_option(c, "check this brand's Klaviyo account only (key, revision)")
     c.set_defaults(run=cmd_check)
     _add_provision(sub)
 
@@ -90,6 +93,7 @@ def _add_provision(sub: Any) -> None:
 def _filters(p: argparse.ArgumentParser, date: Callable[[str], datetime]) -> None:
     p.add_argument("--source", choices=("klaviyo", "zendesk"), help="only this source's jobs")
     p.add_argument("--since", type=date, help="only jobs that failed since, e.g. 2026-07-01")
+    add_brand_option(p, "only this brand's jobs (default, or a name in BRANDS_FILE)")
 
 
 def _redis_guard(cmd: Command) -> Command:
@@ -105,7 +109,7 @@ def _redis_guard(cmd: Command) -> Command:
 
 # --- failed ---------------------------------------------------------------------------------
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    jobs = failed.list_failed(bootstrap.store(settings), args.source, args.since)
+    jobs = failed.list_failed(bootstrap.store(settings), args.source, args.since, args.brand)
     if args.json:
         for job in jobs:
             print(_json_line(job))
@@ -113,9 +117,10 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     if not jobs:
         print("No failed jobs" + _filter_words(args) + ".")
         return 0
-    print("  ".join(title.ljust(width) for title, _, width in TABLE).rstrip())
+    table = TABLE if len(brands_of(args, settings)) == 1 else (*TABLE[:2], BRAND, *TABLE[2:])
+    print("  ".join(title.ljust(width) for title, _, width in table).rstrip())
     for job in jobs:
-        print("  ".join(_cell(job, key, width) for _, key, width in TABLE).rstrip())
+        print("  ".join(_cell(job, key, width) for _, key, width in table).rstrip())
     print(f"{len(jobs)} failed job(s). Details: zkbridge failed show REF; "
           f"run again: zkbridge failed replay REF")
     return 0
@@ -139,12 +144,14 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    if not (args.refs or args.all or args.source or args.since):
+    filters = args.all or args.source or args.since or args.brand
+    if not (args.refs or filters):
         print("name the jobs to replay: REF..., or --all, --source klaviyo|zendesk, "
-              "--since DATE", file=sys.stderr)
+              "--since DATE, --brand NAME", file=sys.stderr)
         return 2
-    if args.refs and (args.all or args.source or args.since):
-        print("give REFs or filters (--all, --source, --since), not both", file=sys.stderr)
+    if args.refs and filters:
+        print("give REFs or filters (--all, --source, --since, --brand), not both",
+              file=sys.stderr)
         return 2
     store, app = bootstrap.store(settings), make_celery(settings)
 
@@ -160,7 +167,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
                 continue
             print(failed.replay(store, ref, publish, task_for_kind))
         return status
-    lines = failed.replay_many(store, publish, task_for_kind, args.source, args.since)
+    lines = failed.replay_many(store, publish, task_for_kind, args.source, args.since,
+                               args.brand)
     for line in lines:
         print(line)
     replayed = sum(": replayed:" in line for line in lines)
@@ -170,15 +178,23 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     if not args.refs and not args.all:
-        print("name the jobs to purge (REF...), or --all to empty the list", file=sys.stderr)
+        print("name the jobs to purge (REF...), or --all to empty the list (--all --brand NAME: "
+              "that brand's jobs)", file=sys.stderr)
         return 2
-    removed = failed.purge(bootstrap.store(settings), None if args.all else args.refs)
-    print(f"{removed} failed job(s) removed from the list (their events were not replayed).")
+    if args.brand and (args.refs or not args.all):
+        print("--brand goes with --all (that brand's jobs), not with REFs", file=sys.stderr)
+        return 2
+    names = tuple(b.name for b in brands_of(args, settings))
+    removed = failed.purge(bootstrap.store(settings), None if args.all else args.refs,
+                           brand=args.brand, brands=names)
+    print(f"{removed} failed job(s){_filter_words(args)} removed from the list (their events "
+          f"were not replayed).")
     return 0
 
 
 def _filter_words(args: argparse.Namespace) -> str:
     words = f" from {args.source}" if getattr(args, "source", None) else ""
+    words += f" of brand {args.brand}" if getattr(args, "brand", None) else ""
     return words + (f" since {args.since:%Y-%m-%d %H:%M} UTC" if getattr(args, "since", None)
                     else "")
 
@@ -200,42 +216,6 @@ def _when(value: Any) -> str | None:
     if value in (None, ""):
         return None
     return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-# --- check ----------------------------------------------------------------------------------
-def workers_seen(app: Celery, timeout: float = PING_SECONDS) -> list[str]:
-    """Names of the Celery workers answering a broadcast ping within `timeout` seconds."""
-    replies = app.control.ping(timeout=timeout) or []
-    return [name for reply in replies for name in reply]
-
-
-def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    app = make_celery(settings)
-    checks = setup_check.run_checks(settings, bootstrap.store(settings),
-                                    Patient(bootstrap.zendesk_client(settings)),
-                                    Patient(bootstrap.klaviyo_client(settings)),
-                                    lambda: workers_seen(app))
-    ok, bad, warn = _marks()
-    for c in checks:
-        mark = ok if c.ok else (bad if c.required else warn)
-        print(f"{mark} {c.name}: {c.detail}")
-    failing = setup_check.failed_required(checks)
-    warnings = sum(1 for c in checks if not c.ok and not c.required)
-    if failing:
-        print(f"\n{len(failing)} required check(s) failed; fix them and run zkbridge check "
-              f"again.")
-        return 1
-    print("\nAll required checks passed" + (f" ({warnings} warning(s))." if warnings else "."))
-    return 0
-
-
-def _marks() -> tuple[str, str, str]:
-    """✓ ✗ ⚠ where the terminal can show them, plain words where it cannot."""
-    try:
-        "✓✗⚠".encode(sys.stdout.encoding or "ascii")
-    except (UnicodeEncodeError, LookupError):
-        return "OK  ", "FAIL", "WARN"
-    return "✓", "✗", "⚠"
 
 
 # --- provision ------------------------------------------------------------------------------

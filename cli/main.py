@@ -1,7 +1,7 @@
 """`zkbridge` command line: the operator's tools. Subcommands build what they need from the same
 environment as the services (see the README's configuration table). `failed`, `check` and
 `provision` live in cli/commands.py (docs/operations.md); vendor calls are tried again
-in cli/retries.py."""
+in cli/retries.py. Several brands (E7): the commands take `--brand NAME` (cli/brand_option.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ from importlib.metadata import version as installed_version
 from tqdm import tqdm
 
 from bridge import bootstrap
+from bridge.brands import settings_and_brands
 from bridge.config import Settings
+from bridge.domain.brand_scope import scope
 from bridge.errors import ConfigError
 from bridge.ops.backfill import BackfillReport, backfill
+from cli.brand_option import add_brand_option, brands_of, chosen, tickets_of, unknown_brand
 from cli.commands import add_commands
 from cli.retries import Patient
 
@@ -30,8 +33,14 @@ def _date(value: str) -> datetime:
 
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
-    deps = bootstrap.backfill_deps(settings, page_size=args.page_size)
+    """One brand's tickets (E7: the default brand's without --brand), with its settings (its
+    Klaviyo account) and in its scope (its keys, its own export cursor)."""
+    brands = brands_of(args, settings)
+    brand = chosen(args, settings) or brands[0]
+    deps = bootstrap.backfill_deps(bootstrap.for_brand(settings, brand),
+                                   page_size=args.page_size)
     deps.zendesk, deps.klaviyo = Patient(deps.zendesk), Patient(deps.klaviyo)
+    deps.wanted = tickets_of(brands, brand)
     bar = tqdm(unit=" tickets", desc="backfill" + (" (dry run)" if args.dry_run else ""),
                file=sys.stderr, disable=args.quiet)
 
@@ -39,18 +48,28 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
         bar.update(report.tickets - bar.n)
         bar.set_postfix(events=report.events, skipped=report.skipped)
 
-    report = backfill(args.since, args.until, deps, dry_run=args.dry_run, on_page=progress)
+    with scope(brand.name):
+        report = backfill(args.since, args.until, deps, dry_run=args.dry_run,
+                          on_page=progress)
     bar.close()
-    verb = "would send" if args.dry_run else "sent"
+    _print_backfill(report, args.dry_run, brand.name if len(brands) > 1 else None)
+    return 0
+
+
+def _print_backfill(report: BackfillReport, dry_run: bool, brand: str | None) -> None:
+    if brand is not None:
+        print(f"brand: {brand}")
+    verb = "would send" if dry_run else "sent"
     opened = report.by_metric.get("Opened Ticket", 0)
     resolved = report.by_metric.get("Resolved Ticket", 0)
     print(f"tickets scanned: {report.tickets}")
     print(f"events {verb}: {report.events} (Opened Ticket {opened}, Resolved Ticket {resolved})")
     print(f"already recorded, skipped: {report.skipped}")
     print(f"no email or phone on the requester, skipped: {report.no_identity}")
+    if brand is not None:
+        print(f"other brands' tickets, skipped: {report.other_brands}")
     print(f"Klaviyo calls: {report.bulk_calls} bulk (one call per event would be "
           f"{report.events}); Zendesk export calls: {report.export_calls}")
-    return 0
 
 
 def version() -> str:
@@ -72,6 +91,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--dry-run", action="store_true", help="count, send nothing")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.add_argument("--page-size", type=int, default=1000, help=argparse.SUPPRESS)
+    add_brand_option(b, "this brand's tickets, sent to its Klaviyo account (default: the "
+                        "default brand's)")
     b.set_defaults(run=cmd_backfill)
     add_commands(sub, _date)
     return p
@@ -80,9 +101,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings, args.brands = settings_and_brands()
     except ConfigError as e:
         print(e, file=sys.stderr)
+        return 2
+    refused = unknown_brand(args.brands, getattr(args, "brand", None))
+    if refused:
+        print(refused, file=sys.stderr)
         return 2
     return args.run(args, settings)
 

@@ -15,6 +15,11 @@ M5: every event of a page (recorded before or not) is noted in the requesters' o
 a backfill from before M5 was deployed also teaches the bridge the tickets opened before it;
 each bulk call carries the requesters' counts as they are when it is made
 (adapters/support_state.py).
+
+Brands (E7, #16): a backfill runs for one brand, inside its scope and with its settings (its
+Klaviyo account): `wanted` keeps the tickets of that brand (the others are counted and skipped),
+and the export cursor is the brand's own, so each brand's run over the same days resumes where
+it stopped, not where another brand's stopped.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bridge.budgets import BULK_BUDGET, BULK_MAX, background_lane, export_budget
+from bridge.domain.brand_scope import DEFAULT, current
 from bridge.domain.metric_rules import OPENED, RESOLVED, MetricEvent, build_event
 from bridge.domain.model import Budget
 from bridge.domain.support_rules import DEFAULT_PROPERTY
@@ -45,6 +52,7 @@ class BackfillDeps:
     page_size: int = 1000
     sleep: Callable[[float], None] = time.sleep
     support_property: str = DEFAULT_PROPERTY       # M5's profile property
+    wanted: Callable[[dict[str, Any]], bool] = lambda ticket: True   # the brand's tickets (E7)
 
 
 @dataclass
@@ -53,6 +61,7 @@ class BackfillReport:
     events: int = 0            # events sent (or, in a dry run, that would be sent)
     skipped: int = 0           # already recorded (live sync or an earlier run)
     no_identity: int = 0       # requester with neither email nor phone
+    other_brands: int = 0      # tickets of another brand, skipped (E7)
     bulk_calls: int = 0
     export_calls: int = 0
     by_metric: dict[str, int] = field(default_factory=dict)
@@ -62,7 +71,7 @@ def backfill(since: datetime, until: datetime | None, deps: BackfillDeps, *,
              dry_run: bool = False, on_page: Callable[[BackfillReport], None] = lambda r: None,
              ) -> BackfillReport:
     report = BackfillReport()
-    key = f"backfill:{int(since.timestamp())}:{int(until.timestamp()) if until else 'now'}"
+    key = cursor_key(since, until)
     cursor = None if dry_run else deps.store.ledger.get_value(key)
     for page in _pages(since, cursor, deps, report):
         events = list(_events(page, since, until, deps, report))
@@ -78,6 +87,14 @@ def backfill(since: datetime, until: datetime | None, deps: BackfillDeps, *,
             report.by_metric[e.metric] = report.by_metric.get(e.metric, 0) + 1
         on_page(report)
     return report
+
+
+def cursor_key(since: datetime, until: datetime | None) -> str:
+    """The export cursor of a run over these days: today's key for the default brand, the
+    brand's own (`backfill@<brand>:...`) for another (E7)."""
+    brand = current()
+    head = "backfill" if brand == DEFAULT else f"backfill@{brand}"
+    return f"{head}:{int(since.timestamp())}:{int(until.timestamp()) if until else 'now'}"
 
 
 def _pages(since: datetime, cursor: str | None, deps: BackfillDeps,
@@ -100,6 +117,9 @@ def _events(page: dict, since: datetime, until: datetime | None, deps: BackfillD
     groups = {int(g["id"]): g for g in page.get("groups") or []}
     for ticket in page.get("tickets") or []:
         report.tickets += 1
+        if not deps.wanted(ticket):
+            report.other_brands += 1
+            continue
         created, updated = _at(ticket.get("created_at")), _at(ticket.get("updated_at"))
         wanted = []
         if created and _within(created, since, until):

@@ -10,12 +10,14 @@ hides the others.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from bridge.config import Settings
+from bridge.domain.brand_scope import DEFAULT
 from bridge.domain.redact import redact_params, redact_url
 from bridge.errors import CredentialsRefused, Permanent, RateLimited, UpstreamError
 from bridge.ops.check import Check
@@ -34,19 +36,46 @@ class KlaviyoAccount(Protocol):
     def account(self) -> dict[str, Any]: ...
 
 
+BrandAccount = tuple[str, Settings, KlaviyoAccount]   # a brand's name, settings, Klaviyo client
+
+
 def run_checks(settings: Settings, store: StorePort, zendesk: ZendeskMe, klaviyo: KlaviyoAccount,
                workers_seen: Callable[[], list[str]],
                sleep: Callable[[float], None] = time.sleep,
-               today: date | None = None) -> list[Check]:
-    """Every check, in the order a person would fix things."""
+               today: date | None = None,
+               other_brands: Sequence[BrandAccount] = ()) -> list[Check]:
+    """Every check, in the order a person would fix things: the one Zendesk account once, then
+    the default brand's Klaviyo account and each other brand's (E7, #16)."""
     today = today or date.today()
     return [check_secrets(settings), check_upstreams(settings), check_sms_sync(settings),
             *check_redis(settings, store),
             check_workers(workers_seen),
             _once_more_if_throttled(lambda: check_zendesk(settings, zendesk), sleep),
             check_zendesk_credential(settings, today),
-            _once_more_if_throttled(lambda: check_klaviyo(settings, klaviyo), sleep),
-            check_klaviyo_revision(settings, today)]
+            *klaviyo_checks(settings, klaviyo, sleep=sleep, today=today),
+            *(c for name, brand_settings, client in other_brands
+              for c in klaviyo_checks(brand_settings, client, name, sleep, today))]
+
+
+def klaviyo_checks(settings: Settings, klaviyo: KlaviyoAccount, brand: str = DEFAULT,
+                   sleep: Callable[[float], None] = time.sleep,
+                   today: date | None = None) -> list[Check]:
+    """One brand's Klaviyo account: its API key and revision (`zkbridge check --brand`). A brand
+    of the brands file is named in each line, with the file's field to fix."""
+    today = today or date.today()
+    checks = [_once_more_if_throttled(lambda: check_klaviyo(settings, klaviyo), sleep),
+              check_klaviyo_revision(settings, today)]
+    if brand == DEFAULT:
+        return checks
+    return [replace(c, name=f"{c.name} (brand {brand})",
+                    detail=_file_fields(c.detail, brand)) for c in checks]
+
+
+def _file_fields(detail: str, brand: str) -> str:
+    """A file brand's settings are fields of its table in BRANDS_FILE, not variables."""
+    where = f" of brand {brand!r} in BRANDS_FILE"
+    return (detail.replace("KLAVIYO_API_KEY", "klaviyo_api_key" + where)
+            .replace("KLAVIYO_REVISION", "klaviyo_revision" + where))
 
 
 def failed_required(checks: list[Check]) -> list[Check]:

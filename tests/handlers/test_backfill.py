@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bridge.domain.brand_scope import scope
 from bridge.domain.metric_rules import OPENED, RESOLVED
 from bridge.domain.model import Budget
 from bridge.errors import Retryable
-from bridge.ops.backfill import BackfillDeps, BackfillReport, backfill
+from bridge.ops.backfill import BackfillDeps, BackfillReport, backfill, cursor_key
 from tests.fakes import Clock, FakeKlaviyo, FakeZendesk, store
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -36,12 +37,12 @@ class History:
             page_size=page_size, sleep=self.clock.sleep)
 
     def ticket(self, *, day: int, status: str = "open", closed_day: int | None = None,
-               email: str | None = "customer@example.com") -> int:
+               email: str | None = "customer@example.com", **more: object) -> int:
         requester = self.zendesk.add_user("Customer", email=email)
         created = SINCE + timedelta(days=day)
         updated = SINCE + timedelta(days=closed_day if closed_day is not None else day)
         return self.zendesk.add_ticket(requester_id=requester, status=status,
-                                       created_at=iso(created), updated_at=iso(updated))
+                                       created_at=iso(created), updated_at=iso(updated), **more)
 
     def run(self, *, since: datetime = SINCE, until: datetime | None = None,
             dry_run: bool = False,
@@ -159,3 +160,29 @@ def test_a_dry_run_sends_nothing_and_leaves_nothing_behind() -> None:
     assert not history.store.ledger.metric_done(tid, OPENED)
     history.run()                                          # the real run still sends all
     assert history.sent == [opened(tid), resolved(tid)]
+
+
+# --- brands (E7, #16) -----------------------------------------------------------------------
+def test_a_brands_run_sends_only_its_tickets_and_counts_the_others() -> None:
+    history = History()
+    mine = history.ticket(day=1, brand_id=8002)
+    history.ticket(day=2, brand_id=8001)
+    history.deps.wanted = lambda ticket: ticket.get("brand_id") == 8002
+    with scope("shop2"):
+        report = history.run()
+    assert history.sent == [opened(mine)]
+    assert (report.tickets, report.other_brands, report.events) == (2, 1, 1)
+
+
+def test_each_brand_keeps_its_own_export_cursor_over_the_same_days() -> None:
+    history = History(page_size=1)
+    tickets = [history.ticket(day=d, brand_id=8001 + d % 2) for d in range(3)]
+    history.deps.wanted = lambda ticket: ticket.get("brand_id") == 8001
+    history.run()                                  # the default brand's run, to the end
+    history.deps.wanted = lambda ticket: ticket.get("brand_id") == 8002
+    with scope("shop2"):
+        report = history.run()                     # not resumed from the default's cursor
+    assert report.export_calls >= 3 and history.sent.count(opened(tickets[1])) == 1
+    assert cursor_key(SINCE, None) == f"backfill:{int(SINCE.timestamp())}:now"
+    with scope("shop2"):
+        assert cursor_key(SINCE, None) == f"backfill@shop2:{int(SINCE.timestamp())}:now"
