@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import sys
 
-from bridge.config import Settings
+from bridge.brands import settings_and_brands
 from bridge.errors import ConfigError
 
 
 def on_starting(server: object) -> None:
     try:
-        Settings.from_env()
+        settings_and_brands()      # the variables and the brands file (E7), together
     except ConfigError as problems:
         print(problems, file=sys.stderr)
         sys.exit(2)
