@@ -20,6 +20,7 @@ from typing import Any
 
 from bridge.brands_file import OPTIONAL, brand_values, read_tables
 from bridge.config import Settings
+from bridge.domain.model import WHATSAPP_BRAND_PREFIX
 from bridge.errors import ConfigError
 
 DEFAULT = "default"
@@ -149,6 +150,7 @@ def brand_for_ticket(brands: tuple[Brand, ...], zendesk_brand_id: int | None,
     found = next((b for b in brands if zendesk_brand_id is not None
                   and b.zendesk_brand_id == zendesk_brand_id), None)
     if found is None and number:
+        number = number.removeprefix(WHATSAPP_BRAND_PREFIX)   # S9: the same brand number
         found = next((b for b in brands if number in b.numbers), None)
     return found or brands[0]
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.domain.model import WHATSAPP_BRAND_PREFIX
 from bridge.domain.phones import canonical_brand_number
 from bridge.domain.reply_rules import campaign_note
 from bridge.handlers.notes import add_note_once
@@ -57,7 +58,8 @@ def process_delivered(event: dict[str, Any], deps: CampaignDeps, ref: str = "") 
     if deps.store.ledger.sent_text_recently(sms.customer_phone, sms.body):
         return Done("dropped", "own_reply")
     tickets = deps.store.open_sms.open_tickets(sms.customer_phone)
-    found = open_ticket_for({n: t for n, t in tickets.items() if deps.owns(n)},
+    found = open_ticket_for({n: t for n, t in tickets.items()     # SMS tickets only (A7):
+                             if deps.owns(n) and not n.startswith(WHATSAPP_BRAND_PREFIX)},
                             canonical_brand_number(sms.brand_number))
     if found is None:
         return Done("dropped", "no_open_ticket")

@@ -183,3 +183,16 @@ def test_e7_a_brands_campaign_notes_only_its_own_tickets_of_a_shared_phone(
     deps.store.open_sms.mark(ALICE, TOLL_FREE, mine, "open")
     delivered(deps, campaign="Cyber Monday", brand=SHORT_CODE, event_id="01JCYBER")
     assert [tid for tid, _ in zendesk.notes] == [mine]
+
+
+def test_a7_a_campaign_sms_never_lands_on_the_customers_whatsapp_ticket(
+        deps: CampaignDeps, zendesk: FakeZendesk) -> None:
+    """S9 + A7: Alice's newest open ticket is a WhatsApp one; an SMS campaign is no part of
+    that conversation, so it is noted only on an SMS ticket."""
+    sms = customer_has_ticket(deps, zendesk)
+    deps.store.open_sms.mark(ALICE, TOLL_FREE, sms, "open")
+    whatsapp = zendesk.add_ticket(status="open")
+    deps.store.open_sms.mark(ALICE, "wa:" + TOLL_FREE, whatsapp, "open")
+    assert whatsapp > sms
+    delivered(deps, campaign="Black Friday", brand=SHORT_CODE)
+    assert [tid for tid, _ in zendesk.notes] == [sms]

@@ -79,3 +79,8 @@ def test_the_scope_is_the_default_brand_outside_and_nests() -> None:
             assert current() == DEFAULT
         assert current() == "shop2"
     assert current() == DEFAULT
+
+
+def test_a_whatsapp_ticket_is_routed_by_its_brand_number_too(configured) -> None:
+    _, brands = configured
+    assert brand_for_ticket(brands, None, "wa:+18005550199").name == "shop2"

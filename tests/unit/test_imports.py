@@ -3,7 +3,8 @@ every module's imports.
 
 Inside bridge/, folders are layers: `domain` imports nothing of bridge but itself; `payloads` may
 import `domain`; `adapters` may import `domain`, `errors` and other adapters (redis_keys);
-`brands_file` (E7) reads the brands file by `config`'s rules, `brands` joins it to the settings;
+`brands_file` (E7) reads the brands file by `config`'s rules, `brands` joins it to the settings
+(and reads `domain`'s conversation keys);
 `handlers` and `ops` depend on `domain`, `payloads`, `ports`, `errors` and `budgets` (`ops` also
 reads `config`: checking the settings is its job; `upstreams`, which URLs and secrets the
 settings accept, is read by `config` and `ops`); only `bootstrap` imports everything. Nothing
@@ -40,7 +41,7 @@ LAYERS = {
     "config_groups": {"env_reader"},
     "config": {"errors", "upstreams", "env_reader", "config_groups"},
     "brands_file": {"config", "domain"},
-    "brands": {"config", "brands_file", "errors"},
+    "brands": {"config", "brands_file", "errors", "domain"},
     "ports": {"domain", "errors"},
     "budgets": {"domain", "config", "ports", "errors"},
     "adapters": {"domain", "errors"},
