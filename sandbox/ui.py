@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 
 from sandbox import rules_page, seed
 
@@ -20,15 +20,12 @@ def make_blueprint(sb: Any) -> Blueprint:
                    static_url_path="/_sandbox/ui-static")
 
     def page(template: str, **extra: Any) -> str:
-        return render_template(
-            template,
-            profiles=seed.PROFILES,
-            agents=[a for a in seed.AGENTS if a.role in ("agent", "admin")
-                    and a.email != sb.config.zendesk_email],  # the API user is not a desk agent
-            groups=seed.GROUPS,
-            brand_numbers=seed.BRAND_NUMBERS,
-            **extra,
-        )
+        """A page with the seed data (the first Klaviyo account's, unless `extra` says)."""
+        agents = [a for a in seed.AGENTS if a.role in ("agent", "admin")
+                  and a.email != sb.config.zendesk_email]  # the API user is not a desk agent
+        return render_template(template, **{
+            "profiles": seed.PROFILES, "brand_numbers": seed.BRAND_NUMBERS, "agents": agents,
+            "groups": seed.GROUPS, **extra})
 
     @bp.get("/")
     def index() -> str:
@@ -36,7 +33,11 @@ def make_blueprint(sb: Any) -> Blueprint:
 
     @bp.get("/phone")
     def phone() -> str:
-        return page("phone.html")
+        """A customer's phone, as a customer of the shop `?account=` names (rule E7: acme, the
+        default, or bolt; one person may be a customer of both with one phone)."""
+        account = _account()
+        return page("phone.html", profiles=account.profiles, brand_numbers=account.brand_numbers,
+                    account=account, accounts=seed.ACCOUNTS)
 
     @bp.get("/desk")
     def desk() -> str:
@@ -44,8 +45,9 @@ def make_blueprint(sb: Any) -> Blueprint:
 
     @bp.get("/events")
     def events() -> str:
-        """The Klaviyo events recorded (Opened/Resolved Ticket, ...), as a table."""
-        return page("events.html")
+        """The Klaviyo events recorded (Opened/Resolved Ticket, ...) in the account `?account=`
+        names (E7), as a table."""
+        return page("events.html", account=_account(), accounts=seed.ACCOUNTS)
 
     @bp.get("/rules")
     def rules() -> str:
@@ -61,3 +63,12 @@ def make_blueprint(sb: Any) -> Blueprint:
                                desk_url=f"{url_for('ui.desk')}#ticket-{ticket_id}")
 
     return bp
+
+
+def _account() -> seed.SeedAccount:
+    """The seeded Klaviyo account `?account=` names (default: the first); unknown: 404."""
+    name = request.args.get("account") or seed.ACCOUNTS[0].name
+    found = next((a for a in seed.ACCOUNTS if a.name == name), None)
+    if found is None:
+        abort(404, f"no Klaviyo account {name!r}")
+    return found

@@ -32,6 +32,10 @@ except ImportError:          # run as `python scripts/devstack.py` (./dev up)
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_ZENDESK_SECRET = "sandbox-zendesk-webhook-secret"
 SANDBOX_KLAVIYO_SECRET = "sandbox-klaviyo-webhook-secret"
+# E7 (#16): `./dev up` serves two brands, the sandbox's two Klaviyo accounts: the default one
+# (acme, from the variables, Zendesk brand 8001) and bolt, from this brands file.
+DEV_BRANDS_FILE = ROOT / "sandbox" / "brands.dev.toml"
+DEV_ZENDESK_BRAND_ID = "8001"
 
 
 def free_port() -> int:
@@ -366,16 +370,36 @@ def _dev_stack(workdir: Path, redis_url: str | None) -> Stack:
                        (stack.flower_port, "FLOWER_PORT")):
         if port_answers(port):
             raise SystemExit(f"port {port} is taken; set {what} to a free port")
+    stack.extra_env.update(dev_brands(stack.web_url, os.environ))
     return stack
+
+
+def dev_brands(web_url: str, environ: dict[str, str] | os._Environ) -> dict[str, str]:
+    """Two brands, so a person sees E7 at work: BRANDS_FILE (default: sandbox/brands.dev.toml,
+    which names bolt; set it empty for one brand), the default brand in Zendesk brand 8001
+    (unless ZENDESK_BRAND_ID says otherwise), and the sandbox's second Klaviyo account (bolt)
+    delivering its webhooks to bolt's route."""
+    path = environ.get("BRANDS_FILE", str(DEV_BRANDS_FILE))
+    if not path:
+        return {}
+    return {"BRANDS_FILE": path,
+            "ZENDESK_BRAND_ID": environ.get("ZENDESK_BRAND_ID") or DEV_ZENDESK_BRAND_ID,
+            "SANDBOX_KLAVIYO2_WEBHOOK_URL": f"{web_url}/webhooks/klaviyo/bolt"}
 
 
 def _banner(stack: Stack) -> str:
     """Where everything answers once the stack is up, with the credentials a person needs."""
     user, _, password = stack.flower_auth.partition(":")
+    brands = ""
+    if stack.extra_env.get("SANDBOX_KLAVIYO2_WEBHOOK_URL"):
+        brands = (f"\n  Second brand (bolt)  : {stack.web_url}/webhooks/klaviyo/bolt  (Zendesk "
+                  f"brand 8002; the default's {stack.extra_env['ZENDESK_BRAND_ID']})\n"
+                  f"                         its customers' phone: "
+                  f"{stack.sandbox_url}/phone?account=bolt")
     return f"""
 zkbridge is running against the local sandbox.
   Phone and agent desk : {stack.sandbox_url}/   (text from /phone, answer in /desk)
-  Receiver             : {stack.web_url}/webhooks/klaviyo  /webhooks/zendesk  /readyz
+  Receiver             : {stack.web_url}/webhooks/klaviyo  /webhooks/zendesk  /readyz{brands}
   Flower (queues)      : http://127.0.0.1:{stack.flower_port}/  (user {user}, password {password})
   Ops page             : {stack.web_url}/ops  (user ops, password {stack.ops_token})
   Metrics (Prometheus) : {stack.web_url}/metrics

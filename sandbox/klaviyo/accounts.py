@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import g, request
 
 from sandbox.klaviyo.state import KlaviyoState
+
+
+class UnknownAccount(Exception):
+    """`?account=` names no account (the admin routes answer 404)."""
 
 
 def all_of(sb: Any) -> tuple[KlaviyoState, ...]:
@@ -47,3 +51,18 @@ def bucket(state: KlaviyoState, name: str) -> str:
     """The rate-limit bucket `name` of this account."""
     first = state.sb.klaviyo_accounts[0]
     return name if state is first else f"{name}@{state.account.name}"
+
+
+def for_request(sb: Any, number: object = None, profile_id: str | None = None) -> KlaviyoState:
+    """The account an admin call is for: `?account=<name>` (unknown: `UnknownAccount`), else the
+    one owning the brand number texted or sent from, else the one holding the profile named,
+    else the first, so every call written before the second account means the same."""
+    name = request.args.get("account")
+    if name is not None:
+        found = by_name(sb, name)
+        if found is None:
+            names = ", ".join(a.account.name for a in all_of(sb))
+            raise UnknownAccount(f"no Klaviyo account {name!r} (accounts: {names})")
+        return found
+    return (by_number(sb, number) if number is not None else None) or \
+        (by_profile(sb, profile_id) if profile_id else None) or sb.klaviyo

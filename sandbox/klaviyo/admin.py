@@ -17,13 +17,10 @@ from flask import Blueprint, Response, jsonify, request
 
 from sandbox.klaviyo import accounts, whatsapp_admin
 from sandbox.klaviyo import webhooks as hooks
+from sandbox.klaviyo.accounts import UnknownAccount
 from sandbox.klaviyo.state import E164, KlaviyoState
 
 PREFIX = "/_sandbox/klaviyo"
-
-
-class UnknownAccount(Exception):
-    pass
 
 
 def add_routes(bp: Blueprint, sb: Any) -> None:
@@ -35,15 +32,7 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
 
     def state(number: object = None, profile_id: str | None = None) -> KlaviyoState:
         """The account a call is for (see the module docstring)."""
-        name = request.args.get("account")
-        if name is not None:
-            found = accounts.by_name(sb, name)
-            if found is None:
-                names = ", ".join(a.account.name for a in accounts.all_of(sb))
-                raise UnknownAccount(f"no Klaviyo account {name!r} (accounts: {names})")
-            return found
-        return (accounts.by_number(sb, number) if number is not None else None) or \
-            (accounts.by_profile(sb, profile_id) if profile_id else None) or sb.klaviyo
+        return accounts.for_request(sb, number, profile_id)
 
     @bp.get(f"{PREFIX}/profiles")
     def profiles() -> Response:

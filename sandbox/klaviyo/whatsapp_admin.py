@@ -8,6 +8,9 @@
   that far back, so the 24-hour window can be tried without waiting a day (the API then refuses
   a free-form reply as Klaviyo/Meta would).
 - `POST .../whatsapp/consent` `{"phone", "marketing"?, "transactional"?, "conversational"?}`.
+
+Each acts on the Klaviyo account (rule E7) `?account=<name>` names, else the one owning the
+brand number written to, else the first, as the SMS admin routes do (admin.py).
 """
 
 from __future__ import annotations
@@ -16,14 +19,18 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from sandbox.klaviyo import accounts
 from sandbox.klaviyo import webhooks as hooks
-from sandbox.klaviyo.state import CONSENTS, E164, WHATSAPP
+from sandbox.klaviyo.state import CONSENTS, E164, WHATSAPP, KlaviyoState
 
 PREFIX = "/_sandbox/klaviyo/whatsapp"
 SENT_WHATSAPP_TOPIC = "event:klaviyo.sent_whatsapp_message"   # [assumed]
 
 
 def add_routes(bp: Blueprint, sb: Any) -> None:
+    def state(number: str | None = None) -> KlaviyoState:
+        return accounts.for_request(sb, number or None)
+
     @bp.post(f"{PREFIX}/inbound")
     def whatsapp_inbound() -> tuple[Response, int] | Response:
         body = request.get_json(silent=True) or {}
@@ -31,8 +38,9 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
         if not E164.match(phone) or not E164.match(to):
             return _error(400, "'from' and 'to' must be E.164 numbers")
         with sb.lock:
-            ev = sb.klaviyo.customer_whatsapps(phone, to, str(body.get("body") or ""))
-            delivery = hooks.deliver(sb, [(SENT_WHATSAPP_TOPIC, ev)])
+            account = state(to)
+            ev = account.customer_whatsapps(phone, to, str(body.get("body") or ""))
+            delivery = hooks.deliver(sb, [(SENT_WHATSAPP_TOPIC, ev)], account)
         return jsonify({"event_id": ev.id, "delivery_id": delivery})
 
     @bp.post(f"{PREFIX}/age")
@@ -42,7 +50,7 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
             hours = float(body.get("hours", 25))
         except (TypeError, ValueError):
             return _error(400, "'hours' must be a number")
-        conv = sb.klaviyo.age_whatsapp(str(body.get("phone") or ""), hours)
+        conv = state().age_whatsapp(str(body.get("phone") or ""), hours)
         if conv is None:
             return _error(404, "no WhatsApp conversation for that phone")
         return jsonify({"conversation_id": conv.id, "last_customer_at": conv.last_customer_at})
@@ -51,7 +59,7 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
     def whatsapp_consent() -> tuple[Response, int] | Response:
         body = request.get_json(silent=True) or {}
         with sb.lock:
-            p = sb.klaviyo.by_phone(str(body.get("phone") or ""))
+            p = state().by_phone(str(body.get("phone") or ""))
             if p is None:
                 return _error(404, "no profile with that phone")
             for kind in p.whatsapp:
@@ -66,7 +74,7 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
             return jsonify([{"id": c.id, "profile_id": c.profile_id,
                              "brand_number": c.brand_number,
                              "last_customer_at": c.last_customer_at}
-                            for c in sb.klaviyo.conversations.values() if c.channel == WHATSAPP])
+                            for c in state().conversations.values() if c.channel == WHATSAPP])
 
 
 def _error(status: int, message: str) -> tuple[Response, int]:

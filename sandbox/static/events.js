@@ -8,7 +8,10 @@
 
   async function load() {
     const metric = $("events-metric").value;
-    const path = "/_sandbox/klaviyo/events" + (metric ? `?metric=${encodeURIComponent(metric)}` : "");
+    // E7: the Klaviyo account the page shows (`/events?account=bolt`)
+    const account = document.querySelector("[data-account]").dataset.account;
+    const path = `/_sandbox/klaviyo/events?account=${encodeURIComponent(account)}` +
+      (metric ? `&metric=${encodeURIComponent(metric)}` : "");
     const events = (await api("GET", path)).slice().reverse();
     const key = JSON.stringify(events);
     if (key === shown) return;

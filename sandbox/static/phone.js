@@ -5,6 +5,9 @@
   const {api, h, poll, fmtTime, maskPhone, say, list} = ZK;
   const $ = (id) => document.getElementById(id);
   const status = $("phone-status");
+  // E7: the shop (Klaviyo account) this phone is a customer of (`/phone?account=bolt`)
+  const account = document.querySelector("[data-account]").dataset.account;
+  const at = (path) => `${path}${path.includes("?") ? "&" : "?"}account=${encodeURIComponent(account)}`;
   let profiles = {};   // id -> {id, name, phone, email, marketing, transactional}
 
   // Admin profiles may be flat or JSON:API-shaped; read both in this one place.
@@ -57,7 +60,7 @@
   const channelOf = (m) => m.channel || "sms";
 
   async function loadProfiles() {
-    const data = await api("GET", "/_sandbox/klaviyo/profiles");
+    const data = await api("GET", at("/_sandbox/klaviyo/profiles"));
     const next = {};
     for (const raw of list(data, "profiles", "data")) {
       const p = readProfile(raw);
@@ -79,7 +82,7 @@
   async function loadThread() {
     const p = selected();
     if (!p.phone) return;
-    const data = await api("GET", `/_sandbox/klaviyo/sms?phone=${encodeURIComponent(p.phone)}`);
+    const data = await api("GET", at(`/_sandbox/klaviyo/sms?phone=${encodeURIComponent(p.phone)}`));
     const brand = $("brand").value;
     const all = $("all-numbers").checked;
     const msgs = list(data, "sms", "messages", "data")
@@ -119,9 +122,9 @@
     if (!body.trim() && !media) return;
     act("Sending", async () => {
       const r = wa()
-        ? await api("POST", "/_sandbox/klaviyo/whatsapp/inbound", {
+        ? await api("POST", at("/_sandbox/klaviyo/whatsapp/inbound"), {
           from: selected().phone, to: $("brand").value, body})
-        : await api("POST", "/_sandbox/klaviyo/inbound", {
+        : await api("POST", at("/_sandbox/klaviyo/inbound"), {
           from: selected().phone, to: $("brand").value, body, media_urls: media ? [media] : [],
         });
       $("message").value = "";
@@ -137,14 +140,14 @@
   function setConsent(value) {
     act(value === "SUBSCRIBED" ? "Opting in" : "Opting out", async () => {
       const p = selected();
-      await api("POST", `/_sandbox/klaviyo/profiles/${encodeURIComponent(p.id)}/consent`,
+      await api("POST", at(`/_sandbox/klaviyo/profiles/${encodeURIComponent(p.id)}/consent`),
                 {sms_marketing: value, sms_transactional: value});
       return `${p.name || "Profile"}: SMS consent ${value.toLowerCase()}.`;
     });
   }
   $("opt-out").addEventListener("click", () => setConsent("UNSUBSCRIBED"));
   $("whatsapp-age").addEventListener("click", () => act("Ageing", async () => {
-    await api("POST", "/_sandbox/klaviyo/whatsapp/age", {phone: selected().phone, hours: 25});
+    await api("POST", at("/_sandbox/klaviyo/whatsapp/age"), {phone: selected().phone, hours: 25});
     return "Your last WhatsApp message is now 25 hours old: free-form replies are refused.";
   }));
   $("opt-in").addEventListener("click", () => setConsent("SUBSCRIBED"));
@@ -152,7 +155,7 @@
   $("campaign-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     act("Sending campaign SMS", async () => {
-      const r = await api("POST", "/_sandbox/klaviyo/campaign", {
+      const r = await api("POST", at("/_sandbox/klaviyo/campaign"), {
         to: selected().phone, from: $("brand").value, body: $("campaign-body").value,
         [$("campaign-kind").value]: $("campaign-name").value,
       });
@@ -163,12 +166,12 @@
 
   // ---- selection, remembered across reloads ----
   for (const id of ["profile", "brand"]) {
-    const saved = localStorage.getItem(`zk-phone-${id}`);
+    const saved = localStorage.getItem(`zk-phone-${account}-${id}`);
     if (saved && [...$(id).options].some((o) => o.value === saved)) $(id).value = saved;
   }
   for (const id of ["profile", "brand", "all-numbers", "whatsapp"]) {
     $(id).addEventListener("change", () => {
-      if (id !== "all-numbers" && id !== "whatsapp") localStorage.setItem(`zk-phone-${id}`, $(id).value);
+      if (id !== "all-numbers" && id !== "whatsapp") localStorage.setItem(`zk-phone-${account}-${id}`, $(id).value);
       showProfile();
       loadThread();
     });

@@ -3,14 +3,16 @@ the stack's own Redis, and a polling `wait_for` (never a fixed sleep that hopes)
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import redis
 import requests
 
-from scripts.devstack import Stack
+from scripts.devstack import DEV_BRANDS_FILE, DEV_ZENDESK_BRAND_ID, Stack
 from workers.queues import QUEUES
 
 ALICE, BOB, CARLA, DANA, EMIL = ("+15005550101", "+15005550102", "+15005550103",
@@ -19,6 +21,33 @@ TOLL_FREE, LONG_CODE, SHORT_CODE, BRANDED = "+18005550100", "+12125550100", "123
 AGENT_ANA, AGENT_DANA = 9001, 9002
 PROFILE = {"alice": "01JSANDBOXALICE0000000000", "bob": "01JSANDBOXBOB000000000000",
            "dana": "01JSANDBOXDANA00000000000"}
+
+# E7 (#16): the second brand, bolt (the sandbox's second Klaviyo account, sandbox/seed.py BOLT),
+# as sandbox/brands.dev.toml configures it (for `./dev up` too); the default brand is the
+# sandbox's first account (acme).
+BOLT = "bolt"
+BOLT_TOLL_FREE, BOLT_LONG_CODE, BOLT_SHORT_CODE = "+18005550200", "+12125550200", "54321"
+ACME_ZENDESK_BRAND, BOLT_ZENDESK_BRAND = int(DEV_ZENDESK_BRAND_ID), 8002
+BOLT_PROFILE = {"alice": "01JSANDBOXBOLTALICE000000", "finn": "01JSANDBOXBOLTFINN0000000"}
+
+
+def brands_env(workdir: Path, web_url: str) -> dict[str, str]:
+    """A stack's settings for two brands (E7): the brands file copied to `workdir`, the default
+    brand in Zendesk brand 8001, and bolt's Klaviyo webhooks sent to its own route."""
+    path = workdir / "brands.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(DEV_BRANDS_FILE, path)
+    return {"BRANDS_FILE": str(path), "ZENDESK_BRAND_ID": str(ACME_ZENDESK_BRAND),
+            "SANDBOX_KLAVIYO2_WEBHOOK_URL": f"{web_url}/webhooks/klaviyo/{BOLT}"}
+
+
+def make_stack(workdir: Path, extra_env: dict[str, str] | None = None, *, brands: bool = False,
+               **options: Any) -> Stack:
+    """A `Stack` (not started) with `extra_env`; `brands=True` adds bolt (`brands_env`)."""
+    stack = Stack(workdir=workdir, extra_env=dict(extra_env or {}), **options)
+    if brands:
+        stack.extra_env.update(brands_env(workdir, stack.web_url))
+    return stack
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "condition",
@@ -122,14 +151,15 @@ class Bridge:
     def users(self) -> list[dict[str, Any]]:
         return requests.get(f"{self.sandbox}/_sandbox/zendesk/users", timeout=10).json()["users"]
 
-    def sms_to(self, phone: str) -> list[dict[str, Any]]:
-        """SMS that reached the customer's phone from a brand number, oldest first."""
-        r = requests.get(f"{self.sandbox}/_sandbox/klaviyo/sms", params={"phone": phone},
-                         timeout=10)
+    def sms_to(self, phone: str, account: str | None = None) -> list[dict[str, Any]]:
+        """SMS that reached the customer's phone from a brand number, oldest first (through
+        the sandbox's Klaviyo `account`: acme, the default, or bolt)."""
+        r = requests.get(f"{self.sandbox}/_sandbox/klaviyo/sms",
+                         params=_account({"phone": phone}, account), timeout=10)
         return [m for m in r.json() if m["direction"] == "to_customer"]
 
-    def replies_to(self, phone: str) -> list[dict[str, Any]]:
-        return [m for m in self.sms_to(phone) if m["source"] == "conversation"]
+    def replies_to(self, phone: str, account: str | None = None) -> list[dict[str, Any]]:
+        return [m for m in self.sms_to(phone, account) if m["source"] == "conversation"]
 
     def throttled(self) -> dict[str, int]:
         return requests.get(f"{self.sandbox}/_sandbox/calls", timeout=10).json()["throttled"]
@@ -166,13 +196,16 @@ class Bridge:
     def comments(self, ticket_id: int) -> list[dict[str, Any]]:
         return self.ticket(ticket_id)["comments"]
 
-    def make_customers(self, count: int) -> list[str]:
-        """`count` new Klaviyo profiles subscribed to SMS (+1500555 4000 upwards, a thousand
-        a call), made in the sandbox without a text, so the bridge sees nothing of them."""
-        phones = [f"+1500{5554000 + i:07d}" for i in range(count)]
+    def make_customers(self, count: int, account: str | None = None,
+                       first: int = 0) -> list[str]:
+        """`count` new Klaviyo profiles subscribed to SMS (+1500555 4000 + `first` upwards, a
+        thousand a call) in `account` (default: acme), made in the sandbox without a text, so
+        the bridge sees nothing of them."""
+        phones = [f"+1500{5554000 + first + i:07d}" for i in range(count)]
         for i in range(0, count, 1000):
             requests.post(f"{self.sandbox}/_sandbox/klaviyo/profiles/batch",
-                          json={"phones": phones[i:i + 1000]}, timeout=60).raise_for_status()
+                          params=_account({}, account), json={"phones": phones[i:i + 1000]},
+                          timeout=60).raise_for_status()
         return phones
 
     def run_task(self, name: str, *args: object) -> None:
@@ -183,9 +216,9 @@ class Bridge:
         celery = make_celery(Settings.from_env(self.stack.env()))
         celery.send_task(name, args=list(args))
 
-    def klaviyo_events(self, metric: str) -> list[dict[str, Any]]:
-        return requests.get(f"{self.sandbox}/_sandbox/klaviyo/events", params={"metric": metric},
-                            timeout=10).json()
+    def klaviyo_events(self, metric: str, account: str | None = None) -> list[dict[str, Any]]:
+        return requests.get(f"{self.sandbox}/_sandbox/klaviyo/events",
+                            params=_account({"metric": metric}, account), timeout=10).json()
 
     def desk_ticket(self, **fields: Any) -> dict[str, Any]:
         """A ticket made in the agent desk / web form (fires ticket.created)."""
@@ -205,6 +238,11 @@ class Bridge:
         self.settle()
         requests.post(f"{self.sandbox}/_sandbox/reset", timeout=10).raise_for_status()
         self.redis.flushdb()
+
+
+def _account(params: dict[str, str], account: str | None) -> dict[str, str]:
+    """Admin-route parameters naming the sandbox's Klaviyo account (None: the default one)."""
+    return {**params, "account": account} if account else params
 
 
 def open_tickets(bridge: Bridge, conversations: tuple[tuple[str, str], ...] = CONVERSATIONS,

@@ -1,6 +1,8 @@
 """`./dev up` as a person uses it: the CLI can be pointed at the running stack (`./dev env`),
-and Ctrl-C — or SIGINT to a stack running in the background — stops every process it started,
-without a traceback, every time (tried several times in a row)."""
+Ctrl-C — or SIGINT to a stack running in the background — stops every process it started,
+without a traceback, every time (tried several times in a row), and it serves two brands (E7):
+a text to the second brand's number (bolt, sandbox/brands.dev.toml) becomes a ticket in bolt's
+Zendesk brand."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from scripts.devstack import ROOT, free_port, port_answers, redis_server_binary
 
@@ -86,7 +89,8 @@ class DevUp:
                       "FLOWER_PORT": free_port()}
         env = {**os.environ, "REDIS_URL": redis_url, "ZKB_RUN_DIR": str(self.run_dir),
                **{k: str(v) for k, v in self.ports.items()}}
-        env.pop("FLOWER_BASIC_AUTH", None)
+        for name in ("FLOWER_BASIC_AUTH", "BRANDS_FILE", "ZENDESK_BRAND_ID"):
+            env.pop(name, None)            # ./dev up's own defaults, as a fresh shell has them
         self.env = env
         ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None
         with open(self.output, "wb") as out:
@@ -153,3 +157,31 @@ def test_dev_env_points_the_cli_at_the_running_stack(tmp_path: Path, redis_url: 
         dev.popen.wait(HANG)
     gone = dev.run(ENV)
     assert gone.returncode == 1 and "./dev up" in gone.stderr
+
+
+@pytest.mark.timeout(600)
+def test_dev_up_serves_two_brands_a_text_to_bolt_lands_in_bolts_zendesk_brand(
+        tmp_path: Path, redis_url: str) -> None:
+    dev = DevUp(tmp_path, redis_url, background=False)
+    sandbox = f"http://127.0.0.1:{dev.ports['SANDBOX_PORT']}"
+    try:
+        dev.wait_ready()
+        assert "/webhooks/klaviyo/bolt" in dev.text() and "phone?account=bolt" in dev.text()
+        for to, body in (("+18005550100", "hello acme"), ("+18005550200", "hello bolt")):
+            requests.post(f"{sandbox}/_sandbox/klaviyo/inbound", timeout=10, json={
+                "from": "+15005550101", "to": to, "body": body}).raise_for_status()
+
+        def tickets() -> dict[str, dict]:
+            found = requests.get(f"{sandbox}/_sandbox/zendesk/tickets", timeout=10).json()
+            return {t["external_id"].rsplit(":", 1)[1]: t for t in found["tickets"]}
+
+        wait_until(lambda: len(tickets()) == 2, "a ticket for each brand", 120)
+        by_number = tickets()
+        assert by_number["+18005550200"]["brand_id"] == 8002
+        assert by_number["+18005550200"]["comments"][0]["body"] == "hello bolt"
+        assert by_number["+18005550100"]["brand_id"] == 8001
+        phone = requests.get(f"{sandbox}/phone", params={"account": "bolt"}, timeout=10).text
+        assert "+18005550200" in phone and "+18005550100" not in phone
+    finally:
+        os.killpg(dev.popen.pid, signal.SIGINT)
+        dev.popen.wait(HANG)

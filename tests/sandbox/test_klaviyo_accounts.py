@@ -169,3 +169,32 @@ def test_the_second_accounts_webhook_is_configured_at_run_time(env: Env) -> None
     (hook,) = env.capture.wait_for(1)
     assert signature_ok(hook.headers, hook.body, "rotated")
     env.admin("POST", "/_sandbox/config", json={"klaviyo2_webhook_secret": BOLT_SECRET})
+
+
+def test_a_whatsapp_message_to_bolts_number_is_bolts(env: Env) -> None:
+    sent = env.admin("POST", "/_sandbox/klaviyo/whatsapp/inbound",
+                     json={"from": ALICE["phone"], "to": BOLT_TOLL_FREE, "body": "WhatsApp hi"})
+    (hook,) = env.capture.wait_for(1)
+    assert hook.path == "/bolt" and signature_ok(hook.headers, hook.body, BOLT_SECRET)
+    assert ids(bolt(env, "GET", "/api/events")) == {sent["event_id"]}
+    convs = env.admin("GET", "/_sandbox/klaviyo/whatsapp/conversations?account=bolt")
+    assert [c["profile_id"] for c in convs] == [BOLT_ALICE]
+    assert env.admin("GET", "/_sandbox/klaviyo/whatsapp/conversations") == []
+    aged = env.admin_raw("POST", "/_sandbox/klaviyo/whatsapp/age",
+                         json={"phone": ALICE["phone"], "hours": 25})
+    assert aged.status_code == 404                     # acme's Alice wrote no WhatsApp
+    env.admin("POST", "/_sandbox/klaviyo/whatsapp/age?account=bolt",
+              json={"phone": ALICE["phone"], "hours": 25})
+    nope = env.admin_raw("POST", "/_sandbox/klaviyo/whatsapp/age?account=nope", json={})
+    assert nope.status_code == 404 and "bolt" in nope.json()["error"]
+
+
+def test_the_phone_and_events_pages_show_the_account_they_are_asked_for(env: Env) -> None:
+    acme = env.admin_raw("GET", "/phone").text
+    page = env.admin_raw("GET", "/phone", params={"account": "bolt"}).text
+    assert 'data-account="acme"' in acme and TOLL_FREE in acme and BOLT_TOLL_FREE not in acme
+    assert 'data-account="bolt"' in page and BOLT_TOLL_FREE in page and TOLL_FREE not in page
+    assert BOLT_FINN in page and BOLT_ALICE in page and ALICE["id"] not in page
+    assert 'href="/phone?account=bolt"' in acme            # the shop picker
+    assert 'data-account="bolt"' in env.admin_raw("GET", "/events?account=bolt").text
+    assert env.admin_raw("GET", "/phone", params={"account": "nope"}).status_code == 404

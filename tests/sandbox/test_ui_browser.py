@@ -39,6 +39,8 @@ ALICE_ID = "01JSANDBOXALICE0000000000"
 ALICE_PHONE = "+15005550101"
 TOLL_FREE = "+18005550100"
 LONG_CODE = "+12125550100"
+BOLT_TOLL_FREE, BOLT_ALICE_ID = "+18005550200", "01JSANDBOXBOLTALICE000000"   # E7: bolt
+BOLT_SECRET = "ui-test-bolt-secret"
 WAIT = 10.0
 
 
@@ -208,6 +210,38 @@ def test_a_conversation_reply_through_the_klaviyo_api_shows_on_the_phone(
     theirs = page.locator("[data-testid=sms][data-direction=to_customer]")
     expect(theirs.get_by_test_id("sms-body")).to_have_text(reply)
     expect(theirs).to_contain_text(f"from {LONG_CODE}")  # the number the customer texted
+
+
+def test_the_phone_texts_bolts_numbers_as_bolts_alice(env: Env, page: Page) -> None:
+    """E7: the shop picker opens the phone as a customer of the second Klaviyo account (bolt):
+    Alice's text to bolt's number is bolt's webhook, as bolt's Alice; bolt's reply shows."""
+    env.admin("POST", "/_sandbox/config", json={
+        "klaviyo2_webhook_url": f"{env.capture.url}/bolt", "klaviyo2_webhook_secret": BOLT_SECRET})
+    page.goto(env.base + "/phone")
+    page.get_by_test_id("account-bolt").click()
+    expect(page).to_have_url(re.compile(r"/phone\?account=bolt$"))
+    page.get_by_test_id("profile-select").select_option(label="Alice Ames")
+    page.get_by_test_id("brand-select").select_option(BOLT_TOLL_FREE)
+    expect(page.get_by_test_id("consent-marketing")).to_have_text("subscribed")
+    page.get_by_test_id("message-input").fill("Is my bike ready?")
+    page.get_by_test_id("send").click()
+    expect(page.locator("[data-testid=sms][data-direction=to_brand]")).to_have_count(1)
+
+    hook = env.capture.wait_match("bolt's sent_sms", lambda h: h.path == "/bolt")
+    assert klaviyo_signature_ok(hook.headers, hook.body, BOLT_SECRET)
+    (item,) = hook.json["data"]
+    assert item["payload"]["relationships"]["profile"]["data"]["id"] == BOLT_ALICE_ID
+    (conversation,) = env.admin("GET", "/_sandbox/klaviyo/conversations?account=bolt")
+    r = requests.post(f"{env.base}/api/conversation-messages", timeout=10, headers={
+        **KLAVIYO_HEADERS, "Authorization": "Klaviyo-API-Key pk_sandbox_bolt_key"},
+        json={"data": {"type": "conversation-message", "attributes": {"body": "Ready Friday."},
+                       "relationships": {"conversation": {"data": {
+                           "type": "conversation", "id": conversation["id"]}}}}})
+    assert r.status_code == 202, r.text
+    theirs = page.locator("[data-testid=sms][data-direction=to_customer]")
+    expect(theirs.get_by_test_id("sms-body")).to_have_text("Ready Friday.")
+    expect(theirs).to_contain_text(f"from {BOLT_TOLL_FREE}")
+    assert env.admin("GET", "/_sandbox/klaviyo/sms", params={"phone": ALICE_PHONE}) == []
 
 
 # ---- the agent desk ---------------------------------------------------------------------------
