@@ -1,6 +1,7 @@
 """`zkbridge failed | check | provision`: the operator's commands around bridge/ops/failed_jobs.py,
-bridge/ops/setup_check.py and bridge/ops/provision.py. This module only parses, wires Celery in (to
-publish replays and ping workers) and prints; what is done and said lives in `bridge/`."""
+bridge/ops/setup_check.py (cli/check.py) and bridge/ops/provision.py (cli/provision.py). This
+module only parses, wires Celery in (to publish replays) and prints; what is done and said lives
+in `bridge/`. Each takes `--brand NAME` (E7, cli/brand_option.py)."""
 
 from __future__ import annotations
 
@@ -16,26 +17,21 @@ import redis
 from bridge import bootstrap
 from bridge.config import Settings
 from bridge.domain.redact import printable
-from bridge.errors import Permanent, UpstreamError
 from bridge.ops import failed_jobs as failed
-from bridge.ops import provision, setup_check
-from cli import rotation
+from bridge.ops import setup_check
 from cli.brand_option import add_brand_option, brands_of
 from cli.check import cmd_check
-from cli.retries import Patient
-from cli.secret_file import write_secret
+from cli.provision import SECRET_TO_SET, add_provision
 from workers.celery_app import make_celery
 from workers.queues import enqueue, task_for_kind
 
-# provision's exit status when it worked but the receiver will refuse the webhook's deliveries
-# until ZENDESK_WEBHOOK_SECRET holds its secret: scripts must not take it for "all set".
-SECRET_TO_SET = 3
 TABLE = (("REF", "ref", 40), ("SOURCE", "source", 7), ("ERROR", "error", 20),
          ("TRIES", "attempts", 5), ("LAST FAILURE (UTC)", "last_failure", 19),
          ("STATE", "state", 7), ("MESSAGE", "message", 60))
 BRAND = ("BRAND", "brand", 12)     # a column when several brands are configured (E7)
 
 Command = Callable[[argparse.Namespace, Settings], int]
+__all__ = ["SECRET_TO_SET", "add_commands"]
 
 
 def add_commands(sub: Any, date: Callable[[str], datetime]) -> None:
@@ -64,30 +60,7 @@ def add_commands(sub: Any, date: Callable[[str], datetime]) -> None:
     c = sub.add_parser("check", help="check credentials, secrets, Redis and workers")
     add_brand_option(c, "check this brand's Klaviyo account only (key, revision)")
     c.set_defaults(run=cmd_check)
-    _add_provision(sub)
-
-
-def _add_provision(sub: Any) -> None:
-    p = sub.add_parser("provision", help="create or update the Zendesk webhook (and optionally "
-                                         "the SMS view and close automation); idempotent")
-    p.add_argument("--view", action="store_true", help="also the 'SMS tickets' view")
-    p.add_argument("--context-field", action="store_true", help="also the 'SMS context' field")
-    p.add_argument("--automation", action="store_true",
-                   help="also the automation closing solved SMS tickets")
-    p.add_argument("--close-after-hours", type=int, metavar="N",
-                   help="with --automation: close SMS tickets solved at least N hours ago")
-    p.add_argument("--secret-file", metavar="PATH",
-                   help="write the webhook's signing secret there (mode 600) instead of "
-                        "printing it, when it differs from ZENDESK_WEBHOOK_SECRET")
-    p.add_argument("--show-secret", action="store_true",
-                   help="print the signing secret (when it differs) instead of writing a file")
-    roll = p.add_mutually_exclusive_group()
-    roll.add_argument("--rotate-secret", action="store_true",
-                      help="step 1 of a secret roll: a second, inactive webhook whose secret "
-                           "is written to --secret-file (docs/operations.md)")
-    roll.add_argument("--finish", action="store_true",
-                      help="step 2: switch to the new webhook once its secret is configured")
-    p.set_defaults(run=cmd_provision)
+    add_provision(sub)
 
 
 def _filters(p: argparse.ArgumentParser, date: Callable[[str], datetime]) -> None:
@@ -216,62 +189,3 @@ def _when(value: Any) -> str | None:
     if value in (None, ""):
         return None
     return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-# --- provision ------------------------------------------------------------------------------
-def cmd_provision(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.public_url:
-        print("PUBLIC_URL is not set: set it to the https address where Zendesk reaches this "
-              "bridge's receiver, e.g. https://bridge.example.com", file=sys.stderr)
-        return 2
-    if args.rotate_secret or args.finish:
-        return (rotation.cmd_rotate if args.rotate_secret else rotation.cmd_finish)(
-            args, settings)
-    if args.automation and (args.close_after_hours is None or args.close_after_hours < 1):
-        print("--automation needs --close-after-hours N (N ≥ 1): SMS tickets solved at least N "
-              "hours ago are closed", file=sys.stderr)
-        return 2
-    try:
-        report = provision.provision(
-            Patient(bootstrap.zendesk_admin(settings)), settings.public_url,
-            settings.zendesk_webhook_secrets, view=args.view, context_field=args.context_field,
-            close_after_hours=args.close_after_hours if args.automation else None)
-    except Permanent as e:
-        hint = (": the API user must be a Zendesk admin to manage webhooks, views and "
-                "automations" if e.status in (401, 403) else "")
-        print(f"Zendesk refused ({e}){hint}. Nothing after that step was changed.",
-              file=sys.stderr)
-        return 1
-    except UpstreamError as e:
-        print(f"Zendesk did not answer ({e}), also when asked again; run the same command "
-              "later (it is idempotent).",
-              file=sys.stderr)
-        return 1
-    for outcome in report.outcomes:
-        print(outcome.sentence())
-    return _tell_secret(report, args.secret_file, args.show_secret)
-
-
-def _tell_secret(report: provision.Report, secret_file: str | None, show: bool) -> int:
-    """Say whether the signing secret matches; write it to a file (0600) or, with
-    --show-secret only, print it. Status 1 when it must still be set and was not handed over."""
-    if report.secret_matches:
-        print("Signing secret: the webhook signs with the secret in ZENDESK_WEBHOOK_SECRET; "
-              "nothing to do.")
-        return 0
-    why = ("The webhook signs its deliveries with a secret that is not the one in "
-           "ZENDESK_WEBHOOK_SECRET, so the receiver rejects them (401) until you set it and "
-           "restart the receiver (web).")
-    if secret_file:
-        write_secret(secret_file, report.secret)
-        print(f"{why}\nThe signing secret was written to {secret_file} (mode 600): set "
-              f"ZENDESK_WEBHOOK_SECRET to its content.")
-        return SECRET_TO_SET
-    if not show:   # terminals get recorded (scrollback, CI logs, screen shares)
-        print(f"{why}\nRun the same command with --secret-file PATH to write the signing "
-              f"secret to a file only you can read (or --show-secret to print it).",
-              file=sys.stderr)
-        return 1
-    print(f"{why}\nSet ZENDESK_WEBHOOK_SECRET to this value (keep it secret; it is shown only "
-          f"while the two differ):\n\n    {report.secret}\n")
-    return SECRET_TO_SET

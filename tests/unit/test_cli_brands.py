@@ -60,7 +60,8 @@ def store(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Store:
 @pytest.mark.parametrize("argv", [["check", "--brand", "nope"],
                                   ["failed", "list", "--brand", "nope"],
                                   ["failed", "replay", "--brand", "nope"],
-                                  ["backfill", "--since", "2026-01-01", "--brand", "nope"]])
+                                  ["backfill", "--since", "2026-01-01", "--brand", "nope"],
+                                  ["provision", "--brand", "nope"]])
 def test_an_unknown_brand_is_refused_naming_the_configured_ones(
         env: dict[str, str], argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
