@@ -105,6 +105,7 @@
       ["Requester", `${userName(t.requester_id)}${requesterEmail(t)}`],
       ["Assignee", t.assignee_id ? userName(t.assignee_id) : "—"],
       ["Channel", via || "—"],
+      ["Brand", t.brand_id ? String(t.brand_id) : "—"],   // E7: one Zendesk, several brands
       ["Created", fmtTime(t.created_at)],
       ["Updated", fmtTime(t.updated_at)],
     ];
