@@ -72,8 +72,12 @@ def install(app: Flask, settings: Settings, store: Store, celery: Celery) -> Non
     they make no call until the first setup check."""
     zendesk = bootstrap.zendesk_client(settings, store)
     klaviyo = bootstrap.klaviyo_client(settings, store)
+    others = [(b.name, mine, bootstrap.klaviyo_client(mine, store))     # E7: each brand's account
+              for b in app.extensions.get("zkb.brands", ())[1:]
+              for mine in (bootstrap.for_brand(settings, b),)]
     workers = Cached(lambda: ping_workers(celery))
-    checks = Cached(lambda: run_checks(settings, store, zendesk, klaviyo, workers.get))
+    checks = Cached(lambda: run_checks(settings, store, zendesk, klaviyo, workers.get,
+                                       other_brands=others))
     app.extensions["zkb.ops"] = OpsDeps(settings, store, celery, workers, checks)
     app.register_blueprint(bp)
 

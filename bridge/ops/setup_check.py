@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from bridge.config import Settings
-from bridge.domain.brand_scope import DEFAULT
+from bridge.domain.brand_scope import DEFAULT, scope
 from bridge.domain.redact import redact_params, redact_url
 from bridge.errors import CredentialsRefused, Permanent, RateLimited, UpstreamError
 from bridge.ops.check import Check
@@ -63,8 +63,9 @@ def klaviyo_checks(settings: Settings, klaviyo: KlaviyoAccount, brand: str = DEF
     """One brand's Klaviyo account: its API key and revision (`zkbridge check --brand`). A brand
     of the brands file is named in each line, with the file's field to fix."""
     today = today or date.today()
-    checks = [_once_more_if_throttled(lambda: check_klaviyo(settings, klaviyo), sleep),
-              check_klaviyo_revision(settings, today)]
+    with scope(brand):          # the call spends the brand's own Klaviyo budget
+        checks = [_once_more_if_throttled(lambda: check_klaviyo(settings, klaviyo), sleep),
+                  check_klaviyo_revision(settings, today)]
     if brand == DEFAULT:
         return checks
     return [replace(c, name=f"{c.name} (brand {brand})",

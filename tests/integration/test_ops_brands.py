@@ -139,3 +139,12 @@ def test_with_one_brand_the_page_has_no_brand_selector_or_column(
     page = receiver.client.get("/ops?brand=default", headers=BEARER).text
     assert 'data-testid="brands"' not in page and 'data-testid="job-brand"' not in page
     assert "<th>Brand</th>" not in page and ", brand " not in page
+
+
+def test_the_setup_check_asks_every_brands_klaviyo_account(
+        make_receiver: Callable[..., Receiver], tmp_path: Path) -> None:
+    page = two_brands(make_receiver, tmp_path).client.get("/ops", headers=BEARER).text
+    setup = re.search(r'data-testid="setup">(.*?)</table>', page, re.S).group(1)
+    names = re.findall(r"<tr><td>([^<]+)</td>", setup)
+    assert "Klaviyo API key" in names and "Klaviyo API key (brand shop2)" in names
+    assert "Klaviyo revision (brand shop2)" in names and names.count("Zendesk API user") == 1
