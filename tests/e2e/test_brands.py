@@ -4,8 +4,10 @@ Klaviyo account acme (Zendesk brand 8001); bolt, from the brands file, is its se
 with one phone.
 
 - One phone texting both brands makes two tickets, each in its brand's Zendesk brand; an agent's
-  reply on each leaves through that brand's Klaviyo account from the number texted; Opened and
-  Resolved Ticket land on that account's profile, never the other's.
+  reply on each leaves through that brand's Klaviyo account from the number texted (its echo
+  makes no note); Opened and Resolved Ticket and `Open support tickets` land on that account's
+  profile, never the other's: from webhooks, from a desk ticket's brand id alone, and from the
+  catch-up sweep. Each brand's campaign notes only its own ticket of a shared customer.
 - Each brand's route checks its own secret: bolt's body signed with acme's secret is refused
   (401), so is acme's route with bolt's secret; an unknown brand's route answers 404.
 - Brand A's (acme) campaign receipts and metric backlog at full speed while brand B's (bolt)
@@ -73,6 +75,21 @@ def metric_events(bridge: Bridge, metric: str, account: str | None = None) -> di
     return out
 
 
+def notes(bridge: Bridge, ticket_id: int) -> list[str]:
+    return [c["body"] for c in bridge.comments(ticket_id) if not c["public"]]
+
+
+def open_tickets_shown(bridge: Bridge) -> dict[str, object]:
+    """`Open support tickets` (M5) on Alice's profile in each account."""
+    shown = {}
+    for account, alice in (("acme", PROFILE["alice"]), (BOLT, BOLT_PROFILE["alice"])):
+        profiles = requests.get(f"{bridge.sandbox}/_sandbox/klaviyo/profiles",
+                                params={"account": account}, timeout=10).json()
+        shown[account] = next(p for p in profiles if p["id"] == alice)["properties"].get(
+            "Open support tickets")
+    return shown
+
+
 def test_one_phone_texting_both_brands_gets_a_ticket_reply_and_metrics_per_brand(
         bridge: Bridge) -> None:
     bridge.text(ALICE, "Acme: where is my order?", to=TOLL_FREE)
@@ -95,10 +112,14 @@ def test_one_phone_texting_both_brands_gets_a_ticket_reply_and_metrics_per_brand
                                  params={"account": BOLT}, timeout=10).json()
     assert [(c["profile_id"], c["brand_number"]) for c in conversations] == [
         (BOLT_PROFILE["alice"], BOLT_TOLL_FREE)]
+    # each account echoed its reply back (received_sms): known as the bridge's own, no note
+    assert [notes(bridge, t["id"]) for t in (acme, bolt)] == [[], []]
+    assert open_tickets_shown(bridge) == {"acme": 1, BOLT: 1}          # M5, per brand
 
     bridge.set_status(bolt["id"], "closed")
     wait_for(lambda: metric_events(bridge, RESOLVED, BOLT), what="bolt's Resolved Ticket")
     bridge.settle()
+    assert open_tickets_shown(bridge) == {"acme": 1, BOLT: 0}
     opened = {a: metric_events(bridge, OPENED, a) for a in ("acme", BOLT)}
     assert {a: sorted(found) for a, found in opened.items()} == {
         "acme": [acme["id"]], BOLT: [bolt["id"]]}
@@ -119,6 +140,39 @@ def test_a_desk_ticket_in_bolts_zendesk_brand_records_its_metric_on_bolts_accoun
     events = metric_events(bridge, OPENED, BOLT)[ticket["id"]]
     assert [e["profile_id"] for e in events] == [BOLT_PROFILE["alice"]]
     assert metric_events(bridge, OPENED, "acme") == {}
+
+
+def test_a_bolt_ticket_closed_silently_gets_resolved_ticket_on_bolt_from_the_sweep(
+        bridge: Bridge) -> None:
+    """M4 with brands: the catch-up sweep reads one Zendesk export for every brand and sends
+    each missed metric to the account of its ticket's brand."""
+    ticket = bridge.desk_ticket(requester_email="alice@example.com", subject="Old bike",
+                                body="Auto-closed after 28 days", brand_id=BOLT_ZENDESK_BRAND)
+    wait_for(lambda: metric_events(bridge, OPENED, BOLT), what="Opened Ticket on bolt")
+    bridge.set_status(ticket["id"], "closed", silent=True)
+    bridge.settle()
+    bridge.shift_zendesk_clock(120)   # the export leaves out the last minute
+    bridge.run_task("bridge.reconcile")
+    wait_for(lambda: metric_events(bridge, RESOLVED, BOLT), what="Resolved Ticket on bolt")
+    bridge.settle()
+    resolved = metric_events(bridge, RESOLVED, BOLT)
+    assert list(resolved) == [ticket["id"]] and len(resolved[ticket["id"]]) == 1
+    assert resolved[ticket["id"]][0]["profile_id"] == BOLT_PROFILE["alice"]
+    assert metric_events(bridge, RESOLVED, "acme") == {}
+    assert metric_events(bridge, OPENED, "acme") == {}
+
+
+def test_a_brands_campaign_notes_only_its_own_ticket_of_a_shared_customer(
+        bridge: Bridge) -> None:
+    bridge.text(ALICE, "acme question", to=TOLL_FREE)
+    bridge.text(ALICE, "bolt question", to=BOLT_TOLL_FREE)
+    acme, bolt = one_ticket(bridge, ALICE, TOLL_FREE), one_ticket(bridge, ALICE, BOLT_TOLL_FREE)
+    bridge.campaign(ALICE, "Bolt: 10% off helmets", "Helmets", to_from=BOLT_LONG_CODE)
+    bridge.campaign(ALICE, "Acme: free shipping", "Shipping", to_from=SHORT_CODE)
+    wait_for(lambda: notes(bridge, acme["id"]) and notes(bridge, bolt["id"]), what="the notes")
+    bridge.settle()
+    assert notes(bridge, bolt["id"]) == ["Klaviyo campaign 'Helmets' sent: Bolt: 10% off helmets"]
+    assert notes(bridge, acme["id"]) == ["Klaviyo campaign 'Shipping' sent: Acme: free shipping"]
 
 
 def forged(body: str, text: str) -> bytes:
@@ -199,11 +253,11 @@ def test_brand_bs_texts_land_once_and_in_order_while_brand_a_floods(bridge: Brid
     assert all(len(bridge.tickets_of(p, BOLT_TOLL_FREE)) == 1 for p in b_phones)
     assert {t["brand_id"] for p in b_phones for t in bridge.tickets_of(p, BOLT_TOLL_FREE)} == {
         BOLT_ZENDESK_BRAND}
-    notes = [[c["body"] for c in t["comments"] if not c["public"]]
+    noted = [[c["body"] for c in t["comments"] if not c["public"]]
              for t in bridge.tickets() if t["id"] not in desk and t["brand_id"] ==
              ACME_ZENDESK_BRAND]
-    assert len(notes) == FLOOD_OPEN and all(n == ["Klaviyo flow 'Spring' sent: Spring sale: "
-                                                  "20% off"] for n in notes), notes
+    assert len(noted) == FLOOD_OPEN and all(n == ["Klaviyo flow 'Spring' sent: Spring sale: "
+                                                  "20% off"] for n in noted), noted
     opened_acme = metric_events(bridge, OPENED)
     assert set(desk) <= set(opened_acme) and all(len(v) == 1 for v in opened_acme.values())
     opened_bolt = metric_events(bridge, OPENED, BOLT)
