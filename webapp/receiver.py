@@ -19,10 +19,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from kombu.exceptions import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from bridge.adapters.meters import counter_field
 from bridge.adapters.store import Store
 from bridge.brands import brand_named, owns_number
 from bridge.config import Settings
-from bridge.domain.brand_scope import DEFAULT
+from bridge.domain.brand_scope import DEFAULT, scope
 from bridge.domain.model import RawEvent
 from bridge.payloads.envelopes import EnvelopeError, split_klaviyo, split_zendesk
 from bridge.payloads.klaviyo_events import RECEIVED_SMS, receipt_phone
@@ -40,7 +41,7 @@ from workers.queues import enqueue, task_for
 log = logging.getLogger("zkbridge.receiver")
 bp = Blueprint("receiver", __name__)
 RETRY_AFTER_SECONDS = "5"
-RECEIPT_WITHOUT_TICKET = "received_sms:dropped:receipt_without_ticket"   # E6, never queued
+RECEIVED_SMS_KIND = "received_sms"     # E6: a receipt without a ticket is never queued
 
 
 def _error(status: int, reason: str, message: str) -> Response:
@@ -119,7 +120,8 @@ def _needing_work(store: Store, events: list[RawEvent]) -> tuple[list[RawEvent],
     kept = 0
     for kind in sorted({e.kind for e in unused}):
         kept += store.events.save_dropped([e for e in unused if e.kind == kind], time.time(),
-                                          f"{unused[0].source}:dropped:topic:{kind}"[:100],
+                                          counter_field(unused[0].source, "dropped",
+                                                        f"topic:{kind}")[:100],
                                           "topic_not_used")
     events = [e for e in events if task_for(e) is not None]
     receipts = [(e, receipt_phone(e.data)) for e in events if e.kind == RECEIVED_SMS]
@@ -130,7 +132,9 @@ def _needing_work(store: Store, events: list[RawEvent]) -> tuple[list[RawEvent],
                                                 _owned_numbers(events[0].brand))
         idle = {e.ref for (e, _), has in zip(receipts, known, strict=True) if not has}
         kept += store.events.save_dropped([e for e in events if e.ref in idle], time.time(),
-                                          RECEIPT_WITHOUT_TICKET, "no_open_ticket")
+                                          counter_field(RECEIVED_SMS_KIND, "dropped",
+                                                        "receipt_without_ticket"),
+                                          "no_open_ticket")
     return [e for e in events if e.ref not in idle], len(unused) + len(idle) - kept
 
 
@@ -217,12 +221,14 @@ def _webhook(source: str, secrets: tuple[str, ...], brand: str) -> Response:
         events = split_body(body)
         return events if brand == DEFAULT else [replace(e, brand=brand) for e in events]
 
-    try:   # before the body is read: unsigned or stale requests cost no read (issue 13)
-        HEADER_CHECKS[source](request.headers.get(ts_header), request.headers.get(sig_header),
-                              time.time(), settings.webhook_tolerance_seconds)
-    except SignatureError as e:
-        return _rejected(current_app.extensions["zkb.store"], source, e)
-    return _receive(source, verify, split)
+    with scope(brand):      # counted as the brand's (E7: /metrics and /ops by brand)
+        try:   # before the body is read: unsigned or stale requests cost no read (issue 13)
+            HEADER_CHECKS[source](request.headers.get(ts_header),
+                                  request.headers.get(sig_header), time.time(),
+                                  settings.webhook_tolerance_seconds)
+        except SignatureError as e:
+            return _rejected(current_app.extensions["zkb.store"], source, e)
+        return _receive(source, verify, split)
 
 
 @bp.get("/healthz")

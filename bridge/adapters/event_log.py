@@ -12,6 +12,7 @@ from typing import Any
 import redis
 
 from bridge.adapters import redis_keys as keys
+from bridge.adapters.meters import counter_field
 from bridge.domain.model import RawEvent
 
 # One round trip per delivery: keep each new event, give it a receipt sequence number, put it
@@ -126,11 +127,12 @@ class EventLog:
             self._mark_queued(keys=[keys.event(ref) for ref in queued], client=pipe)
         for e in unused:
             pipe.hset(keys.event(e.ref), mapping={"state": "dropped", "reason": "topic_not_used"})
-            pipe.hincrby(keys.COUNTERS, f"{source}:dropped:topic:{e.kind}"[:100], 1)
+            pipe.hincrby(keys.COUNTERS, counter_field(source, "dropped", f"topic:{e.kind}")[:100],
+                         1)
         done = queued + [e.ref for e in unused]
         if done:
             pipe.zrem(keys.UNQUEUED, *done)
-        pipe.hincrby(keys.COUNTERS, f"{source}:received:", received)
+        pipe.hincrby(keys.COUNTERS, counter_field(source, "received"), received)
         if self.wait_replicas:
             pipe.wait(self.wait_replicas, self.wait_ms)
             return int(pipe.execute()[-1])

@@ -102,3 +102,16 @@ def test_a_brands_campaign_receipt_for_a_customer_with_only_another_brands_ticke
     assert post(two_brands.client, "/webhooks/klaviyo/bolt", bolt,
                 klaviyo_headers(bolt, secret=BOLT_SECRET)).get_json()["queued"] == 1
     assert r.hget("zkb:ev:klaviyo:01JACMESALE", "reason") == b"no_open_ticket"
+
+
+def test_a_brands_deliveries_and_refusals_are_counted_as_its_own(two_brands: Receiver,
+                                                                 r: redis.Redis) -> None:
+    body = klaviyo_body([klaviyo_event("01JCOUNT")])
+    post(two_brands.client, "/webhooks/klaviyo/bolt", body,
+         klaviyo_headers(body, secret=BOLT_SECRET))
+    post(two_brands.client, "/webhooks/klaviyo/bolt", body, klaviyo_headers(body))
+    post(two_brands.client, "/webhooks/klaviyo", body, klaviyo_headers(body))
+    counters = {k.decode(): int(v) for k, v in r.hgetall("zkb:counters").items()}
+    assert counters["klaviyo@bolt:received:"] == 1
+    assert counters["klaviyo@bolt:rejected:bad_signature"] == 1
+    assert counters["klaviyo:received:"] == 1          # the default brand's, as before
