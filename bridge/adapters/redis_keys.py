@@ -269,16 +269,10 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.strip().encode()).hexdigest()[:32]
 
 
-# --- brand-scoped keys (E7, #16) ------------------------------------------------------------
-# A brand's own data (one Klaviyo account's: its profiles, the texts it sent and echoed, its
-# customers' support counts, its metric buffer, its Klaviyo budgets) gets `brand:<name>:` after
-# `zkb:`; the brand is the one of the work in hand (domain/brand_scope.py). The default brand
-# keeps today's names, so upgrading a single-brand deployment changes nothing (no migration).
-# `zkb:brand:` starts no key above, and a name is a slug without `:`, so no two brands' keys
-# can meet. Not scoped, because they cannot meet either: Klaviyo event keys (a brand's refs
-# carry `@<brand>`), conversations, their queues and the open-SMS index (keyed by the brand
-# number, and no two brands share a number), and the one Zendesk account's keys (tickets,
-# comments, replies, intents, its budgets, bulk jobs, the OAuth token), ordering and scheduling.
+# --- brand-scoped keys (E7, #16; docs/brands.md "Keys by brand") ------------------------------
+# One Klaviyo account's data gets `zkb:brand:<name>:` for the brand in scope (brand_scope.py);
+# the default brand keeps today's names (no migration). Unscoped keys cannot meet across brands:
+# refs carry `@<brand>`, conversations and the open-SMS index the (unique) brand number.
 BRAND_SCOPED = ("zkb:profile:", "zkb:context:", "zkb:sent:", "zkb:echo:", "zkb:support:",
                 "zkb:metrics:", "zkb:quota:klaviyo-")
 DEFAULT_BRAND = DEFAULT
@@ -300,8 +294,7 @@ def metrics_pending() -> str:
     return scoped(METRICS_PENDING)
 
 
-def metrics_inflight() -> str:
-    """The prefix of a bulk batch in flight (`<prefix><at>:<token>`)."""
+def metrics_inflight() -> str:       # the prefix of a batch in flight: `<prefix><at>:<token>`
     return scoped(METRICS_INFLIGHT)
 
 
