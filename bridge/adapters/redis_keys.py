@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from bridge.domain.brand_scope import DEFAULT, current
+from bridge.adapters.key_scope import BRAND_SCOPED, DEFAULT_BRAND, brand_key, scoped
 
 DAY = 24 * 3600
 CONVERSATION_TTL = 90 * DAY
@@ -269,27 +269,7 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.strip().encode()).hexdigest()[:32]
 
 
-# --- brand-scoped keys (E7, #16; docs/brands.md "Keys by brand") ------------------------------
-# One Klaviyo account's data gets `zkb:brand:<name>:` for the brand in scope (brand_scope.py);
-# the default brand keeps today's names (no migration). Unscoped keys cannot meet across brands:
-# refs carry `@<brand>`, conversations and the open-SMS index the (unique) brand number.
-BRAND_SCOPED = ("zkb:profile:", "zkb:context:", "zkb:sent:", "zkb:echo:", "zkb:support:",
-                "zkb:metrics:", "zkb:quota:klaviyo-")
-DEFAULT_BRAND = DEFAULT
-
-
-def brand_key(key: str, brand: str) -> str:
-    """`key` as brand `brand` keeps it: unchanged for the default brand and for shared keys."""
-    if brand == DEFAULT_BRAND or not key.startswith(BRAND_SCOPED):
-        return key
-    return f"zkb:brand:{brand}:{key.removeprefix('zkb:')}"
-
-
-def scoped(key: str) -> str:
-    """`key` as the brand of the work in hand keeps it."""
-    return brand_key(key, current())
-
-
+# --- brand-scoped keys (E7, #16): adapters/key_scope.py ---------------------------------------
 def metrics_pending() -> str:
     return scoped(METRICS_PENDING)
 
@@ -304,3 +284,6 @@ def metrics_failed() -> str:
 
 def support_open_prefix() -> str:
     return scoped(SUPPORT_OPEN)
+
+
+__all__ = ["BRAND_SCOPED", "DEFAULT_BRAND", "brand_key", "scoped"]   # re-exported, with the rest
