@@ -63,7 +63,7 @@ def ticket_metric(self: BridgeTask, ticket_id: int, metric: str, when: str,
     account of the ticket's brand (messages from before E7 name none: the default brand)."""
     with background_lane(), scope(brand):
         done = record_metric(ticket_id, metric, when, deps.ticket_event_deps(brand).metrics)
-    return _counted(done)
+        return _counted(done)                    # counted as the brand's (E7)
 
 
 def _counted(done: Done) -> str:
