@@ -1,4 +1,4 @@
-"""Campaign day (E6): a campaign's receipts, then a flood of replies with a control customer,
+"""Campaign day (E6): a campaign's receipts, then a flood of replies with control customers,
 on the real processes at the Team plan's limits (sandbox: 200 requests/min, 100 updates/min,
 30 jobs; the bridge's budgets at their defaults).
 
@@ -10,12 +10,15 @@ Phase 1, receipts: a campaign from the short code to every recipient, a few with
 ticket (they get a note). Zendesk calls per receipt, Redis bytes kept per processed receipt
 (`used_memory` delta ÷ receipts, after the bridge is idle), receipts queued as tasks.
 Phase 2, replies: `--replies` texts spread over `--window` seconds (a share from new
-conversations), agent replies on some tickets, and a control customer texting every few
-seconds; then until the last text is in its ticket. Backlog tail (last reply sent → last
-text in its ticket), Zendesk calls per text, text latency p50/p99, the control customer's p99
-during the flood next to the same customer's p99 measured quiet just before (the baseline),
-Redis peak memory, text latency p50/p99 (Zendesk's comment time - send time), and lost /
-doubled / out of order texts.
+conversations), agent replies on some tickets, and control customers (ten with an open SMS
+ticket, texting in turn: one text every 3 s in all, each customer every 30 s, under Zendesk's
+30 updates per ticket per 10 minutes) from the first reply until the last text is in its
+ticket. Backlog tail (last reply sent → last text in its ticket), Zendesk calls per text, text
+latency p50/p99, the control customers' p99 during the flood next to their p99 measured quiet
+just before (the baseline), Redis peak memory, text latency p50/p99 (Zendesk's comment time -
+send time), and lost / doubled / out of order texts. It also prints the control texts'
+latencies in order and, from the worker's log, how many of them waited for a bulk job and
+where that time went (to be packed, in the job, until their task took the answer).
 
 The whole run is made twice in one invocation, each on a fresh stack: with bulk writes on
 (`ZENDESK_BULK_WRITES=true`: a backlog drains through update_many / create_many jobs, E6) and
@@ -27,16 +30,23 @@ window together for a smoke run (figures then say nothing about the targets).
 from __future__ import annotations
 
 import argparse
+import json
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from bench.report import percentile, publish
 from bench.stack import bench_stack
 from tests.e2e.harness import SHORT_CODE, Bridge, wait_for
 
+# The control customers (each with an open SMS ticket) text in turn, one text every
+# CONTROL_EVERY seconds in all, so each one texts every CONTROLS x CONTROL_EVERY = 30 s: Zendesk
+# takes at most 30 updates per ticket per 10 minutes [doc], and a single customer texting every
+# 3 s would meet that limit (a 429 for minutes), not the bridge's handling of the flood.
 CONTROL_EVERY = 3.0
+CONTROLS = 10
 
 
 class Watch:
@@ -56,10 +66,13 @@ def landed(b: Bridge, phone: str, body: str) -> bool:
     return any(c["body"] == body for t in b.tickets_of(phone) for c in b.comments(t["id"]))
 
 
-def latency(b: Bridge, phone: str, body: str, timeout: float) -> float:
+def latency(b: Bridge, phone: str, ticket: int, body: str, timeout: float) -> float:
+    """A control text's time from send until it is a comment on the customer's ticket (read
+    every 0.1 s from that one ticket, so the probe itself does not load the sandbox)."""
     sent = time.time()
     b.text(phone, body)
-    wait_for(lambda: landed(b, phone, body), timeout, "the control text", every=0.1)
+    wait_for(lambda: any(c["body"] == body for c in b.comments(ticket)), timeout,
+             "the control text", every=0.1)
     return time.time() - sent
 
 
@@ -79,13 +92,37 @@ def receipts_phase(b: Bridge, recipients: list[str], with_ticket: list[str]) -> 
             "tasks": task_count(b) - queued0}
 
 
+def control_trace(worker_log: str, tickets: set[int]) -> dict:
+    """Where the control customers' staged texts spent their time, from the worker's
+    `zkbridge.bulk` lines (bridge/handlers/bulk_stage.py, bulk_inbound.py): how many of its
+    texts were staged (and why), and for those, seconds waiting to be packed, in the job until
+    the drainer read the answer, and until the text's task took it."""
+    staged: dict[str, int] = {}
+    waits: dict[str, list[float]] = {"packed_after": [], "in_job": [], "taken_after": []}
+    for line in worker_log.splitlines():
+        if '"bulk write' not in line:
+            continue
+        try:
+            doc = json.loads(line[line.index("{"):])
+        except ValueError:
+            continue
+        if doc.get("ticket_id") not in tickets:
+            continue
+        if doc.get("msg") == "bulk write staged":
+            staged[doc.get("why", "?")] = staged.get(doc.get("why", "?"), 0) + 1
+        elif doc.get("msg") == "bulk write answered":
+            for k, v in waits.items():
+                v.append(float(doc.get(k) or 0))
+    return {"staged": staged, **waits}
+
+
 def task_count(b: Bridge) -> int:
     return sum(n for k, n in b.counters().items() if k.startswith("received_sms:")
                and not k.endswith("receipt_without_ticket"))
 
 
-def flood_phase(b: Bridge, texts: list[tuple[str, str]], control: str, window: float,
-                agent_tickets: list[int]) -> dict:
+def flood_phase(b: Bridge, texts: list[tuple[str, str]], controls: dict[str, int],
+                window: float, agent_tickets: list[int]) -> dict:
     b.reset_calls()
     watch = Watch(b)
     watch.thread.start()
@@ -93,9 +130,11 @@ def flood_phase(b: Bridge, texts: list[tuple[str, str]], control: str, window: f
     stop = threading.Event()
 
     def control_loop() -> None:
+        turns = list(controls.items())
         i = 0
         while not stop.is_set():
-            control_lat.append(latency(b, control, f"control during flood {i}", 900))
+            phone, ticket = turns[i % len(turns)]
+            control_lat.append(latency(b, phone, ticket, f"control during flood {i}", 900))
             i += 1
             time.sleep(CONTROL_EVERY)
 
@@ -112,9 +151,9 @@ def flood_phase(b: Bridge, texts: list[tuple[str, str]], control: str, window: f
     last_sent = time.time()
     wait_for(lambda: all(landed(b, p, t) for p, t in texts[-20:]), 7200, "the backlog", every=2)
     tail = time.time() - last_sent          # the texts are in; what follows is ticket metrics
-    b.settle(7200)
-    stop.set()
+    stop.set()                              # the flood is over: so is "during the flood"
     ctl.join(900)
+    b.settle(7200)
     watch.stop.set()
     bulk_calls = sum(n for k, n in b.calls().items() if k.startswith("zendesk ") and "_many" in k)
     return {"tail": tail, "calls": b.zendesk_calls(), "bulk_calls": bulk_calls,
@@ -150,21 +189,29 @@ def text_latencies(b: Bridge, sent_at: dict[tuple[str, str], float]) -> list[flo
     return out
 
 
-def run(b: Bridge, args: argparse.Namespace) -> dict:
+def run(b: Bridge, args: argparse.Namespace, worker_log: Callable[[], str]) -> dict:
     new = int(args.replies * args.new_share)
-    phones = b.make_customers(args.recipients + 1)
-    control, recipients = phones[0], phones[1:]
+    phones = b.make_customers(args.recipients + CONTROLS)
+    control, recipients = phones[:CONTROLS], phones[CONTROLS:]
     existing = recipients[: args.replies - new]
-    for p in [control, *existing]:
+    for p in [*control, *existing]:
         b.text(p, "hello")
-    wait_for(lambda: all(b.tickets_of(p) for p in [control, *existing]), 1800, "tickets",
+    wait_for(lambda: all(b.tickets_of(p) for p in [*control, *existing]), 1800, "tickets",
              every=2)
-    quiet = [latency(b, control, f"control quiet {i}", 300) for i in range(5)]
+    controls = {p: b.tickets_of(p)[0]["id"] for p in control}
+    b.settle(3600)                          # quiet: nothing else in flight
+    quiet = [latency(b, p, t, "control quiet", 300) for p, t in controls.items()]
     receipts = receipts_phase(b, recipients, existing[:20])
     texts = [(p, f"reply from {p}") for p in existing + recipients[len(existing):][:new]]
     agent = [b.tickets_of(p)[0]["id"] for p in existing[: args.agent_replies]]
-    return {"quiet": quiet, "receipts": receipts, "n_texts": len(texts),
-            **flood_phase(b, texts, control, args.window, agent)}
+    flood = flood_phase(b, texts, controls, args.window, agent)
+    trace = control_trace(worker_log(), set(controls.values()))
+    print("control latencies in order (s):", [round(x, 1) for x in flood["control"]], flush=True)
+    print(f"control: {len(flood['control'])} texts during the flood, staged {trace['staged']};"
+          + "".join(f" {k} p50/max {percentile(v, 50):.1f}/{max(v):.1f} s;"
+                    for k, v in trace.items() if k != "staged" and v), flush=True)
+    return {"quiet": quiet, "receipts": receipts, "n_texts": len(texts), "trace": trace,
+            **flood}
 
 
 def section(about: str, args: argparse.Namespace, runs: dict[str, dict]) -> str:
@@ -214,9 +261,10 @@ def _rows(runs: dict[str, dict], args: argparse.Namespace) -> str:
         row("text latency p50 / p99 (comment times are whole seconds)",
             lambda r: f"{percentile(r['latency'], 50):.1f} s / "
                       f"{percentile(r['latency'], 99):.1f} s"),
-        row("control customer p99 during the flood / quiet (same run)",
+        row(f"control customers ({CONTROLS}, a text every {CONTROL_EVERY:.0f} s in turn) p99 "
+            "during the flood / quiet (same run)",
             lambda r: f"{percentile(r['control'], 99):.1f} s / {percentile(r['quiet'], 99):.1f} s"),
-        row("control customer p50 during the flood", pair("control", 50)),
+        row("control customers p50 during the flood", pair("control", 50)),
         row("Redis peak `used_memory`", lambda r: f"{r['peak'] / 2**20:.1f} MiB"),
         row("lost / doubled / out of order",
             lambda r: f"{r['lost']} / {r['doubled']} / {r['out_of_order']}"),
@@ -244,12 +292,16 @@ def main() -> None:
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--modes", default="on,off", help="bulk writes on, off, or both (on,off)")
     p.add_argument("--no-doc", action="store_true")
+    p.add_argument("--keep-logs", metavar="DIR", help="copy each stack's worker log there")
     args = scaled(p.parse_args())
     runs = {}
     for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
         env = {"ZENDESK_BULK_WRITES": "true" if mode == "on" else "false"}
-        with bench_stack(extra_env=env) as (_, b, about):
-            runs[mode] = run(b, args)
+        with bench_stack(extra_env=env) as (stack, b, about):
+            runs[mode] = run(b, args, lambda: stack.log("worker"))
+            if args.keep_logs:
+                Path(args.keep_logs).mkdir(parents=True, exist_ok=True)
+                (Path(args.keep_logs) / f"worker-{mode}.log").write_text(stack.log("worker"))
     publish("campaign", section(about, args, runs), args.no_doc or args.scale != 1.0)
 
 

@@ -72,6 +72,9 @@ class FakeBulk(Fallible):
         fields = {k: v for k, v in ticket.items() if k != "comment"}
         tid = self.zendesk.add_ticket(status=fields.pop("status", "new"), **fields)
         self.zendesk._comment(tid, ticket["comment"])
+        # as Zendesk makes it (and the sandbox): through the API, described by its first comment
+        self.zendesk.tickets[tid].update(description=ticket["comment"]["body"], via={
+            "channel": "api", "source": {"from": {}, "to": {}, "rel": None}})
         return {"index": index, "id": tid}
 
     def _user(self, index: int, user: dict[str, Any]) -> dict[str, Any]:

@@ -8,8 +8,8 @@
 - `WhenParked`: the metrics flush's schedule. It is checked every few seconds but due only when
   metric events wait for the bulk endpoint, and otherwise every 5 minutes (to put back a batch a
   dead flusher left in flight), so Flower's task list is not a wall of no-op flushes.
-- `WhenStaged`: the bulk drainer's schedule (E6): due only while texts wait for bulk jobs or
-  jobs are in flight.
+- `WhenStaged`: the bulk drainer's schedule (E6): due every second while texts wait to be packed
+  into bulk jobs, every `run_every` while only jobs are in flight, never otherwise.
 """
 
 from __future__ import annotations
@@ -122,22 +122,40 @@ class WhenDue(schedule):
         return self.__class__, (self.run_every.total_seconds(),)
 
 
-def _staged() -> bool:
+# E6: while texts wait to be packed, the drainer runs this often (a staged text waits at most
+# about this long for its job; a run with no job due a look and nothing to pack makes no call).
+PACK_EVERY = 1.0
+
+
+def _bulk() -> tuple[int, int]:
+    """(texts waiting to be packed, those plus the jobs in flight)."""
     try:
-        return _store().bulk.backlog() > 0
+        bulk = _store().bulk
+        return bulk.waiting(), bulk.backlog()
     except redis.RedisError:
-        return True
+        return 1, 1          # let the task run and meet the error
 
 
 class WhenStaged(schedule):
-    """`bridge.bulk_writes`' schedule: checked every `run_every` seconds, due only while texts
-    wait for a bulk job or a job is in flight (E6)."""
+    """`bridge.bulk_writes`' schedule (E6): checked every `pack_every` seconds; due every
+    `pack_every` while texts wait to be packed into a bulk job, every `run_every` while only
+    jobs are in flight (the drainer follows them), never when neither."""
+
+    def __init__(self, run_every: float = 2.0, pack_every: float = PACK_EVERY,
+                 **kwargs: Any) -> None:
+        super().__init__(run_every, **kwargs)
+        self.pack_every = pack_every
 
     def is_due(self, last_run_at: Any) -> schedstate:
-        due, next_check = super().is_due(last_run_at)
-        if not due:
-            return schedstate(False, next_check)
-        return schedstate(_staged(), self.run_every.total_seconds())
+        waiting, backlog = _bulk()
+        if backlog == 0:
+            return schedstate(False, self.pack_every)
+        every = self.pack_every if waiting else self.run_every.total_seconds()
+        left = remaining(self.maybe_make_aware(last_run_at), timedelta(seconds=every),
+                         self.maybe_make_aware(self.now())).total_seconds()
+        if left > 0:
+            return schedstate(False, min(left, self.pack_every))
+        return schedstate(True, self.pack_every)
 
-    def __reduce__(self) -> tuple[type, tuple[float]]:
-        return self.__class__, (self.run_every.total_seconds(),)
+    def __reduce__(self) -> tuple[type, tuple[float, float]]:
+        return self.__class__, (self.run_every.total_seconds(), self.pack_every)

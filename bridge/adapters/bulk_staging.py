@@ -61,6 +61,13 @@ class BulkStaging:
         pipe.zcard(keys.BULK_BATCHES)
         return sum(int(n) for n in pipe.execute())
 
+    def waiting(self) -> int:
+        """Items waiting to be packed (batches in flight not counted)."""
+        pipe = self._r.pipeline(transaction=False)
+        for kind in KINDS:
+            pipe.zcard(keys.bulk_staged(kind))
+        return sum(int(n) for n in pipe.execute())
+
     # --- batches (the drainer's side) ---------------------------------------------------------
     def staged(self, kind: str, limit: int) -> list[dict[str, Any]]:
         """The oldest staged items of a kind (entries whose item expired are dropped)."""
@@ -94,7 +101,8 @@ class BulkStaging:
                 pipe.zadd(keys.BULK_BATCHES, {batch_id: now})
                 pipe.zrem(keys.bulk_staged(kind), *batch["refs"])
                 for item in items:
-                    self._put(pipe, {**item, "state": "sent", "batch": batch_id})
+                    self._put(pipe, {**item, "state": "sent", "batch": batch_id,
+                                     "sent_at": now})
                 pipe.execute()
             except redis.WatchError:
                 return None
@@ -102,6 +110,11 @@ class BulkStaging:
 
     def set_job(self, batch: dict[str, Any], job_id: str) -> None:
         self._r.set(keys.bulk_batch(batch["id"]), json.dumps({**batch, "job_id": job_id}),
+                    ex=keys.BULK_TTL)
+
+    def looked_at(self, batch: dict[str, Any], now: float) -> None:
+        """The job was asked about at `now` and is not finished (handlers/bulk_drain.look_at)."""
+        self._r.set(keys.bulk_batch(batch["id"]), json.dumps({**batch, "looked": now}),
                     ex=keys.BULK_TTL)
 
     def cancel_batch(self, batch: dict[str, Any], items: list[dict[str, Any]]) -> None:
@@ -130,13 +143,15 @@ class BulkStaging:
         return [json.loads(raw) if raw else None
                 for raw in self._r.mget([keys.bulk_item(r) for r in refs])]
 
-    def settle_batch(self, batch: dict[str, Any], answers: dict[str, dict[str, Any]]) -> None:
+    def settle_batch(self, batch: dict[str, Any], answers: dict[str, dict[str, Any]],
+                     now: float | None = None) -> None:
         """The job's answer for each item (`{"state": ..., "result": {...}}`), and the batch
-        closed, in one MULTI."""
+        closed, in one MULTI. `now`: when the answer was read (kept on the item for the log
+        line that says where a staged text's time went)."""
         pipe = self._r.pipeline(transaction=True)
         for item in self.items(list(answers)):
             if item is not None and item.get("batch") == batch["id"]:
-                self._put(pipe, {**item, **answers[item["ref"]]})
+                self._put(pipe, {**item, **answers[item["ref"]], "answered_at": now})
         pipe.delete(keys.bulk_batch(batch["id"]))
         pipe.zrem(keys.BULK_BATCHES, batch["id"])
         pipe.execute()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 MAX_ITEMS = 100                                 # per job [doc]
 FINISHED = ("completed", "failed", "killed")    # a job's end states [doc]
-KINDS = ("requester", "ticket", "comment")      # what a staged write makes, in packing order
+KINDS = ("requester", "ticket", "comment")      # what a staged write makes
 IN_FLIGHT = ("staged", "sent")                  # a staged write's states before its answer
 
 

@@ -1,18 +1,23 @@
 """The bulk drainer (E6, #11): beat's `bridge.bulk_writes` packs staged texts into Zendesk bulk
 jobs, follows the jobs, and hands each text its job's answer.
 
-Each run, under one lock (one drainer at a time):
-1. follow: the jobs in flight are read with one `job_statuses/show_many` per 100; a finished
-   job's answers are written to its items (bulk_results.py) in one MULTI with the batch closed,
-   and each text is woken (`zkb:due`) so its own task takes the answer in its conversation's
-   turn;
-2. recover: a batch recorded without a job id (the worker died between recording and reading
+Each run, under one lock (one drainer at a time; beat runs it every second while texts wait
+to be packed, workers/beat.py), its calls paced (budgets.bulk_pace), so in this order:
+1. submit follow-ups (comments on an open ticket: a live conversation), see 4;
+2. follow: once a job in flight is due a look (a second after its submit, then at doubling
+   intervals: `look_at`), the jobs in flight are read with one `job_statuses/show_many` per
+   100; a finished job's answers are written to its items (bulk_results.py) in one MULTI with
+   the batch closed, and each text is woken (`zkb:due`) so its own task takes the answer in its
+   conversation's turn;
+3. recover: a batch recorded without a job id (the worker died between recording and reading
    the submit's answer, or the answer never came) is an unknown job: once it has surely run
    (`unknown_after`), its items are handed back to single calls, whose resume logic checks
    Zendesk before writing (E1). No Idempotency-Key exists for these endpoints;
-3. submit: staged items, oldest first, up to 100 a job: requesters (create_or_update_many),
-   tickets (create_many), comments (update_many, one per ticket), while fewer than `max_jobs`
-   are in flight (Zendesk's 30-job limit; its 429 puts the items back, as does our budget).
+4. submit new conversations: staged items, oldest first, up to 100 a job: requesters
+   (create_or_update_many), tickets (create_many) — and in step 1 comments (update_many, one
+   per ticket) — while fewer than `max_jobs` are in flight (Zendesk's 30-job limit; its 429
+   puts the items back, as does our budget). Comments go at every run; a requester or ticket
+   waits up to NEW_CONVERSATION_WAIT to share its job (`packable`).
 
 Before each submit the batch (its items) is recorded and each item's intent written as the
 single path writes it before its call (CommentIntent; the CreationIntent marked `bulk`: no key
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.domain.bulk import KINDS, MAX_ITEMS
-from bridge.domain.intents import CommentIntent, intent_from_json
+from bridge.domain.intents import CommentIntent, CreationIntent, intent_from_json
 from bridge.errors import Permanent, RateLimited, Retryable
 from bridge.handlers import bulk_results
 from bridge.ports import BulkTicketApi, StorePort
@@ -39,6 +44,15 @@ JOB_KEPT_SECONDS = 3600      # Zendesk keeps a job's status an hour [doc]
 # [assumed] a job Zendesk accepted has run after this long (they take seconds); only then are
 # the items of a job whose id was never recorded handed back to single calls.
 UNKNOWN_AFTER_SECONDS = 120.0
+# A job is first asked about this long after its submit (the sandbox's take 1 s; Zendesk's
+# [assumed] a few seconds), then at doubling intervals up to LOOK_EVERY_MAX; the jobs in flight
+# are read together, at most once every LOOK_GAP_SECONDS.
+FIRST_LOOK_SECONDS = 1.0
+LOOK_EVERY_MAX = 8.0
+LOOK_GAP_SECONDS = 2.0
+# A new conversation's requester or ticket waits this long for others to share its job.
+NEW_CONVERSATION_WAIT = 2.0
+FOLLOW_UPS, NEW_CONVERSATIONS = ("comment",), ("requester", "ticket")
 
 
 @dataclass
@@ -57,9 +71,12 @@ def drain(deps: BulkDeps) -> dict[str, int]:
         return {"busy": 1}
     done: Counter[str] = Counter()
     try:
+        # the drainer's pace may allow a call or two a run: a live conversation's text first,
+        # then the answers (they free the conversations behind them), then new conversations
+        done["submitted"] = submit(deps, FOLLOW_UPS)
         done["answered"] = follow(deps)
         done["recovered"] = recover_unknown(deps)
-        done["submitted"] = submit(deps)
+        done["submitted"] += submit(deps, NEW_CONVERSATIONS)
     except RateLimited:
         pass                      # the budget: the rest waits for the next run
     finally:
@@ -68,8 +85,15 @@ def drain(deps: BulkDeps) -> dict[str, int]:
 
 
 def follow(deps: BulkDeps) -> int:
-    """Read the jobs in flight; settle the finished ones. Answers how many texts were answered."""
+    """Read the jobs in flight once one is due a look (`look_at`); settle the finished ones.
+    Answers how many texts were answered. A run with no job due makes no call, so beat may run
+    the drainer often while texts wait to be packed without polling more often."""
+    now = deps.clock()
     known = [b for b in deps.store.bulk.batches() if b.get("job_id")]
+    last = max((float(b.get("looked") or 0) for b in known), default=0.0)
+    if now - last < LOOK_GAP_SECONDS or not any(look_at(b) <= now for b in known):
+        return 0
+    known = [b for b in known if now - b["at"] >= FIRST_LOOK_SECONDS]   # one call asks for all
     answered = 0
     for start in range(0, len(known), MAX_ITEMS):
         chunk = known[start:start + MAX_ITEMS]
@@ -78,9 +102,21 @@ def follow(deps: BulkDeps) -> int:
             job = statuses.get(batch["job_id"])
             if job is not None and job.finished:
                 answered += settle(batch, job, deps)
-            elif job is None and deps.clock() - batch["at"] > JOB_KEPT_SECONDS:
+            elif job is None and now - batch["at"] > JOB_KEPT_SECONDS:
                 answered += settle(batch, None, deps)       # forgotten: check, then write
+            else:
+                deps.store.bulk.looked_at(batch, now)
     return answered
+
+
+def look_at(batch: dict[str, Any]) -> float:
+    """When a submitted job is next asked about: FIRST_LOOK_SECONDS after its submit, then at
+    doubling intervals up to LOOK_EVERY_MAX (a slow job costs few status reads)."""
+    looked = batch.get("looked")
+    if looked is None:
+        return float(batch["at"]) + FIRST_LOOK_SECONDS
+    gap = min(LOOK_EVERY_MAX, max(FIRST_LOOK_SECONDS, float(looked) - float(batch["at"])))
+    return float(looked) + gap
 
 
 def recover_unknown(deps: BulkDeps) -> int:
@@ -98,8 +134,8 @@ def settle(batch: dict[str, Any], job: Any, deps: BulkDeps) -> int:
     if batch["kind"] == "ticket":
         for ref, answer in answers.items():
             _ticket_made(ref, answer, deps)
-    deps.store.bulk.settle_batch(batch, answers)
     now = deps.clock()
+    deps.store.bulk.settle_batch(batch, answers, now)
     for ref in answers:
         deps.store.due.park(ref, now)
     return len(answers)
@@ -107,24 +143,66 @@ def settle(batch: dict[str, Any], job: Any, deps: BulkDeps) -> int:
 
 def _ticket_made(ref: str, answer: dict[str, Any], deps: BulkDeps) -> None:
     intent = intent_from_json(deps.store.ledger.get_intent(ref))
-    if answer["state"] == "done" and intent is not None and not isinstance(intent,
-                                                                           CommentIntent):
-        deps.store.ledger.set_intent(ref, intent.created(int(answer["result"]["id"])).to_json())
+    if answer["state"] == "done" and isinstance(intent, CreationIntent):
+        ticket_id = int(answer["result"]["id"])
+        deps.store.ledger.set_intent(ref, intent.created(ticket_id).to_json())
+        _remember_made(ticket_id, intent, deps)
 
 
-def submit(deps: BulkDeps) -> int:
-    """Pack staged items into jobs, requesters first, within the job limit."""
+def _remember_made(ticket_id: int, intent: CreationIntent, deps: BulkDeps) -> None:
+    """E6: a ticket a create_many job made for a requester the bridge made is remembered as
+    a single creation remembers Zendesk's answer (inbound_writes.MADE_FIELDS), from the body
+    the job was given, so its Opened Ticket needs no ticket read (handlers/ticket_metric.py
+    takes status, priority, type, tags, group and assignee from the ticket.created webhook).
+    During a flood those reads took the background lane's whole share of the budget. Not for
+    a follow-up ticket (Zendesk sets its channel and tags from the closed one): it is read."""
+    body = intent.ticket
+    requester = deps.store.ledger.made_requester(intent.requester_id)
+    if requester is None or body.get("via_followup_source_id"):
+        return
+    ticket = {"id": ticket_id, "subject": body.get("subject"),
+              "description": (body.get("comment") or {}).get("body"), "priority": None,
+              "type": None, "status": "new", "tags": list(body.get("tags") or []),
+              # [assumed] as a single POST's answer says: a ticket made through the API
+              "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
+              "custom_fields": list(body.get("custom_fields") or []), "assignee_id": None,
+              "group_id": body.get("group_id"), "requester_id": intent.requester_id}
+    deps.store.ledger.remember_made_ticket(ticket_id, {"ticket": ticket, "requester": requester})
+
+
+def submit(deps: BulkDeps, kinds: tuple[str, ...] = KINDS) -> int:
+    """Pack staged items into jobs within the job limit: follow-ups first, then the kind whose
+    oldest item has waited longest (`packable`); one job a kind a run unless its items fill
+    whole jobs, so a flood is not spent in one-text jobs while beat runs the drainer each
+    second."""
     in_flight = len(deps.store.bulk.batches())
     submitted = 0
-    for kind in KINDS:
-        while in_flight < deps.max_jobs:
-            items = _distinct(kind, deps.store.bulk.staged(kind, MAX_ITEMS))
-            if not items:
-                break
+    for kind, items in packable(deps, kinds):
+        while items and in_flight < deps.max_jobs:
             if not submit_one(kind, items, deps):
                 return submitted
             in_flight, submitted = in_flight + 1, submitted + 1
+            items = _distinct(kind, deps.store.bulk.staged(kind, MAX_ITEMS))
+            if len(items) < MAX_ITEMS:
+                break             # the rest waits for the next run (a second)
     return submitted
+
+
+def packable(deps: BulkDeps, kinds: tuple[str, ...] = KINDS,
+             ) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The kinds to pack this run, in order, with their items. Follow-ups (comments on a
+    customer's open ticket: a live conversation) go every run; a new conversation's requester
+    or ticket waits to share its job until its oldest item has waited NEW_CONVERSATION_WAIT or
+    a job is full: each is a step of two, and its texts wait for an agent to pick them up."""
+    now = deps.clock()
+    ready = []
+    for kind in kinds:
+        items = _distinct(kind, deps.store.bulk.staged(kind, MAX_ITEMS))
+        oldest = min((float(i["at"]) for i in items), default=now)
+        if items and (kind == "comment" or len(items) >= MAX_ITEMS
+                      or now - oldest >= NEW_CONVERSATION_WAIT):
+            ready.append((kind != "comment", oldest, kind, items))
+    return [(kind, items) for _, _, kind, items in sorted(ready, key=lambda r: r[:2])]
 
 
 def submit_one(kind: str, items: list[dict[str, Any]], deps: BulkDeps) -> bool:

@@ -15,6 +15,7 @@ its conversation's turn, before any single write (handlers/bulk_stage.py explain
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ from bridge.handlers.bulk_stage import RECHECK_SECONDS, Staged, requester_payloa
 
 if TYPE_CHECKING:
     from bridge.handlers.sms_inbound import InboundDeps
+
+log = logging.getLogger("zkbridge.bulk")
 
 
 def landed(ref: str, prepared: PreparedText, deps: InboundDeps) -> tuple[int, None] | None:
@@ -40,6 +43,7 @@ def landed(ref: str, prepared: PreparedText, deps: InboundDeps) -> tuple[int, No
     if state == "handback":
         deps.store.bulk.set_single(ref)
         return None
+    _log_waits(ref, item, deps.clock())
     result: dict[str, Any] = item.get("result") or {}
     payload: dict[str, Any] = item.get("payload") or {}
     conv = deps.store.conversations.get_conversation(prepared.phone, prepared.brand)
@@ -57,6 +61,19 @@ def landed(ref: str, prepared: PreparedText, deps: InboundDeps) -> tuple[int, No
         deps.store.ledger.clear_intent(ref)
     deps.store.bulk.clear(ref)
     return answer
+
+
+def _log_waits(ref: str, item: dict[str, Any], now: float) -> None:
+    """Where a staged text's time went (E6): waiting to be packed, in its job until the
+    drainer read the answer, and until its own task took it. One JSON line, no PII."""
+    at, sent, answered = (item.get(k) for k in ("at", "sent_at", "answered_at"))
+    if at is None or sent is None or answered is None:
+        return
+    ticket = (item.get("payload") or {}).get("ticket_id")
+    log.info("bulk write answered", extra={"fields": {
+        "event": ref, "kind": item.get("kind"), "state": item.get("state"), "ticket_id": ticket,
+        "packed_after": round(sent - at, 3), "in_job": round(answered - sent, 3),
+        "taken_after": round(now - answered, 3)}})
 
 
 def _requester_made(prepared: PreparedText, result: dict[str, Any], payload: dict[str, Any],

@@ -2,20 +2,37 @@
 
 A write goes out as a single call while Zendesk's budget has room and no backlog exists, so a
 quiet system's latency does not change. Under a backlog — the shared budget refuses the call
-(E3), or other texts already wait for bulk jobs — the write is staged instead (`written`): what
-the single call would have sent is kept in Redis (adapters/bulk_staging.py) and the text's task
-ends with `Staged`. The conversation's queue then waits for the job's answer (its head stays
-put, so a conversation has at most one text in flight and the next one waits for it, S7); the
-drainer (handlers/bulk_drain.py) packs staged writes into jobs and wakes the text when its job
-has answered, and the text's own task takes the answer (handlers/bulk_inbound.py), so the event
-is marked done exactly where a single write marks it.
+(E3), or other texts already wait to be packed into bulk jobs — the write is staged instead
+(`written`): what the single call would have sent is kept in Redis (adapters/bulk_staging.py)
+and the text's task ends with `Staged`. The conversation's queue then waits for the job's
+answer (its head stays put, so a conversation has at most one text in flight and the next one
+waits for it, S7); the drainer (handlers/bulk_drain.py) packs staged writes into jobs and wakes
+the text when its job has answered, and the text's own task takes the answer
+(handlers/bulk_inbound.py), so the event is marked done exactly where a single write marks it.
+
+What keeps a customer's text close to its quiet latency during a flood (the control customer of
+bench/campaign.py):
+- the single write of a text that could be staged stops at 75% of Zendesk's windows
+  (budgets.BULK_RESERVE): the drainer, at the full ceiling but paced to half the limit in any
+  10 s (budgets.bulk_pace), always finds room for its jobs (one call per up to 100 texts).
+  Before, a flood's first single writes could fill the window and the texts staged after them
+  waited for it to empty (tens of seconds);
+- only texts waiting to be packed make a backlog, not jobs in flight: a text arriving while the
+  drainer's jobs run goes out single if the budget has room (its own conversation's order is
+  kept by its queue: at most one text in flight);
+- beat runs the drainer every second while texts wait (workers/beat.py `WhenStaged`), and it
+  packs follow-ups (comments on an open ticket) at every run, ahead of new conversations'
+  requesters and tickets, which wait up to 2 s to share a job: a follow-up staged during a
+  flood waits about a second for its job.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
+from bridge.budgets import stageable_write
 from bridge.domain.intents import PreparedText
 from bridge.domain.model import requester_external_id
 from bridge.errors import Deferred, RateLimited
@@ -24,6 +41,7 @@ if TYPE_CHECKING:
     from bridge.handlers.sms_inbound import InboundDeps
 
 T = TypeVar("T")
+log = logging.getLogger("zkbridge.bulk")
 # A staged text is looked at again after this even if no drainer wakes it (a drainer that died
 # between a job's answer and the wake-up); it then waits again if its job is still out.
 RECHECK_SECONDS = 60.0
@@ -44,13 +62,17 @@ def may_stage(ref: str, deps: InboundDeps) -> bool:
 
 def written(ref: str, deps: InboundDeps, kind: str, payload: dict[str, Any],
             call: Callable[[], T]) -> T:
-    """`call()` (the single write), unless a backlog exists or the budget refuses it: then the
-    write (`kind`, `payload`: what the drainer sends) is staged and `Staged` raised."""
+    """`call()` (the single write), unless texts wait to be packed or the budget (less the
+    drainer's reserve) refuses it: then the write (`kind`, `payload`: what the drainer sends)
+    is staged and `Staged` raised."""
     staging = may_stage(ref, deps)
-    if staging and deps.store.bulk.backlog() > 0:
+    if staging and deps.store.bulk.waiting() > 0:
         stage(ref, deps, kind, payload)
     try:
-        return call()
+        if not staging:
+            return call()
+        with stageable_write():         # the drainer's reserve stays free (budgets.BULK_RESERVE)
+            return call()
     except RateLimited as e:
         if staging and e.local:      # nothing was sent: our own budget said "not now"
             stage(ref, deps, kind, payload, e)
@@ -60,6 +82,9 @@ def written(ref: str, deps: InboundDeps, kind: str, payload: dict[str, Any],
 def stage(ref: str, deps: InboundDeps, kind: str, payload: dict[str, Any],
           cause: BaseException | None = None) -> NoReturn:
     deps.store.bulk.stage(ref, kind, payload, deps.clock())
+    log.info("bulk write staged", extra={"fields": {
+        "event": ref, "kind": kind, "why": "budget" if cause else "backlog",
+        "ticket_id": payload.get("ticket_id")}})
     raise Staged(RECHECK_SECONDS, f"its {kind} write waits for a bulk job") from cause
 
 

@@ -12,17 +12,31 @@ from typing import Any
 
 import pytest
 
-from bridge.domain.model import Conversation, conversation_external_id
+from bridge.adapters import redis_keys as keys
+from bridge.adapters.quota import Quota
+from bridge.budgets import zendesk_budgets
+from bridge.config import Settings
+from bridge.domain.metric_rules import OPENED
+from bridge.domain.model import Budget, Conversation, conversation_external_id
 from bridge.domain.sms_rules import Policy
 from bridge.errors import Permanent, RateLimited
-from bridge.handlers.bulk_drain import BulkDeps, drain
+from bridge.handlers.agent_reply import ReplyDeps
+from bridge.handlers.bulk_drain import NEW_CONVERSATION_WAIT, BulkDeps, drain
 from bridge.handlers.bulk_stage import Staged
 from bridge.handlers.sms_inbound import InboundDeps, handle_inbound
+from bridge.handlers.ticket_event import TicketEventDeps, handle_ticket_event
+from bridge.handlers.ticket_metric import MetricsDeps, record_metric
 from bridge.ops.failed_jobs import replay
 from tests import fakes
 from tests.bulk_fakes import FakeBulk
-from tests.factories import ALICE, BOB, TOLL_FREE, profile, receive, sent_sms
+from tests.factories import ALICE, BOB, TOLL_FREE, profile, receive, sent_sms, ticket_created
 from tests.fakes import Clock, FakeKlaviyo, FakeZendesk
+
+
+def limits(**per_minute: int) -> Settings:
+    return Settings(zendesk_url="https://acme.zendesk.com", zendesk_webhook_secret="s" * 20,
+                    klaviyo_api_key="pk_" + "k" * 20, klaviyo_webhook_secret="s" * 20,
+                    **per_minute)
 
 
 def budget_spent() -> RateLimited:
@@ -62,8 +76,10 @@ def run(ref: str, deps: InboundDeps) -> str:
 
 
 def settle_all(deps: InboundDeps, drainer: BulkDeps, refs: list[str], rounds: int = 6) -> None:
-    """Drain and wake until no text waits: what beat and release_due do in production."""
+    """Drain and wake until no text waits: what beat and release_due do in production (a
+    second apart: a job is first asked about a second after its submit)."""
     for _ in range(rounds):
+        deps.clock.advance(1)     # type: ignore[attr-defined]
         drain(drainer)
         woken = sorted(deps.store.due.holding(refs))
         deps.store.due.take_due(float("inf"))
@@ -95,6 +111,23 @@ def test_with_no_backlog_a_follow_up_text_is_one_single_call(
     assert dict(zendesk.calls) == {"update_ticket": 1}
     assert bulk.items_sent == [] and deps.store.bulk.backlog() == 0
     assert zendesk.comments_on(ticket) == ["hello", "any news?"]
+
+
+def test_while_only_jobs_are_in_flight_a_text_is_still_a_single_call(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps) -> None:
+    """Texts waiting to be packed make a backlog; the drainer's jobs in flight do not (the
+    customer's own conversation waits for its text in flight through its queue, S7)."""
+    open_ticket(deps, zendesk)
+    bob = open_ticket(deps, zendesk, "hi", BOB)
+    zendesk.fail_next("update_ticket", budget_spent())
+    send(deps, "one")
+    bulk.hold_jobs = True
+    drain(drainer)
+    assert deps.store.bulk.waiting() == 0 and deps.store.bulk.backlog() == 1
+    zendesk.calls.clear()
+    _, answer = send(deps, "bob two", BOB)
+    assert answer == "done" and dict(zendesk.calls) == {"update_ticket": 1}
+    assert zendesk.comments_on(bob) == ["hi", "bob two"]
 
 
 # --- follow-ups through update_many -------------------------------------------------------------
@@ -227,6 +260,7 @@ def test_an_unknown_job_is_handed_back_and_the_single_path_finds_what_it_wrote(
         open_ticket(deps, zendesk)
         zendesk.fail_next("update_ticket", budget_spent())
     ref, _ = send(deps, "still waiting")
+    clock.advance(NEW_CONVERSATION_WAIT)          # a new conversation's ticket may share its job
 
     def died(batch: dict, job_id: str) -> None:
         raise WorkerDied
@@ -281,3 +315,133 @@ def test_two_drainers_whose_runs_overlap_never_put_a_text_in_two_jobs(
     settle_all(deps, drainer, [ref])
     assert bulk.items_sent == [("update", 1)]
     assert zendesk.comments_on(ticket) == ["hello", "any news?"]
+
+
+# --- a customer's text during a flood (E6: control p99 <= quiet p99 + 2 s) ---------------------
+def gated(call: Any, quota: Quota, table: Any, endpoint: str) -> Any:
+    """`call` behind the shared budget, as the HTTP funnel puts every Zendesk call."""
+    def through_gate(*args: Any, **kwargs: Any) -> Any:
+        wait = quota.take(*table(endpoint))
+        if wait > 0:
+            raise RateLimited("zendesk", wait, local=True)
+        return call(*args, **kwargs)
+    return through_gate
+
+
+def test_texts_single_writes_leave_the_drainers_reserve_so_a_staged_text_still_goes_out(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood's single writes stop at 75% of the window (budgets.BULK_RESERVE) and are staged
+    from there; the drainer's job and its status read still find room in the same window."""
+    open_ticket(deps, zendesk)
+    quota = Quota(deps.store.client)
+    table = zendesk_budgets(limits(zendesk_requests_per_minute=11,
+                                   zendesk_updates_per_minute=11))   # 10 a window
+    for fake, method, endpoint in ((zendesk, "update_ticket", "PUT tickets/{id}"),
+                                   (bulk, "update_many", "PUT tickets/update_many"),
+                                   (bulk, "job_statuses", "GET job_statuses/show_many")):
+        monkeypatch.setattr(fake, method, gated(getattr(fake, method), quota, table, endpoint))
+    answers = [send(deps, f"text {i}") for i in range(8)]
+    assert [a for _, a in answers] == ["done"] * 7 + ["staged"]
+    settle_all(deps, drainer, [answers[-1][0]])
+    assert bulk.items_sent == [("update", 1)]
+    [ticket] = customer_ticket(zendesk)
+    assert zendesk.comments_on(ticket["id"]) == ["hello", *(f"text {i}" for i in range(8))]
+
+
+def test_without_bulk_writes_a_texts_single_write_may_fill_the_whole_window(
+        deps: InboundDeps, zendesk: FakeZendesk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reserve is the drainer's: with bulk writes off (the baseline) nothing holds it."""
+    deps.bulk_writes = False
+    open_ticket(deps, zendesk)
+    quota = Quota(deps.store.client)
+    table = zendesk_budgets(limits(zendesk_requests_per_minute=11,
+                                   zendesk_updates_per_minute=11))
+    monkeypatch.setattr(zendesk, "update_ticket", gated(zendesk.update_ticket, quota, table,
+                                                        "PUT tickets/{id}"))
+    granted = 0
+    for i in range(11):
+        try:
+            granted += send(deps, f"text {i}")[1] == "done"
+        except RateLimited:
+            break
+    assert granted == 10
+
+
+def test_a_follow_up_goes_out_at_once_and_new_conversations_share_a_job_a_moment_later(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps,
+        clock: Clock) -> None:
+    """A customer's follow-up (a live conversation) is packed at the drainer's next run even
+    when new conversations' requesters were staged before it; those wait up to
+    NEW_CONVERSATION_WAIT for others to share their job (before, requesters always went first
+    and a follow-up waited behind a stream of them for the budget)."""
+    ticket = open_ticket(deps, zendesk)
+    zendesk.fail_next("create_or_update_user", budget_spent())
+    new, answer = send(deps, "hi, I am new", BOB)
+    assert answer == "staged"
+    follow_up, answer = send(deps, "any news?")
+    assert answer == "staged" and deps.store.bulk.waiting() == 2
+    drain(drainer)
+    assert bulk.items_sent == [("update", 1)]
+    assert zendesk.comments_on(ticket) == ["hello", "any news?"]
+    clock.advance(NEW_CONVERSATION_WAIT)
+    drain(drainer)
+    assert bulk.items_sent == [("update", 1), ("users", 1)]
+    settle_all(deps, drainer, [new, follow_up])
+    assert all(deps.store.events.load_event(r)["state"] == "done" for r in (new, follow_up))
+    [bobs] = customer_ticket(zendesk, BOB)
+    assert zendesk.comments_on(bobs["id"]) == ["hi, I am new"]
+
+
+def test_a_job_is_first_asked_about_a_second_after_its_submit_then_less_and_less_often(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps,
+        clock: Clock) -> None:
+    """Beat runs the drainer every second while texts wait to be packed; a run with no job
+    due a look reads no job status (the reads would take the budget the jobs need)."""
+    open_ticket(deps, zendesk)
+    zendesk.fail_next("update_ticket", budget_spent())
+    ref, _ = send(deps, "where is it?")
+    bulk.hold_jobs = True
+    drain(drainer)
+    looked_at = []
+    for tick in range(1, 21):
+        clock.advance(0.5)
+        before = bulk.calls["job_statuses"]
+        drain(drainer)
+        if bulk.calls["job_statuses"] > before:
+            looked_at.append(tick * 0.5)
+    assert looked_at == [1.0, 3.0, 6.0]      # a second after, then 2 s apart at least, doubling
+    bulk.hold_jobs = False
+    settle_all(deps, drainer, [ref], rounds=9)
+    assert deps.store.events.load_event(ref)["state"] == "done"
+
+
+def test_a_ticket_a_job_made_needs_no_read_for_its_opened_ticket_and_gets_the_same_event(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps,
+        clock: Clock) -> None:
+    """E6: those reads took the background lane's whole share during a flood; the event built
+    from what the job was given (and the webhook) is the one the read gives."""
+    zendesk.fail_next("create_or_update_user", budget_spent())
+    zendesk.fail_next("create_ticket", budget_spent())
+    ref, _ = send(deps, "Where is my order?")
+    settle_all(deps, drainer, [ref])
+    [ticket] = customer_ticket(zendesk)
+    assert [e for e, _ in bulk.items_sent] == ["users", "create"]
+    metrics = MetricsDeps(store=deps.store, zendesk=zendesk, klaviyo=deps.klaviyo,
+                          quota=deps.store.quota, events_budget=Budget("t", ((100, 60.0),)),
+                          zendesk_url="https://acme.zendesk.com", clock=clock)
+    replies = ReplyDeps(store=deps.store, zendesk=zendesk, klaviyo=deps.klaviyo,
+                        quota=deps.store.quota, budget=Budget("r", ((100, 60.0),)),
+                        clock=clock, sleep=clock.sleep)
+    events = TicketEventDeps(store=deps.store, replies=replies, metrics=metrics)
+    handle_ticket_event(receive(deps.store, ticket_created(ticket), clock()), events)
+    assert zendesk.calls["ticket_with_people"] == 0
+    [made] = deps.klaviyo.events
+    deps.klaviyo.events.clear()
+    tid = ticket["id"]           # the same ticket, as if made before this version: read
+    deps.store.client.delete(keys.made_ticket(tid), keys.metric(tid, OPENED),
+                             keys.claim(f"metric:{tid}:{OPENED}"))
+    fetched = record_metric(tid, OPENED, made["time"], metrics)
+    assert fetched.outcome == "applied" and zendesk.calls["ticket_with_people"] == 1
+    [read] = deps.klaviyo.events
+    assert read["properties"] == made["properties"] and read["profile"] == made["profile"]
