@@ -151,3 +151,12 @@ def receive(store: StorePort, data: dict[str, Any], now: float) -> str:
     store.events.save_events([event], now, route=queue_of)
     store.events.mark_queued([event.ref])
     return event.ref
+
+
+def brand_table(name: str, key: str, secret: str, numbers: tuple[str, ...],
+                zendesk_brand_id: int = 8002) -> str:
+    """One `[[brand]]` table of a brands file (E7, bridge/brands_file.py)."""
+    listed = ", ".join(f'"{n}"' for n in numbers)
+    return (f'\n[[brand]]\nname = "{name}"\nklaviyo_api_key = "{key}"\n'
+            f'klaviyo_webhook_secret = "{secret}"\nnumbers = [{listed}]\n'
+            f"zendesk_brand_id = {zendesk_brand_id}\n")

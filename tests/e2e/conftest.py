@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from scripts.devstack import Stack
-from tests.e2e.harness import Bridge
+from tests.e2e.harness import Bridge, make_stack
 
 E2E_ENV = {
     "SMS_KEYWORDS": "VIP,SALE",
@@ -19,14 +19,24 @@ E2E_ENV = {
 }
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = Stack(workdir=tmp_path_factory.mktemp("stack"), extra_env=E2E_ENV)
+def started(s: Stack) -> Iterator[Stack]:
+    """A fixture's stack: started, yielded, stopped whatever happens."""
     try:
         s.start()
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from started(Stack(workdir=tmp_path_factory.mktemp("stack"), extra_env=E2E_ENV))
+
+
+@pytest.fixture(scope="session")
+def brands_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The stack with bolt as a second brand (E7: harness.make_stack(brands=True))."""
+    yield from started(make_stack(tmp_path_factory.mktemp("brands"), E2E_ENV, brands=True))
 
 
 @pytest.fixture

@@ -17,17 +17,12 @@ import requests
 
 from scripts.devstack import ROOT, Stack
 from tests.e2e.harness import Bridge
+from tests.factories import brand_table
 
 pytestmark = pytest.mark.e2e
 BOLT_BRAND_ID = 8002
-BRANDS = '''
-[[brand]]
-name = "bolt"
-klaviyo_api_key = "{key}"
-klaviyo_webhook_secret = "sandbox-bolt-webhook-secret"
-numbers = ["+18005550200", "+12125550200", "54321"]
-zendesk_brand_id = 8002
-'''
+BRANDS = brand_table("bolt", "{key}", "sandbox-bolt-webhook-secret",
+                     ("+18005550200", "+12125550200", "54321"))
 
 
 def brands_file(folder: Path, key: str = "pk_sandbox_bolt_key") -> str:

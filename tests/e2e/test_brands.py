@@ -18,7 +18,6 @@ with one phone.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -26,7 +25,6 @@ import requests
 from sandbox.klaviyo.webhooks import signed_headers
 from sandbox.seed import ACME
 from scripts.devstack import SANDBOX_KLAVIYO_SECRET, Stack
-from tests.e2e.conftest import E2E_ENV
 from tests.e2e.harness import (
     ACME_ZENDESK_BRAND,
     ALICE,
@@ -39,7 +37,6 @@ from tests.e2e.harness import (
     SHORT_CODE,
     TOLL_FREE,
     Bridge,
-    make_stack,
     wait_for,
 )
 
@@ -48,15 +45,9 @@ OPENED, RESOLVED = "Opened Ticket", "Resolved Ticket"
 BOLT_SECRET = "sandbox-bolt-webhook-secret"
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The e2e stack with bolt as a second brand (harness.make_stack(brands=True))."""
-    s = make_stack(tmp_path_factory.mktemp("brands"), E2E_ENV, brands=True)
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
+@pytest.fixture
+def stack(brands_stack: Stack) -> Stack:
+    return brands_stack
 
 
 def one_ticket(bridge: Bridge, phone: str, to: str) -> dict:

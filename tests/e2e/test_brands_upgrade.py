@@ -8,12 +8,10 @@ sweep's `bridge.ticket_metric` message with its three arguments, and a reply's s
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from scripts.devstack import Stack
-from tests.e2e.conftest import E2E_ENV
 from tests.e2e.harness import (
     ACME_ZENDESK_BRAND,
     ALICE,
@@ -21,7 +19,6 @@ from tests.e2e.harness import (
     SHORT_CODE,
     TOLL_FREE,
     Bridge,
-    make_stack,
     open_tickets,
     wait_for,
 )
@@ -31,21 +28,9 @@ pytestmark = pytest.mark.e2e
 OPENED = "Opened Ticket"
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = make_stack(tmp_path_factory.mktemp("brands-upgrade"), E2E_ENV, brands=True)
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
-
-
 @pytest.fixture
-def bridge(stack: Stack) -> Iterator[Bridge]:
-    b = Bridge(stack)
-    b.reset()
-    yield b
+def stack(brands_stack: Stack) -> Stack:
+    return brands_stack
 
 
 def test_todays_texts_metrics_and_marks_are_the_default_brands_after_the_upgrade(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.factories import brand_table
 from tests.integration.conftest import Receiver
 from tests.integration.support import (
     CUSTOMER,
@@ -25,14 +26,7 @@ from tests.integration.support import (
 )
 
 BOLT_SECRET = "it-bolt-webhook-secret-18aa"
-BRANDS = f"""
-[[brand]]
-name = "bolt"
-klaviyo_api_key = "pk_it_bolt_key_51c3"
-klaviyo_webhook_secret = "{BOLT_SECRET}"
-numbers = ["+18005550200"]
-zendesk_brand_id = 8002
-"""
+BRANDS = brand_table("bolt", "pk_it_bolt_key_51c3", BOLT_SECRET, ("+18005550200",))
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import redis
 
 from bridge.domain.brand_scope import scope
 from bridge.errors import Permanent
+from tests.factories import brand_table
 from tests.integration.conftest import Receiver
 from tests.integration.support import (
     KLAVIYO_QUEUE,
@@ -26,14 +27,7 @@ TOKEN = "it-ops-token-5d1c8e2a9b"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 SHOP2_SECRET = "it-shop2-webhook-secret-77"
 SHOP2_NUMBER = "+18005550199"
-BRANDS = f'''
-[[brand]]
-name = "shop2"
-klaviyo_api_key = "pk_it_shop2_key"
-klaviyo_webhook_secret = "{SHOP2_SECRET}"
-numbers = ["{SHOP2_NUMBER}"]
-zendesk_brand_id = 8002
-'''
+BRANDS = brand_table("shop2", "pk_it_shop2_key", SHOP2_SECRET, (SHOP2_NUMBER,))
 
 
 def two_brands(make_receiver: Callable[..., Receiver], tmp_path: Path) -> Receiver:

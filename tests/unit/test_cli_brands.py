@@ -21,17 +21,11 @@ from bridge.ops.setup_check import run_checks
 from cli import check, commands
 from cli.brand_option import tickets_of
 from cli.main import main
+from tests.factories import brand_table
 from tests.unit.test_setup_check import ENV, FakeKlaviyo, FakeRedis, FakeStore, FakeZendesk
 
 SHOP2_KEY = "pk_shop2_s3cret"
-BRANDS = f'''
-[[brand]]
-name = "shop2"
-klaviyo_api_key = "{SHOP2_KEY}"
-klaviyo_webhook_secret = "shop2-hook-s3cret"
-numbers = ["+18005550199"]
-zendesk_brand_id = 8002
-'''
+BRANDS = brand_table("shop2", SHOP2_KEY, "shop2-hook-s3cret", ("+18005550199",))
 
 
 @pytest.fixture
