@@ -166,7 +166,26 @@ def gate(quota: QuotaPort, budgets: BudgetTable) -> Gate:
     return lambda endpoint: quota.take(*budgets(endpoint))
 
 
+# E7: work done for every brand at once (the bulk drainer's jobs carry any brand's texts) takes
+# its own turn among the brands, under a name no brand can have (names are slugs without `_`):
+# counted as the default brand's, a drainer carrying brand B's texts would wait whenever brand A
+# (the default) had used its share, and B's staged texts with it.
+SHARED = "_shared"
+_shared: ContextVar[bool] = ContextVar("zkb_shared_work", default=False)
+
+
+@contextmanager
+def shared_work() -> Iterator[None]:
+    """Zendesk calls made inside take the turn of work shared by every brand (the drainer)."""
+    token = _shared.set(True)
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+
+
 def fair_gate(quota: FairQuotaPort, budgets: BudgetTable) -> Gate:
     """The Funnel hook of the shared Zendesk account when several brands use it (E7): the
-    brand in scope (domain/brand_scope.py) takes its turn within its lane."""
-    return lambda endpoint: quota.take(*budgets(endpoint), brand=current(), lane=_lane.get())
+    brand in scope (domain/brand_scope.py), or the shared work, takes its turn in its lane."""
+    return lambda endpoint: quota.take(*budgets(endpoint), lane=_lane.get(),
+                                       brand=SHARED if _shared.get() else current())

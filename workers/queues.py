@@ -70,7 +70,8 @@ def beat_schedule(reconcile_every: int) -> dict[str, dict[str, Any]]:
         # Checked every second, due only when a parked job's wait ends (workers/beat.py).
         "release-due": {"task": "bridge.release_due", "schedule": WhenDue(1.0),
                         "options": {"expires": 1}},
-        # E6: every 2 s while texts wait for bulk jobs or jobs are in flight.
+        # E6: every second while texts wait to be packed, every 2 s while only jobs are in
+        # flight (workers/beat.py `WhenStaged`).
         "bulk-writes": {"task": "bridge.bulk_writes", "schedule": WhenStaged(2.0),
                         "options": {"expires": 2}},
         "reconcile": {"task": "bridge.reconcile", "schedule": float(reconcile_every),

@@ -15,7 +15,7 @@ from celery import shared_task
 
 from bridge import bootstrap
 from bridge.brands import brand_for_ticket
-from bridge.budgets import background_lane
+from bridge.budgets import background_lane, shared_work
 from bridge.domain.brand_scope import DEFAULT, brand_of, scope
 from bridge.handlers import bulk_drain, metric_burst
 from bridge.handlers.campaign_note import runner as campaign_runner
@@ -127,5 +127,7 @@ def release_due(self: BridgeTask) -> int:
              periodic=True)
 def bulk_writes(self: BridgeTask) -> dict[str, int]:
     """Pack texts staged under a backlog into Zendesk bulk jobs, follow the jobs, wake each
-    text with its answer (E6; beat, every 2 s while any wait: workers/beat.py `WhenStaged`)."""
-    return bulk_drain.drain(deps.bulk_deps())
+    text with its answer (E6; beat, every second while texts wait to be packed, every 2 s while
+    only jobs are in flight: workers/beat.py `WhenStaged`)."""
+    with shared_work():                  # every brand's texts: its own turn (E7)
+        return bulk_drain.drain(deps.bulk_deps())

@@ -50,3 +50,19 @@ def test_one_brand_keeps_the_plain_budget_and_a_brands_file_turns_on_the_fair_on
     assert sum("|" in m for m in members) == 1          # the fair grant names its brand
     assert any(m.startswith("default|interactive|") for m in members)
     assert isinstance(st.fair_quota, FairQuota)
+
+
+def test_work_shared_by_every_brand_takes_its_own_turn_not_the_scoped_brands() -> None:
+    """The bulk drainer writes every brand's staged texts: counted as one brand's, it would
+    wait whenever that brand had used its share (E7)."""
+    quota = Recorder()
+    gate = budgets.fair_gate(quota, budgets.zendesk_budgets(Settings.from_env(SANDBOX)))
+    with budgets.shared_work():
+        gate("PUT tickets/update_many")
+        with scope("bolt"):
+            gate("GET job_statuses/show_many")
+    gate("GET tickets/{id}")
+    assert [(brand, lane) for brand, lane, _ in quota.calls] == [
+        (budgets.SHARED, "interactive"), (budgets.SHARED, "interactive"),
+        ("default", "interactive")]
+    assert budgets.SHARED != "default" and "_" in budgets.SHARED   # never a brand's name
