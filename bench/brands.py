@@ -273,8 +273,8 @@ Latency: from the send to the poller seeing the text in its ticket (one read eve
 while a text is pending). Sandbox during the flood: {r['calls'] * per_min:.0f} Zendesk
 calls/min ({r['throttled']} answered 429). After the flood window: B's last text in its
 ticket {r['b_tail']:.0f} s later, A's backlog done (bridge idle) {r['a_tail']:.0f} s later.
-Of the flood's Zendesk calls, {r['bulk_calls']} were the bulk drainer's (jobs and status reads:
-it runs as the default brand, so its grants count as A's, whichever brand's texts it carries).
+Of the flood's Zendesk calls, {r['bulk_calls']} were the bulk drainer's (jobs and status reads,
+carrying both brands' staged texts: they take their own turn, the row `_shared`).
 B's texts lost / doubled / out of order: {r['lost']} / {r['doubled']} / {r['out_of_order']};
 staged for a bulk job (E6): {r['staged_quiet']} of {r['n_quiet']} quiet, {r['staged_flood']} of
 {r['n_flood']} during the flood.
