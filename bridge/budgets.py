@@ -188,4 +188,5 @@ def fair_gate(quota: FairQuotaPort, budgets: BudgetTable) -> Gate:
     """The Funnel hook of the shared Zendesk account when several brands use it (E7): the
     brand in scope (domain/brand_scope.py), or the shared work, takes its turn in its lane."""
     return lambda endpoint: quota.take(*budgets(endpoint), lane=_lane.get(),
-                                       brand=SHARED if _shared.get() else current())
+                                       brand=SHARED if _shared.get() else current(),
+                                       claim=not _stageable.get())   # refused: staged (E6)

@@ -197,7 +197,7 @@ class QuotaPort(Protocol):
 class FairQuotaPort(Protocol):
     """The shared Zendesk budget taken in turns by brands, within a lane (E7, fair_quota.py)."""
 
-    def take(self, *budgets: Budget, brand: str, lane: str) -> float: ...
+    def take(self, *budgets: Budget, brand: str, lane: str, claim: bool = True) -> float: ...
 
 
 class DuePort(Protocol):

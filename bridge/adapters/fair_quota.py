@@ -37,12 +37,14 @@ from bridge.domain.model import Budget
 
 ASKING_SECONDS = 1.0   # how long a brand counts as asking after its last request
 
-# KEYS: (window, asking) per budget window. ARGV: brand, lane, asking seconds, then (limit,
-# span) per window. Answers 'granted <member>' or '<wait>' (nothing taken).
+# KEYS: (window, asking) per budget window. ARGV: brand, lane, asking seconds, claim (1: a
+# refused caller asks again when due, so it stays asking until then; 0: it will not, e.g. a
+# text staged for a bulk job instead), then (limit, span) per window. Answers 'granted
+# <member>' or '<wait>' (nothing taken).
 _FAIR = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local brand, lane, asking = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local brand, lane, asking, claim = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local wait = 0
 local function usage(key)
   local members = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
@@ -59,7 +61,7 @@ local function usage(key)
 end
 for i = 1, #KEYS / 2 do
   local key, ask = KEYS[2 * i - 1], KEYS[2 * i]
-  local limit, span = tonumber(ARGV[2 * i + 2]), tonumber(ARGV[2 * i + 3])
+  local limit, span = tonumber(ARGV[2 * i + 3]), tonumber(ARGV[2 * i + 4])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - span)
   redis.call('ZREMRANGEBYSCORE', ask, '-inf', now)
   local members, used, mine = usage(key)
@@ -81,7 +83,7 @@ for i = 1, #KEYS / 2 do
   if w > wait then wait = w end
 end
 local until_at = now + asking
-if wait > 0 then until_at = now + wait + asking end
+if wait > 0 and claim == '1' then until_at = now + wait + asking end
 for i = 1, #KEYS / 2 do
   local ask = KEYS[2 * i]
   if (redis.call('ZSCORE', ask, brand) or 0) + 0 < until_at then
@@ -92,7 +94,7 @@ end
 if wait > 0 then return tostring(wait + 0.001) end
 local member = brand .. '|' .. lane .. '|' .. redis.call('INCR', 'zkb:quota:seq')
 for i = 1, #KEYS / 2 do
-  local key, span = KEYS[2 * i - 1], tonumber(ARGV[2 * i + 3])
+  local key, span = KEYS[2 * i - 1], tonumber(ARGV[2 * i + 4])
   redis.call('ZADD', key, now, member)
   if redis.call('PTTL', key) < span * 1000 + 1000 then
     redis.call('PEXPIRE', key, math.ceil(span * 1000) + 1000)
@@ -110,12 +112,14 @@ class FairQuota:
         self._script = client.register_script(_FAIR)
         self._asking = asking_seconds
 
-    def take(self, *budgets: Budget, brand: str, lane: str) -> float:
+    def take(self, *budgets: Budget, brand: str, lane: str, claim: bool = True) -> float:
         """One call from every budget for `brand` in `lane`: 0.0 if granted, else seconds to
-        wait (nothing taken)."""
-        return self.grant(*budgets, brand=brand, lane=lane)[0]
+        wait (nothing taken). `claim=False`: a refusal will not be asked again (the caller
+        takes another way), so the brand keeps no claim on the room until it is due."""
+        return self.grant(*budgets, brand=brand, lane=lane, claim=claim)[0]
 
-    def grant(self, *budgets: Budget, brand: str, lane: str) -> tuple[float, str | None]:
+    def grant(self, *budgets: Budget, brand: str, lane: str,
+              claim: bool = True) -> tuple[float, str | None]:
         """`take`, naming the grant so it can be refunded (or confirmed by Quota.confirm, which
         works on the same keys): (0.0, grant) or (wait, None)."""
         if "|" in brand or "|" in lane:
@@ -123,7 +127,8 @@ class FairQuota:
         window_keys, args = fair_windows(budgets, lane)
         if not window_keys:
             return 0.0, None
-        answer = self._script(keys=window_keys, args=[brand, lane, self._asking, *args])
+        answer = self._script(keys=window_keys,
+                              args=[brand, lane, self._asking, 1 if claim else 0, *args])
         text = answer.decode() if isinstance(answer, bytes) else str(answer)
         if text.startswith("granted "):
             return 0.0, text.split(" ", 1)[1]

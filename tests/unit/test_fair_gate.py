@@ -17,9 +17,11 @@ from tests.unit.test_settings import SANDBOX
 class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, tuple[str, ...]]] = []
+        self.claims: list[bool] = []
 
-    def take(self, *wanted: Budget, brand: str, lane: str) -> float:
+    def take(self, *wanted: Budget, brand: str, lane: str, claim: bool = True) -> float:
         self.calls.append((brand, lane, tuple(b.name for b in wanted)))
+        self.claims.append(claim)
         return 0.0
 
 
@@ -66,3 +68,14 @@ def test_work_shared_by_every_brand_takes_its_own_turn_not_the_scoped_brands() -
         (budgets.SHARED, "interactive"), (budgets.SHARED, "interactive"),
         ("default", "interactive")]
     assert budgets.SHARED != "default" and "_" in budgets.SHARED   # never a brand's name
+
+
+def test_a_write_that_would_be_staged_keeps_no_claim_when_refused() -> None:
+    """E6 + E7: a refused stageable write goes to a bulk job and never asks again, so its brand
+    must not keep room owed to it until it is due (room the others then could not use)."""
+    quota = Recorder()
+    gate = budgets.fair_gate(quota, budgets.zendesk_budgets(Settings.from_env(SANDBOX)))
+    gate("PUT tickets/{id}")
+    with budgets.stageable_write():
+        gate("PUT tickets/{id}")
+    assert quota.claims == [True, False]

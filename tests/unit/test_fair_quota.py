@@ -61,6 +61,17 @@ def test_a_refused_brand_counts_as_asking_until_it_is_due_again() -> None:
     assert granted(quota, "shop2", 10, short) == 2         # ...and shop2 gets the other
 
 
+def test_a_refusal_without_claim_leaves_no_room_owed_once_its_second_is_over() -> None:
+    """A write staged for a bulk job when refused (E6) never asks again: its brand counts as
+    asking for ASKING_SECONDS only, so the room is not held for it until it would be due."""
+    quota = FairQuota(fakeredis.FakeRedis(), asking_seconds=0.2)
+    short = Budget("zendesk", ((4, 0.5),))
+    assert granted(quota, "shop1", 10, short) == 4         # shop1 alone: all of it
+    assert quota.take(short, brand="shop2", lane=INTERACTIVE, claim=False) > 0.0
+    time.sleep(0.5 + GUARD_SECONDS + 0.02)                 # the window empties...
+    assert granted(quota, "shop1", 10, short) == 4         # ...and shop2 claims none of it
+
+
 def test_a_refusal_for_fairness_says_when_to_ask_again() -> None:
     quota = FairQuota(fakeredis.FakeRedis(), asking_seconds=2.0)
     granted(quota, "shop2", 1)
