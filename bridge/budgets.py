@@ -17,9 +17,10 @@ Who spends what:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 from bridge.config import Settings
 from bridge.domain.brand_scope import current
@@ -121,23 +122,22 @@ def stageable_share(budget: Budget) -> Budget:
 
 
 @contextmanager
-def stageable_write() -> Iterator[None]:
+def _setting(var: ContextVar[Any], value: object) -> Iterator[None]:
+    token = var.set(value)
+    try:
+        yield
+    finally:
+        var.reset(token)
+
+
+def stageable_write() -> AbstractContextManager[None]:
     """Calls made inside leave BULK_RESERVE of Zendesk's windows to the bulk drainer."""
-    token = _stageable.set(True)
-    try:
-        yield
-    finally:
-        _stageable.reset(token)
+    return _setting(_stageable, True)
 
 
-@contextmanager
-def background_lane() -> Iterator[None]:
+def background_lane() -> AbstractContextManager[None]:
     """Calls made inside spend the background share of Zendesk's budgets."""
-    token = _lane.set(BACKGROUND)
-    try:
-        yield
-    finally:
-        _lane.reset(token)
+    return _setting(_lane, BACKGROUND)
 
 
 def klaviyo_budgets(settings: Settings) -> BudgetTable:
@@ -174,14 +174,9 @@ SHARED = "_shared"
 _shared: ContextVar[bool] = ContextVar("zkb_shared_work", default=False)
 
 
-@contextmanager
-def shared_work() -> Iterator[None]:
+def shared_work() -> AbstractContextManager[None]:
     """Zendesk calls made inside take the turn of work shared by every brand (the drainer)."""
-    token = _shared.set(True)
-    try:
-        yield
-    finally:
-        _shared.reset(token)
+    return _setting(_shared, True)
 
 
 def fair_gate(quota: FairQuotaPort, budgets: BudgetTable) -> Gate:

@@ -22,9 +22,8 @@ from tests.integration.support import (
     klaviyo_headers,
     queued,
 )
+from tests.integration.test_ops_page import BEARER, TOKEN
 
-TOKEN = "it-ops-token-5d1c8e2a9b"
-BEARER = {"Authorization": f"Bearer {TOKEN}"}
 SHOP2_SECRET = "it-shop2-webhook-secret-77"
 SHOP2_NUMBER = "+18005550199"
 BRANDS = brand_table("shop2", "pk_it_shop2_key", SHOP2_SECRET, (SHOP2_NUMBER,))
