@@ -12,14 +12,29 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bridge.domain.intents import CommentIntent, intent_from_json
-from bridge.errors import RateLimited, TicketClosed
+from bridge.errors import Deferred, RateLimited, TicketClosed
 from bridge.ports import StorePort, TicketApi
+
+CLAIM_WAIT = 2.0    # seconds a duplicate waits for the job leaving the same note
 
 
 def add_note_once(key: str, ticket_id: int, body: str, store: StorePort, zendesk: TicketApi,
                   clock: Callable[[], float]) -> bool:
     """Leave the note unless it was left for `key` already. False if the ticket is closed
     (Zendesk refuses to change it; nothing to tell the agent there)."""
+    if store.ledger.note_done(key):
+        return True
+    if not store.ledger.claim(f"note:{key}"):    # a duplicate of this job runs right now
+        raise Deferred(CLAIM_WAIT, "a concurrent duplicate is leaving this note")
+    try:
+        return _leave(key, ticket_id, body, store, zendesk, clock)
+    except BaseException:
+        store.ledger.release_claim(f"note:{key}")  # not left: let a retry claim it
+        raise
+
+
+def _leave(key: str, ticket_id: int, body: str, store: StorePort, zendesk: TicketApi,
+           clock: Callable[[], float]) -> bool:
     if store.ledger.note_done(key) or _landed_before(key, ticket_id, body, store, zendesk):
         return True
     intent_key = f"note:{key}"
@@ -28,6 +43,7 @@ def add_note_once(key: str, ticket_id: int, body: str, store: StorePort, zendesk
         note_id = zendesk.add_note(ticket_id, body)
     except TicketClosed:
         store.ledger.clear_intent(intent_key)
+        store.ledger.release_claim(intent_key)
         return False
     except RateLimited:
         store.ledger.clear_intent(intent_key)      # nothing was written

@@ -196,3 +196,22 @@ def test_a7_a_campaign_sms_never_lands_on_the_customers_whatsapp_ticket(
     assert whatsapp > sms
     delivered(deps, campaign="Black Friday", brand=SHORT_CODE)
     assert [tid for tid, _ in zendesk.notes] == [sms]
+
+
+def test_e1_a_concurrent_duplicate_of_a_receipt_waits_instead_of_noting_twice(
+        deps: CampaignDeps, zendesk: FakeZendesk) -> None:
+    """A Celery redelivery may run a receipt's task while the first run is still writing its
+    note: the duplicate finds the note claimed and waits; its retry finds the note left."""
+    from bridge.errors import Deferred  # noqa: PLC0415
+
+    ticket_id = customer_has_ticket(deps, zendesk)
+    deps.store.open_sms.mark(ALICE, TOLL_FREE, ticket_id, "open")
+    ref = receive(deps.store, received_sms(SALE, campaign="Black Friday"), deps.clock())
+    deps.store.ledger.claim(f"note:campaign:{ref}")          # the first run, mid-call
+    with pytest.raises(Deferred):
+        runner(deps).run_event(ref)
+    assert zendesk.notes == []
+    deps.store.ledger.release_claim(f"note:campaign:{ref}")
+    assert runner(deps).run_event(ref) == "applied"
+    assert runner(deps).run_event(ref) == "already_done"
+    assert zendesk.notes_on(ticket_id) == [f"Klaviyo campaign 'Black Friday' sent: {SALE}"]
