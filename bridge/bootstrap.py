@@ -67,12 +67,6 @@ def for_brand(settings: Settings, brand: Brand) -> Settings:
     return brands.brand_settings(settings, brand)
 
 
-def owns_number(all_brands: tuple[Brand, ...], name: str) -> Callable[[str], bool]:
-    """Which brand numbers are the brand `name`'s (A7 notes only its own tickets)."""
-    brand = brands.brand_named(all_brands, name)
-    return brands.owns_number(all_brands, brand) if brand else (lambda number: False)
-
-
 def zendesk_oauth(settings: Settings, st: Store | None = None) -> ClientCredentials | None:
     """The OAuth client's shared bearer token (zendesk_auth.py), when one is configured; the
     token lives in Redis, so a process without a store (the CLI) opens one."""

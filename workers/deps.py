@@ -12,7 +12,7 @@ from functools import cache
 
 from bridge import bootstrap
 from bridge.adapters.store import Store
-from bridge.brands import Brand, brand_named, settings_and_brands
+from bridge.brands import Brand, brand_named, owns_number, settings_and_brands
 from bridge.config import Settings
 from bridge.domain.brand_scope import DEFAULT
 from bridge.errors import ConfigError
@@ -36,14 +36,19 @@ def brands() -> tuple[Brand, ...]:
     return _configured()[1]
 
 
+def brand(name: str) -> Brand:
+    """The configured brand `name`; `ConfigError` for a brand no longer configured (an event
+    kept from before its removal: the task sets it aside, nothing is sent with another brand's
+    account)."""
+    found = brand_named(brands(), name)
+    if found is None:
+        raise ConfigError([f"brand {name!r} is not configured (BRANDS_FILE)"])
+    return found
+
+
 @cache
 def brand_settings(name: str = DEFAULT) -> Settings:
-    """A brand's settings; `ConfigError` for a brand no longer configured (an event kept from
-    before its removal: the task sets it aside, nothing is sent with another brand's account)."""
-    brand = brand_named(brands(), name)
-    if brand is None:
-        raise ConfigError([f"brand {name!r} is not configured (BRANDS_FILE)"])
-    return bootstrap.for_brand(settings(), brand)
+    return bootstrap.for_brand(settings(), brand(name))
 
 
 @cache
@@ -67,9 +72,9 @@ def ticket_event_deps(brand: str = DEFAULT) -> TicketEventDeps:
 
 
 @cache
-def campaign_deps(brand: str = DEFAULT) -> CampaignDeps:
-    return bootstrap.campaign_deps(brand_settings(brand), store(),
-                                   owns=bootstrap.owns_number(brands(), brand))
+def campaign_deps(name: str = DEFAULT) -> CampaignDeps:
+    return bootstrap.campaign_deps(brand_settings(name), store(),
+                                   owns=owns_number(brands(), brand(name)))
 
 
 # --- the store, as workers/ uses it directly ------------------------------------------------
