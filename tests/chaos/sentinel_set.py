@@ -17,6 +17,12 @@ import redis
 from scripts.devstack import free_port, redis_server_binary
 
 MASTER = "zkb"
+# Sentinel's internal timers (SENTINEL DEBUG, Redis >= 7.0), for a loaded 2-core test machine:
+# TILT (30 s of doing nothing) only after a 10 s timer stall rather than 2 s, and a down node's
+# link retried every second rather than every 15 s, so a restarted old primary is found and made
+# a replica in seconds. Failure detection itself stays as configured below.
+_TIMERS = ("tilt-trigger", "10000", "tilt-period", "5000", "min-link-reconnect-period", "1000",
+           "info-period", "2000")
 
 
 class SentinelSet:
@@ -47,6 +53,8 @@ class SentinelSet:
                == "up", 30, "the replica to sync")
         _until(lambda: all(self._sentinel(p).info("sentinel")["master0"]["sentinels"] == 3
                            for p in self.sentinel_ports), 30, "the sentinels to meet")
+        for port in self.sentinel_ports:
+            self._sentinel(port).execute_command("SENTINEL", "DEBUG", *_TIMERS)
 
     def primary_port(self) -> int:
         return self._master_port(self.sentinel_ports[0])
@@ -69,9 +77,19 @@ class SentinelSet:
             return None
         return _until(promoted, timeout, "a replica to be promoted")
 
-    def wait_replicated(self, primary: int, timeout: float = 60) -> None:
-        _until(lambda: self.client(primary).info("replication").get("connected_slaves", 0) >= 1,
-               timeout, "a replica to follow the new primary")
+    def wait_replicated(self, primary: int, timeout: float = 90) -> None:
+        try:
+            _until(lambda: self.client(primary).info("replication").get("connected_slaves", 0)
+                   >= 1, timeout, "a replica to follow the new primary")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the sentinels said:\n{self.sentinel_log()}") from None
+
+    def sentinel_log(self, lines: int = 15) -> str:
+        """The last lines of each sentinel's log (+tilt, +convert-to-slave, ...), for a failure."""
+        return "\n".join(
+            f"{port}: {line}" for port in self.sentinel_ports
+            for line in (self.workdir / f"redis-{port}.log").read_text(
+                errors="replace").splitlines()[-lines:])
 
     def client(self, port: int) -> redis.Redis:
         return redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=2)

@@ -42,7 +42,7 @@ ENV = {"CELERY_VISIBILITY_TIMEOUT": "30", "WORKER_CONCURRENCY": "4", "REDIS_WAIT
 PROCESSES = ("web", "worker", "beat")
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 def test_a_sentinel_failover_under_load_loses_and_doubles_no_acknowledged_text(
         tmp_path: Path, record_property) -> None:  # noqa: ANN001 - pytest fixture
     report = ChaosReport("sentinel-failover")
@@ -73,6 +73,7 @@ def _run(stack: Stack, bridge: Bridge, nodes: SentinelSet, old: int, report: Cha
     promoted_in = time.monotonic() - killed_at
     nodes.restart(old)                   # comes back; the sentinels make it a replica
     nodes.wait_replicated(new)
+    replica_in = time.monotonic() - killed_at - promoted_in
     bridge.redis = nodes.client(new)     # the test's own view follows the new primary
     load.finish(timeout=180)
     pattern = re.compile(r"failover \d{3}-\d{3}")
@@ -91,7 +92,8 @@ def _run(stack: Stack, bridge: Bridge, nodes: SentinelSet, old: int, report: Cha
         counters = bridge.counters()
         report.events_in = len(load.texts) + len(load.desk) + len(load.closed)
         report.notes["chaos"] = (f"primary {old} SIGKILLed at {killed_at - began:.1f}s, "
-                                 f"replica {new} promoted in {promoted_in:.1f}s")
+                                 f"replica {new} promoted in {promoted_in:.1f}s, "
+                                 f"old primary replicating {replica_in:.1f}s later")
         report.notes["texts_unacknowledged"] = len(load.texts) - len(acked)
         report.notes["answered_503_not_replicated"] = sum(
             v for k, v in counters.items() if k.endswith(":rejected:not_replicated"))
