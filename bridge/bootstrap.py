@@ -160,7 +160,8 @@ def campaign_deps(settings: Settings, shared_store: Store | None = None,
     st = shared_store or store(settings)
     return CampaignDeps(store=st, zendesk=zendesk_client(settings, st),
                         max_attempts=settings.max_attempts,
-                        owns=owns or (lambda number: True))
+                        owns=owns or (lambda number: True),
+                        bulk_writes=settings.zendesk_bulk_writes)
 
 
 def open_sms_rebuild_deps(settings: Settings, st: Store) -> RebuildDeps:

@@ -1,10 +1,11 @@
 """The bulk-write staging area (E6, #11): customer texts whose Zendesk write waits for a bulk
 job, and the jobs in flight, in Redis so a dead worker loses nothing (E1).
 
-- an item (`zkb:bulk:item:<ref>`, one per text) holds what to write (`kind`: requester, ticket
-  or comment, and its payload) and where it is: `staged` (waiting to be packed), `sent` (in a
-  batch), `done` / `closed` / `gone` / `handback` (the job's answer for it, read by the text's
-  own task), or `single` (its next write is a single call, never staged again);
+- an item (`zkb:bulk:item:<ref>`, one per text or campaign note) holds what to write (`kind`:
+  requester, ticket, comment or note, and its payload) and where it is: `staged` (waiting to
+  be packed), `sent` (in a batch), `done` / `closed` / `gone` / `handback` (the job's answer
+  for it, read by the item's own task), or `single` (its next write is a single call, never
+  staged again);
 - `zkb:bulk:staged:<kind>` orders the staged items by staging time;
 - a batch (`zkb:bulk:batch:<id>`, listed in `zkb:bulk:batches`) is recorded with its items
   before its job is submitted and gains the job id once Zendesk answers; a batch without a job
@@ -22,7 +23,7 @@ from typing import Any
 import redis
 
 from bridge.adapters import redis_keys as keys
-from bridge.domain.bulk import KINDS
+from bridge.domain.bulk import KINDS, TEXT_KINDS
 
 
 class BulkStaging:
@@ -46,6 +47,15 @@ class BulkStaging:
         self._r.set(keys.bulk_item(ref), json.dumps({"ref": ref, "state": "single"}),
                     ex=keys.BULK_TTL)
 
+    def hand_back(self, refs: list[str], kind: str) -> None:
+        """Staged items whose next write is a single call after all (a job would cost more)."""
+        pipe = self._r.pipeline(transaction=True)
+        for ref in refs:
+            pipe.set(keys.bulk_item(ref), json.dumps({"ref": ref, "state": "single"}),
+                     ex=keys.BULK_TTL)
+        pipe.zrem(keys.bulk_staged(kind), *refs)
+        pipe.execute()
+
     def clear(self, ref: str) -> None:
         pipe = self._r.pipeline(transaction=True)
         pipe.delete(keys.bulk_item(ref))
@@ -54,7 +64,8 @@ class BulkStaging:
         pipe.execute()
 
     def backlog(self) -> int:
-        """Items waiting to be packed plus batches in flight (0: no backlog)."""
+        """Items waiting to be packed (campaign notes too) plus batches in flight (0: no
+        backlog)."""
         pipe = self._r.pipeline(transaction=False)
         for kind in KINDS:
             pipe.zcard(keys.bulk_staged(kind))
@@ -62,9 +73,10 @@ class BulkStaging:
         return sum(int(n) for n in pipe.execute())
 
     def waiting(self) -> int:
-        """Items waiting to be packed (batches in flight not counted)."""
+        """Customer texts waiting to be packed (batches in flight and campaign notes not
+        counted: a campaign's notes must not push a customer's text into a job)."""
         pipe = self._r.pipeline(transaction=False)
-        for kind in KINDS:
+        for kind in TEXT_KINDS:
             pipe.zcard(keys.bulk_staged(kind))
         return sum(int(n) for n in pipe.execute())
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 MAX_ITEMS = 100                                 # per job [doc]
 FINISHED = ("completed", "failed", "killed")    # a job's end states [doc]
-KINDS = ("requester", "ticket", "comment")      # what a staged write makes
+TEXT_KINDS = ("requester", "ticket", "comment")  # what a staged customer text makes
+KINDS = (*TEXT_KINDS, "note")                   # and A7's campaign notes (handlers/bulk_notes.py)
+UPDATES = ("comment", "note")                   # update_many items: one per ticket per job
 IN_FLIGHT = ("staged", "sent")                  # a staged write's states before its answer
 
 

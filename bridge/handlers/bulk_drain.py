@@ -17,7 +17,9 @@ to be packed, workers/beat.py), its calls paced (budgets.bulk_pace), so in this 
    (create_or_update_many), tickets (create_many) — and in step 1 comments (update_many, one
    per ticket) — while fewer than `max_jobs` are in flight (Zendesk's 30-job limit; its 429
    puts the items back, as does our budget). Comments go at every run; a requester or ticket
-   waits up to NEW_CONVERSATION_WAIT to share its job (`packable`).
+   waits up to NEW_CONVERSATION_WAIT to share its job (`packable`);
+5. A7's campaign notes (handlers/bulk_notes.py), last: update_many jobs once the oldest has
+   waited NOTE_WAIT, or back to single calls when too few wait to be worth a job.
 
 Before each submit the batch (its items) is recorded and each item's intent written as the
 single path writes it before its call (CommentIntent; the CreationIntent marked `bulk`: no key
@@ -34,10 +36,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.domain.bulk import KINDS, MAX_ITEMS
+from bridge.domain.bulk import KINDS, MAX_ITEMS, UPDATES
 from bridge.domain.intents import CommentIntent, CreationIntent, intent_from_json
 from bridge.errors import Permanent, RateLimited, Retryable
 from bridge.handlers import bulk_results
+from bridge.handlers.bulk_notes import NOTE_WAIT, hand_back_lone_notes
 from bridge.ports import BulkTicketApi, StorePort
 
 JOB_KEPT_SECONDS = 3600      # Zendesk keeps a job's status an hour [doc]
@@ -52,7 +55,10 @@ LOOK_EVERY_MAX = 8.0
 LOOK_GAP_SECONDS = 2.0
 # A new conversation's requester or ticket waits this long for others to share its job.
 NEW_CONVERSATION_WAIT = 2.0
-FOLLOW_UPS, NEW_CONVERSATIONS = ("comment",), ("requester", "ticket")
+FOLLOW_UPS, NEW_CONVERSATIONS, NOTES = ("comment",), ("requester", "ticket"), ("note",)
+# How long a kind's oldest staged item waits for others to share its job (unless one is full).
+WAIT = {"comment": 0.0, "requester": NEW_CONVERSATION_WAIT, "ticket": NEW_CONVERSATION_WAIT,
+        "note": NOTE_WAIT}
 
 
 @dataclass
@@ -77,6 +83,8 @@ def drain(deps: BulkDeps) -> dict[str, int]:
         done["answered"] = follow(deps)
         done["recovered"] = recover_unknown(deps)
         done["submitted"] += submit(deps, NEW_CONVERSATIONS)
+        done["single"] = hand_back_lone_notes(deps.store, deps.clock(), deps.store.due.park)
+        done["submitted"] += submit(deps, NOTES)       # A7's campaign notes: background work
     except RateLimited:
         pass                      # the budget: the rest waits for the next run
     finally:
@@ -193,14 +201,14 @@ def packable(deps: BulkDeps, kinds: tuple[str, ...] = KINDS,
     """The kinds to pack this run, in order, with their items. Follow-ups (comments on a
     customer's open ticket: a live conversation) go every run; a new conversation's requester
     or ticket waits to share its job until its oldest item has waited NEW_CONVERSATION_WAIT or
-    a job is full: each is a step of two, and its texts wait for an agent to pick them up."""
+    a job is full: each is a step of two, and its texts wait for an agent to pick them up; a
+    campaign note waits NOTE_WAIT (`WAIT`)."""
     now = deps.clock()
     ready = []
     for kind in kinds:
         items = _distinct(kind, deps.store.bulk.staged(kind, MAX_ITEMS))
         oldest = min((float(i["at"]) for i in items), default=now)
-        if items and (kind == "comment" or len(items) >= MAX_ITEMS
-                      or now - oldest >= NEW_CONVERSATION_WAIT):
+        if items and (len(items) >= MAX_ITEMS or now - oldest >= WAIT[kind]):
             ready.append((kind != "comment", oldest, kind, items))
     return [(kind, items) for _, _, kind, items in sorted(ready, key=lambda r: r[:2])]
 
@@ -237,6 +245,10 @@ def _record_intent(kind: str, item: dict[str, Any], deps: BulkDeps) -> None:
                                                         deps.clock()).to_json())
         body = payload["update"]["comment"]["body"]
         requester = payload.get("requester_id")
+    elif kind == "note":          # as handlers/notes.py records it before its PUT
+        deps.store.ledger.set_intent(payload["intent_key"], CommentIntent(
+            int(payload["ticket_id"]), deps.clock()).to_json())
+        return
     elif kind == "ticket":
         deps.store.ledger.set_intent(ref, {**payload["intent"], "bulk": True})
         ticket = payload["intent"]["ticket"]
@@ -249,7 +261,7 @@ def _record_intent(kind: str, item: dict[str, Any], deps: BulkDeps) -> None:
 
 def _body(kind: str, item: dict[str, Any]) -> dict[str, Any]:
     payload = item["payload"]
-    if kind == "comment":
+    if kind in UPDATES:
         return dict(payload["update"])
     if kind == "ticket":
         return dict(payload["intent"]["ticket"])
@@ -258,7 +270,7 @@ def _body(kind: str, item: dict[str, Any]) -> dict[str, Any]:
 
 def _distinct(kind: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One change per ticket per job (the others wait for the next job)."""
-    if kind != "comment":
+    if kind not in UPDATES:
         return items
     seen: set[int] = set()
     out = []
@@ -274,4 +286,5 @@ SUBMIT: dict[str, Callable[[BulkTicketApi, list[dict[str, Any]]], str]] = {
     "requester": lambda z, bodies: z.create_or_update_many(bodies),
     "ticket": lambda z, bodies: z.create_many(bodies),
     "comment": lambda z, bodies: z.update_many(bodies),
+    "note": lambda z, bodies: z.update_many(bodies),
 }

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.domain.bulk import ItemResult, JobStatus
+from bridge.domain.bulk import UPDATES, ItemResult, JobStatus
 
 HANDBACK = {"state": "handback"}
 
@@ -26,7 +26,7 @@ def answers(batch: dict[str, Any], items: list[dict[str, Any] | None],
     refs: list[str] = list(batch["refs"])
     if job is None or job.status != "completed":
         return {ref: dict(HANDBACK) for ref in refs}
-    if batch["kind"] == "comment":
+    if batch["kind"] in UPDATES:
         by_ticket = {r.id: r for r in job.results if r.id is not None}
         by_ticket |= {_ticket_of(i): r for i, r in _by_position(job, items) if not r.success}
         return {ref: _answer(by_ticket.get(_ticket_of(item)), batch["kind"])
@@ -52,6 +52,6 @@ def _answer(result: ItemResult | None, kind: str) -> dict[str, Any]:
         return dict(HANDBACK)
     if result.success and result.id is not None:
         return {"state": "done", "result": {"id": result.id, "created": result.created}}
-    if kind == "comment" and result.refused in ("closed", "gone"):
+    if kind in UPDATES and result.refused in ("closed", "gone"):
         return {"state": result.refused, "result": {"error": result.error[:200]}}
     return {"state": "handback", "result": {"error": result.error[:200]}}

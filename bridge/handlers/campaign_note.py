@@ -7,7 +7,8 @@ bridge's own texts are also recognised from its ledger of recently sent texts.
 
 Which ticket: the open-SMS index (adapters/open_sms.py, E6), never the conversation cache's
 keys (a scan) nor Zendesk: a campaign to thousands costs Redis reads only. The receiver already
-dropped receipts for phones the index does not know, so this sees the few that matter.
+dropped receipts for phones the index does not know, so this sees the few that matter; with
+bulk writes on, their notes go out a hundred to an update_many job (handlers/bulk_notes.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from bridge.domain.model import WHATSAPP_BRAND_PREFIX
 from bridge.domain.phones import canonical_brand_number
 from bridge.domain.reply_rules import campaign_note
-from bridge.handlers.notes import add_note_once
+from bridge.handlers.bulk_notes import leave_note
 from bridge.handlers.runner import Done, Runner
 from bridge.payloads.klaviyo_events import EventShapeError, parse_delivered_sms
 from bridge.ports import StorePort, TicketApi
@@ -35,6 +36,7 @@ class CampaignDeps:
     max_attempts: int = 8
     clock: Callable[[], float] = time.time
     owns: Callable[[str], bool] = lambda number: True   # E7: the brand's own numbers
+    bulk_writes: bool = False     # E6: notes go out in update_many jobs (handlers/bulk_notes.py)
 
 
 def runner(deps: CampaignDeps) -> Runner:
@@ -65,7 +67,8 @@ def process_delivered(event: dict[str, Any], deps: CampaignDeps, ref: str = "") 
         return Done("dropped", "no_open_ticket")
     brand, ticket_id = found
     key = f"campaign:{ref or sms.event_id}"
-    if not add_note_once(key, ticket_id, note, deps.store, deps.zendesk, deps.clock):
+    if not leave_note(ref or sms.event_id, key, ticket_id, note, deps.store, deps.zendesk,
+                      deps.clock, deps.bulk_writes):
         # Closed since the index saw it (a webhook still in flight, or missed): forget it.
         deps.store.open_sms.mark(sms.customer_phone, brand, ticket_id, "closed")
         return Done("dropped", "no_open_ticket")

@@ -48,7 +48,7 @@ def _leave(key: str, ticket_id: int, body: str, store: StorePort, zendesk: Ticke
     except RateLimited:
         store.ledger.clear_intent(intent_key)      # nothing was written
         raise
-    _done(key, note_id, store)
+    note_left(key, note_id, store)
     return True
 
 
@@ -71,12 +71,13 @@ def _landed_before(key: str, ticket_id: int, body: str, store: StorePort,
     for c in zendesk.comments_newest_first(ticket_id):     # a recent write: on the first page
         if not c.public and c.body.strip() == body.strip() \
                 and not store.ledger.is_own_comment(c.id):
-            _done(key, c.id, store)
+            note_left(key, c.id, store)
             return True
     return False
 
 
-def _done(key: str, note_id: int | None, store: StorePort) -> None:
+def note_left(key: str, note_id: int | None, store: StorePort) -> None:
+    """The note for `key` is on its ticket (`note_id` when Zendesk said which comment)."""
     if note_id is not None:
         store.ledger.remember_own_comment(note_id)
     store.ledger.mark_note_done(key)

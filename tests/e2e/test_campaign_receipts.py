@@ -1,6 +1,7 @@
 """E6 end to end (real processes): a campaign's receipts for customers without a ticket cost
 no Zendesk call and no task; recipients with an open SMS ticket get their note, whichever brand
-number the campaign came from; and a lost open-SMS index is rebuilt by the sweep."""
+number the campaign came from, written together in an update_many job; and a lost open-SMS
+index is rebuilt by the sweep."""
 
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ def test_2000_receipts_without_tickets_cost_no_zendesk_call_and_no_task(bridge: 
     assert counters["received_sms:dropped:receipt_without_ticket"] == RECEIPTS
     assert task_outcomes(bridge) - tasks_before == len(tickets)      # one task per note only
     assert bridge.zendesk_calls() <= 20, bridge.calls()
+    calls = bridge.calls()
+    # E6 (#11): the notes share one update_many job rather than a PUT each
+    assert calls.get("zendesk PUT /api/v2/tickets/update_many") == 1, calls
+    assert not any(k.startswith("zendesk PUT /api/v2/tickets/") and "many" not in k
+                   for k in calls), calls
     assert len(bridge.tickets()) == len(tickets)
 
 
