@@ -155,8 +155,13 @@ def flood_phase(b: Bridge, texts: list[tuple[str, str]], controls: dict[str, int
     ctl.join(900)
     b.settle(7200)
     watch.stop.set()
-    bulk_calls = sum(n for k, n in b.calls().items() if k.startswith("zendesk ") and "_many" in k)
-    return {"tail": tail, "calls": b.zendesk_calls(), "bulk_calls": bulk_calls,
+    calls = {k: n for k, n in b.calls().items() if k.startswith("zendesk ")}
+    print("zendesk calls by endpoint:", dict(sorted(calls.items(), key=lambda kv: -kv[1])),
+          flush=True)
+    bulk_calls = sum(n for k, n in calls.items() if "_many" in k)
+    return {"tail": tail, "calls": sum(calls.values()), "bulk_calls": bulk_calls,
+            "reads": sum(n for k, n in calls.items() if k.startswith("zendesk GET /api/v2/tickets/")
+                         and "many" not in k and "comments" not in k),
             "control": control_lat, "latency": text_latencies(b, sent_at),
             "peak": watch.peak, **check(b, texts)}
 
@@ -258,6 +263,8 @@ def _rows(runs: dict[str, dict], args: argparse.Namespace) -> str:
             lambda r: f"{r['tail']:.0f} s"),
         row("Zendesk calls per text (bulk job calls among them)",
             lambda r: f"{r['calls'] / max(1, r['n_texts']):.2f} ({r['bulk_calls']})"),
+        row("of which single ticket reads (`GET tickets/{id}`: Opened Ticket)",
+            lambda r: str(r.get("reads", "n/a"))),
         row("text latency p50 / p99 (comment times are whole seconds)",
             lambda r: f"{percentile(r['latency'], 50):.1f} s / "
                       f"{percentile(r['latency'], 99):.1f} s"),
