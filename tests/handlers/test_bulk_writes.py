@@ -19,13 +19,13 @@ from bridge.config import Settings
 from bridge.domain.metric_rules import OPENED
 from bridge.domain.model import Budget, Conversation, conversation_external_id
 from bridge.domain.sms_rules import Policy
-from bridge.errors import Permanent, RateLimited
+from bridge.errors import Deferred, Permanent, RateLimited
 from bridge.handlers.agent_reply import ReplyDeps
 from bridge.handlers.bulk_drain import NEW_CONVERSATION_WAIT, BulkDeps, drain
 from bridge.handlers.bulk_stage import Staged
 from bridge.handlers.sms_inbound import InboundDeps, handle_inbound
 from bridge.handlers.ticket_event import TicketEventDeps, handle_ticket_event
-from bridge.handlers.ticket_metric import MetricsDeps, record_metric
+from bridge.handlers.ticket_metric import MADE_WAIT, MetricsDeps, record_metric
 from bridge.ops.failed_jobs import replay
 from tests import fakes
 from tests.bulk_fakes import FakeBulk
@@ -445,3 +445,68 @@ def test_a_ticket_a_job_made_needs_no_read_for_its_opened_ticket_and_gets_the_sa
     assert fetched.outcome == "applied" and zendesk.calls["ticket_with_people"] == 1
     [read] = deps.klaviyo.events
     assert read["properties"] == made["properties"] and read["profile"] == made["profile"]
+
+
+def ticket_events(deps: InboundDeps, zendesk: FakeZendesk, clock: Clock) -> TicketEventDeps:
+    metrics = MetricsDeps(store=deps.store, zendesk=zendesk, klaviyo=deps.klaviyo,
+                          quota=deps.store.quota, events_budget=Budget("t", ((100, 60.0),)),
+                          zendesk_url="https://acme.zendesk.com", clock=clock)
+    replies = ReplyDeps(store=deps.store, zendesk=zendesk, klaviyo=deps.klaviyo,
+                        quota=deps.store.quota, budget=Budget("r", ((100, 60.0),)),
+                        clock=clock, sleep=clock.sleep)
+    return TicketEventDeps(store=deps.store, replies=replies, metrics=metrics)
+
+
+def made_in_a_job_not_read_yet(deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk,
+                               drainer: BulkDeps, clock: Clock) -> tuple[str, dict[str, Any]]:
+    """A new conversation's text, staged; rounds of the drainer until its create_many job is
+    submitted (the ticket exists) and not yet read: (the text's ref, the ticket)."""
+    zendesk.fail_next("create_or_update_user", budget_spent())
+    ref, _ = send(deps, "Where is my order?")
+    for _ in range(10):
+        clock.advance(1)
+        if not customer_ticket(zendesk):
+            zendesk.fail_next("create_ticket", budget_spent())   # its write is staged too
+        drain(drainer)
+        if ("create", 1) in bulk.items_sent:
+            [ticket] = customer_ticket(zendesk)
+            return ref, ticket
+        for woken in deps.store.due.holding([ref]):
+            deps.store.due.take_due(float("inf"))
+            run(woken, deps)
+    raise AssertionError(f"no create_many job: {bulk.items_sent}")
+
+
+def created_now(ticket: dict[str, Any], clock: Clock) -> dict[str, Any]:
+    event = ticket_created(ticket)
+    event["detail"]["created_at"] = datetime.fromtimestamp(clock(), UTC).isoformat()
+    return event
+
+
+def test_an_opened_ticket_that_beats_the_read_of_its_job_waits_for_it_instead_of_a_read(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps,
+        clock: Clock) -> None:
+    """E6: the ticket.created webhook comes as the job runs, before the drainer reads it."""
+    ref, ticket = made_in_a_job_not_read_yet(deps, zendesk, bulk, drainer, clock)
+    events = ticket_events(deps, zendesk, clock)
+    created = receive(deps.store, created_now(ticket, clock), clock())
+    with pytest.raises(Deferred):
+        handle_ticket_event(created, events)
+    assert deps.klaviyo.events == []
+    settle_all(deps, drainer, [ref])
+    handle_ticket_event(created, events)
+    assert zendesk.calls["ticket_with_people"] == 0
+    [opened] = deps.klaviyo.events
+    assert opened["metric"] == OPENED
+
+
+def test_an_opened_ticket_whose_job_stays_unread_is_read_after_a_while(
+        deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps,
+        clock: Clock) -> None:
+    _, ticket = made_in_a_job_not_read_yet(deps, zendesk, bulk, drainer, clock)
+    events = ticket_events(deps, zendesk, clock)
+    created = receive(deps.store, created_now(ticket, clock), clock())
+    clock.advance(MADE_WAIT)
+    handle_ticket_event(created, events)
+    assert zendesk.calls["ticket_with_people"] == 1
+    assert [e["metric"] for e in deps.klaviyo.events] == [OPENED]
