@@ -115,6 +115,7 @@ def page() -> Response | str:
         counters = brand_counters(deps.store, brand)
         view = {"queues": queue_depths(deps.store, QUEUES), "outcomes": outcomes(counters),
                 "queue_ages": deps.store.outcomes.queue_ages(QUEUES, time.time()),
+                "bulk": deps.store.bulk.summary(time.time()),
                 "ticket_metrics": ticket_metrics(counters),
                 "repaired": repaired(counters),
                 "recent": recent_conversations(deps.store),

@@ -80,6 +80,20 @@ class BulkStaging:
             pipe.zcard(keys.bulk_staged(kind))
         return sum(int(n) for n in pipe.execute())
 
+    def summary(self, now: float) -> dict[str, tuple[int, float | None]]:
+        """For /ops: per kind, (items waiting to be packed, seconds the oldest has waited), and
+        under "jobs" the batches in flight and the oldest's age (None: nothing waits)."""
+        pipe = self._r.pipeline(transaction=False)
+        names = [*KINDS, "jobs"]
+        for kind in KINDS:
+            pipe.zcard(keys.bulk_staged(kind))
+            pipe.zrange(keys.bulk_staged(kind), 0, 0, withscores=True)
+        pipe.zcard(keys.BULK_BATCHES)
+        pipe.zrange(keys.BULK_BATCHES, 0, 0, withscores=True)
+        out = pipe.execute()
+        return {name: (int(out[2 * i]), now - out[2 * i + 1][0][1] if out[2 * i + 1] else None)
+                for i, name in enumerate(names)}
+
     # --- batches (the drainer's side) ---------------------------------------------------------
     def staged(self, kind: str, limit: int) -> list[dict[str, Any]]:
         """The oldest staged items of a kind (entries whose item expired are dropped)."""

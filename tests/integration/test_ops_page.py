@@ -186,6 +186,30 @@ def test_the_page_shows_each_lanes_depth_and_how_long_its_oldest_task_has_waited
     assert 'data-testid="age-zkb.maintenance"></td>' in html          # empty: no age
 
 
+def test_the_page_shows_what_waits_for_a_bulk_job_and_for_how_long(
+        make_receiver: Callable[..., Receiver]) -> None:
+    """E6: texts and campaign notes staged for Zendesk bulk jobs, and the jobs in flight."""
+    receiver = make_receiver(OPS_TOKEN=TOKEN)
+    bulk, now = receiver.store.bulk, time.time()
+    bulk.stage("klaviyo:01JBULK1", "comment", {"ticket_id": 7}, now - 30)
+    bulk.stage("klaviyo:01JBULK2", "comment", {"ticket_id": 8}, now - 5)
+    bulk.stage("klaviyo:01JBULK3", "note", {"ticket_id": 9}, now - 3)
+    item = bulk.item("klaviyo:01JBULK3")
+    bulk.open_batch("b1", "note", [item], now - 2)
+    html = receiver.client.get("/ops", headers=BEARER).text
+
+    def cell(name: str) -> str:
+        found = re.search(rf'data-testid="{name}">([^<]*)</td>', html)
+        assert found, name
+        return found.group(1)
+    def age(name: str) -> int:
+        return int(cell(f"bulk-age-{name}").removesuffix(" s"))
+    assert cell("bulk-comment") == "2" and 30 <= age("comment") < 120     # the oldest's wait
+    assert (cell("bulk-note"), cell("bulk-age-note")) == ("0", "")      # packed: in the job
+    assert cell("bulk-jobs") == "1" and 2 <= age("jobs") < 30
+    assert (cell("bulk-ticket"), cell("bulk-requester")) == ("0", "0")
+
+
 def test_failed_jobs_are_shown_a_hundred_a_page(make_receiver: Callable[..., Receiver],
                                                r: redis.Redis) -> None:
     receiver = make_receiver(OPS_TOKEN=TOKEN)
