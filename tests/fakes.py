@@ -186,6 +186,19 @@ class FakeZendesk(Fallible):
             return ticket, {u: dict(self.users[u]) for u in people if u in self.users}, {}
         return self._call("ticket_with_people", carry_out)
 
+    def tickets_with_people(self, ticket_ids: list[int]) -> dict[int, Any]:
+        def carry_out() -> dict[int, Any]:
+            found = {}
+            for tid in ticket_ids:
+                if tid in self.tickets:
+                    ticket = dict(self.tickets[tid])
+                    people = {ticket.get(k) for k in ("requester_id", "assignee_id",
+                                                      "submitter_id")}
+                    found[tid] = (ticket, {u: dict(self.users[u]) for u in people
+                                           if u in self.users}, {})
+            return found
+        return self._call("tickets_with_people", carry_out)
+
     def export_page(self, *, start_time: int | None = None, cursor: str | None = None,
                     include: str | None = None, per_page: int = 1000) -> dict[str, Any]:
         """The tickets in the order they were added, a page at a time (tests seed only what the

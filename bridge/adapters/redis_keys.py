@@ -185,6 +185,15 @@ def bulk_batch(batch_id: str) -> str:
     return f"zkb:bulk:batch:{batch_id}"
 
 
+# E6: ticket reads shared under a backlog (adapters/ticket_reads.py)
+READS_WANTED = "zkb:reads:wanted"
+READ_TTL = 300
+
+
+def read_ticket(ticket_id: int) -> str:
+    return f"zkb:reads:ticket:{ticket_id}"
+
+
 def intent(ref: str) -> str:
     return f"zkb:intent:{ref}"
 

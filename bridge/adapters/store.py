@@ -26,6 +26,7 @@ from bridge.adapters.ordered_queues import OrderedQueues
 from bridge.adapters.outcomes import Outcomes
 from bridge.adapters.quota import Quota
 from bridge.adapters.support_state import SupportState
+from bridge.adapters.ticket_reads import TicketReads
 from bridge.adapters.zendesk_auth import TokenCache
 
 
@@ -47,6 +48,7 @@ class Store:
         self.metric_buffer = MetricBuffer(client)
         self.support = SupportState(client)   # M5: requesters' open tickets
         self.bulk = BulkStaging(client)       # E6: texts waiting for a bulk job
+        self.reads = TicketReads(client)      # E6: ticket reads shared under a backlog
         self.zendesk_tokens = TokenCache(client)
         self.broker = BrokerView(client)   # read-only: the sweep's look at Celery's lists
 

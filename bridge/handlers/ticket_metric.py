@@ -28,6 +28,7 @@ from bridge.domain.support_rules import DEFAULT_PROPERTY
 from bridge.errors import Deferred, TicketGone
 from bridge.handlers import metric_burst
 from bridge.handlers.runner import Done
+from bridge.handlers.ticket_reads import read_people
 from bridge.ports import QuotaPort, SmsApi, StorePort, TicketApi
 
 People = tuple[dict[str, Any], dict[int, dict], dict[int, dict]]
@@ -72,7 +73,8 @@ def _record(ticket_id: int, metric: str, when: str, deps: MetricsDeps,
     if made is None and _job_not_read_yet(metric, when, detail, deps):
         raise Deferred(JOB_READ_WAIT, "the create_many job that made the ticket is not read yet")
     try:
-        ticket, users, groups = made or deps.zendesk.ticket_with_people(ticket_id)
+        ticket, users, groups = made or read_people(ticket_id, deps.store, deps.zendesk,
+                                                    deps.clock)
     except TicketGone:
         return Done("dropped", "ticket_gone", {"ticket_id": ticket_id})
     deps.store.conversations.cache_users(users)

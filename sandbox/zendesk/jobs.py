@@ -2,8 +2,8 @@
 `PUT /api/v2/tickets/update_many`, `POST /api/v2/tickets/create_many`,
 `POST /api/v2/users/create_or_update_many` (up to 100 items each) answer at once with a
 `job_status`; `GET /api/v2/job_statuses/{id}` and `/job_statuses/show_many?ids=` follow it
-(queued → working → completed, per-item `results`, kept an hour); `GET /api/v2/tickets/show_many`
-reads up to 100 tickets.
+(queued → working → completed, per-item `results`, kept an hour). (`GET
+/api/v2/tickets/show_many`, a plain read, is with the other ticket reads in api.py.)
 
 [simplified] The work is done when the job is accepted (its webhooks go out then); the status
 reports `queued`, then `working`, then `completed` as `JOB_SECONDS` pass, so a client that polls
@@ -184,21 +184,8 @@ def show_many_jobs(sb: Any, actor: User) -> Answer:
                                   for i in ids if i in jobs]}, {}
 
 
-def show_many_tickets(sb: Any, actor: User) -> Answer:
-    """Up to 100 tickets by id; unknown ids are left out [doc]."""
-    try:
-        ids = [int(i) for i in (request.args.get("ids") or "").split(",") if i][:MAX_ITEMS]
-    except ValueError as e:
-        raise ZendeskError(400, {"error": "InvalidParameter",
-                                 "description": "ids must be numbers"}) from e
-    tickets = [sb.zendesk.tickets[i] for i in ids if i in sb.zendesk.tickets]
-    return 200, {"tickets": [t.as_json(request.host_url) for t in tickets],
-                 "next_page": None, "previous_page": None, "count": len(tickets)}, {}
-
-
 TICKET_ROUTES = [("PUT", "/api/v2/tickets/update_many", update_many),
                  ("POST", "/api/v2/tickets/create_many", create_many),
-                 ("GET", "/api/v2/tickets/show_many", show_many_tickets),
                  ("POST", "/api/v2/users/create_or_update_many", create_or_update_many),
                  ("GET", "/api/v2/job_statuses/show_many", show_many_jobs)]
 JOB_ROUTES = [("GET", "/api/v2/job_statuses/{id}", show_job)]

@@ -69,3 +69,20 @@ def test_the_job_limit_and_our_budget_raise_rate_limited_and_create_nothing(stac
         spent.create_many([{"subject": "x", "comment": {"body": "y"}}])
     assert budget.value.local
     assert stack.get("/api/v2/tickets").json()["count"] == 1
+
+
+def test_tickets_with_people_reads_many_as_one_read_gives_each(stack) -> None:
+    """E6: the shared read behind ticket metrics (tickets/show_many?include=users,groups)
+    gives each ticket with its own users and group, as tickets/{id}?include=... does; an id
+    that names no ticket (deleted) is left out."""
+    zendesk = ZendeskClient(stack.base, email=EMAIL, api_token=TOKEN)
+    ids = [stack.new_ticket()["id"],
+           stack.new_ticket(requester={"name": "Cy", "email": "cy@example.com"})["id"]]
+    gone = max(ids) + 1000
+    many = zendesk.tickets_with_people([*ids, gone])
+    assert sorted(many) == sorted(ids)
+    for tid in ids:
+        ticket, users, groups = zendesk.ticket_with_people(tid)
+        assert many[tid][0]["id"] == ticket["id"] and many[tid][0]["subject"] == ticket["subject"]
+        assert many[tid][1] == users and many[tid][2] == groups
+        assert ticket["requester_id"] in many[tid][1]
