@@ -144,6 +144,12 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
                              "brand_number": c.brand_number}
                             for c in state().conversations.values()])
 
+    @bp.get(f"{PREFIX}/webhooks")
+    def system_webhooks() -> Response:
+        """The webhooks made through the Webhooks API (webhook_api.py), secret and whole URL."""
+        with sb.lock:
+            return jsonify([h.as_admin_json() for h in state().system_webhooks.values()])
+
     @bp.get(f"{PREFIX}/settings")
     @bp.post(f"{PREFIX}/settings")
     def settings() -> tuple[Response, int] | Response:
@@ -157,6 +163,7 @@ def add_routes(bp: Blueprint, sb: Any) -> None:
                             "conversations_enabled": account.conversations_enabled,
                             "record_delay_seconds": account.record_delay_seconds,
                             "retry_after_on_503": account.retry_after_on_503,
+                            "webhooks_api_enabled": account.webhooks_api_enabled,
                             "brand_numbers": account.brand_numbers,
                             "account": account.account.name})
 
@@ -206,7 +213,7 @@ def _send_campaign(state: KlaviyoState, body: dict[str, Any]) -> Any | tuple[Res
 
 def _apply_settings(state: KlaviyoState, body: dict[str, Any]) -> None:
     """The account settings a test may switch (checked by the caller): how STOP words match,
-    and whether the Conversations API is enabled."""
+    and whether the Conversations API and the Webhooks API (Advanced KDP) are enabled."""
     if "opt_out_match" in body:
         state.opt_out_match = body["opt_out_match"]
     if "conversations_enabled" in body:
@@ -215,6 +222,8 @@ def _apply_settings(state: KlaviyoState, body: dict[str, Any]) -> None:
         state.record_delay_seconds = max(0.0, float(body["record_delay_seconds"]))
     if "retry_after_on_503" in body:
         state.retry_after_on_503 = bool(body["retry_after_on_503"])
+    if "webhooks_api_enabled" in body:
+        state.webhooks_api_enabled = bool(body["webhooks_api_enabled"])
 
 
 def _text(state: KlaviyoState, m: dict[str, Any]) -> Any:

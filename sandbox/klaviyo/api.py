@@ -4,7 +4,8 @@ Each route authenticates (`Authorization: Klaviyo-API-Key ...` and a `revision` 
 before anything else), passes `sb.gate` (call counter, injected faults, fixed-window rate limits
 per endpoint, as Klaviyo publishes them), then acts on `KlaviyoState` and answers in Klaviyo's
 JSON:API shapes (`jsonapi`). Customer texting and inspection routes for tests and the
-UI are in `admin`; outgoing system webhooks in `webhooks`.
+UI are in `admin`; outgoing system webhooks in `webhooks`; the Webhooks API that manages them
+(kept, never sent to) in `webhook_api`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from werkzeug.local import LocalProxy
 from sandbox import seed
 from sandbox.common import RateLimiter, Window
 from sandbox.klaviyo import accounts as which
-from sandbox.klaviyo import admin, webhooks
+from sandbox.klaviyo import admin, webhook_api, webhooks
 from sandbox.klaviyo import jsonapi as ja
 from sandbox.klaviyo.jsonapi import ApiError, invalid, not_found
 from sandbox.klaviyo.state import (
@@ -46,6 +47,7 @@ PRODUCTION_LIMITS = {
     "klaviyo:bulk-events": (10, 150), "klaviyo:profiles": (75, 750),
     "klaviyo:conversation-messages": (3, 60), "klaviyo:conversations": (3, 60),
     "klaviyo:accounts": (1, 15), "klaviyo:metrics": (10, 150),
+    **webhook_api.LIMITS,       # the Webhooks API: webhooks, and their topics
 }
 MAX_BULK_EVENTS = 1000
 MAX_BULK_BYTES = 5 * 1024 * 1024
@@ -84,6 +86,7 @@ def make_blueprint(sb: Any) -> Blueprint:
 
     # the account of the call being served (the routes below read and change only it)
     state = cast(KlaviyoState, LocalProxy(lambda: which.current(sb)))
+    webhook_api.add_routes(bp, sb, gated)     # /api/webhooks, /api/webhook-topics
 
     @bp.get("/api/accounts")
     @bp.get("/api/accounts/")

@@ -18,9 +18,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox import seed
+
+if TYPE_CHECKING:
+    from sandbox.klaviyo.webhook_api import SystemWebhook
 
 CONSENTS = ("SUBSCRIBED", "UNSUBSCRIBED", "NEVER_SUBSCRIBED")
 # Klaviyo's standard SMS keywords [doc]; REVOKE and OPTOUT are carrier-standard opt-outs.
@@ -147,7 +150,8 @@ class KlaviyoState:
     """In-memory Klaviyo account. Settings an admin can change: `opt_out_match`
     ("contains" = Klaviyo's default, or "exact") and `conversations_enabled` (the Conversations
     API needs account-level enablement [doc]; off → 403). `account`: which seeded account
-    (seed.ACCOUNTS; each sandbox holds two, rule E7)."""
+    (seed.ACCOUNTS; each sandbox holds two, rule E7). `webhooks_api_enabled`: whether the
+    account may use the Webhooks API (Advanced KDP [doc]; off → 403)."""
 
     def __init__(self, sb: Any, account: seed.SeedAccount = seed.ACME) -> None:
         self.sb = sb
@@ -186,6 +190,10 @@ class KlaviyoState:
             self.recorded_after: dict[str, float] = {}    # event id -> when it shows
             # Webhook deliveries answered 503 wait for its Retry-After (webhooks.retry_policy_503)
             self.retry_after_on_503 = False
+            # System webhooks made through the Webhooks API (webhook_api.py): kept, never sent
+            # to. Off: the account has no Advanced KDP and that API answers 403.
+            self.system_webhooks: dict[str, SystemWebhook] = {}
+            self.webhooks_api_enabled = True
             self._last_us = 0
 
     def credentials(self) -> tuple[str, str | None, str]:
