@@ -1,7 +1,8 @@
 """`zkbridge provision --brand NAME`: the brand's Klaviyo system webhook pointed at its own route
 (E7, #16; bridge/ops/klaviyo_webhook.py, bridge/adapters/klaviyo_admin.py, cli/provision.py).
 The adapter's requests are checked against Klaviyo's published OpenAPI file, and its answers
-are read in the shape that file documents (the sandbox has no Webhooks API)."""
+are read in the shape that file documents; over HTTP against the sandbox's Webhooks API:
+tests/integration/test_provision_klaviyo_webhook.py."""
 
 from __future__ import annotations
 
