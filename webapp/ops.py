@@ -41,6 +41,7 @@ from webapp.auth import csrf_ok, csrf_token, ops_only
 from webapp.ops_view import (
     Cached,
     brand_counters,
+    held_replies,
     outcomes,
     ping_workers,
     queue_depths,
@@ -119,6 +120,7 @@ def page() -> Response | str:
                 "ticket_metrics": ticket_metrics(counters),
                 "repaired": repaired(counters),
                 "recent": recent_conversations(deps.store),
+                "held": held_replies(deps.store),
                 "notice": _notice(deps.store, request.args.get("notice", ""))}
     except redis.RedisError as e:
         return Response(f"Redis does not answer ({type(e).__name__}); the page needs it.\n",

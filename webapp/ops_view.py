@@ -19,11 +19,21 @@ from celery import Celery
 
 from bridge.adapters.meters import by_brand
 from bridge.adapters.store import Store
+from bridge.domain.brand_scope import source_of
+from bridge.domain.opt_out import OPT_OUT_REQUEST_TAG
 from bridge.domain.phones import mask
+from bridge.domain.reply_holds import (
+    OPT_OUT_REQUEST,
+    QUIET_HOURS,
+    SEND_NOW_TAG,
+    SEND_TEMPLATE_TAG,
+    WHATSAPP_WINDOW,
+)
 
 CACHE_SECONDS = 30.0
 PING_SECONDS = 1.0
 RECENT = 20
+HELD_SCAN = 1000     # parked jobs looked at for held replies (soonest first)
 T = TypeVar("T")
 
 
@@ -107,6 +117,26 @@ def recent_conversations(store: Store, limit: int = RECENT) -> list[dict[str, An
         out.append({"phone": mask(phone), "brand": brand, "updated": when(at),
                     "ticket_id": conv.ticket_id if conv else None,
                     "status": (conv.ticket_status if conv else None) or "?"})
+    return out
+
+
+# What releases a held reply (bridge/domain/reply_holds.py), for the ops page.
+RELEASE = {QUIET_HOURS: f"add the tag {SEND_NOW_TAG} to send it now",
+           OPT_OUT_REQUEST: f"remove the tag {OPT_OUT_REQUEST_TAG} to send it",
+           WHATSAPP_WINDOW: f"the customer's next message, or the tag {SEND_TEMPLATE_TAG}"}
+
+
+def held_replies(store: Store, limit: int = HELD_SCAN) -> list[dict[str, Any]]:
+    """Agents' replies held (A8 quiet hours, S10 opt-out request, S9 WhatsApp window): ticket,
+    reason, when it is looked at again, and what releases it. From the refs parked in
+    `zkb:due` (the first `limit`, soonest first) whose event is marked held."""
+    parked = [(ref, at) for ref, at in store.due.parked(limit) if source_of(ref) == "zendesk"]
+    fields = store.events.event_fields([ref for ref, _ in parked], "hold", "queue")
+    out = []
+    for (ref, at), f in zip(parked, fields, strict=True):
+        if f.get("hold") and f.get("queue", "").startswith("reply|"):
+            out.append({"ticket_id": f["queue"].removeprefix("reply|"), "reason": f["hold"],
+                        "until": when(at), "release": RELEASE.get(f["hold"], ""), "ref": ref})
     return out
 
 

@@ -50,5 +50,10 @@ class DueRefs:
         scores = self._r.zmscore(keys.DUE, refs)
         return {ref for ref, score in zip(refs, scores, strict=True) if score is not None}
 
+    def parked(self, limit: int) -> list[tuple[str, float]]:
+        """The first `limit` refs waiting here, soonest first (for /ops)."""
+        return [(r.decode(), float(at))
+                for r, at in self._r.zrange(keys.DUE, 0, limit - 1, withscores=True)]
+
     def waiting(self) -> int:
         return int(self._r.zcard(keys.DUE))

@@ -221,3 +221,27 @@ def test_failed_jobs_are_shown_a_hundred_a_page(make_receiver: Callable[..., Rec
     assert 'data-testid="next-page"' in first
     second = receiver.client.get("/ops?page=2", headers=BEARER).text
     assert second.count('data-testid="failed-job"') == 30 and "Page 2 of 2" in second
+
+
+def test_the_page_lists_held_replies_with_what_releases_each(
+        make_receiver: Callable[..., Receiver], r: redis.Redis) -> None:
+    """A8/S10: a reply held for quiet hours or an opt-out request is listed with its ticket, why,
+    when it is looked at again and what an agent does to send it; other parked jobs are not."""
+    receiver = make_receiver(OPS_TOKEN=TOKEN)
+    store, until = receiver.store, time.time() + 3600
+    for ref, ticket, hold in (("zendesk:01JHELD1", 41, "quiet_hours"),
+                              ("zendesk:01JHELD2", 42, "opt_out_request"),
+                              ("zendesk:01JNOTHELD", 43, None)):
+        r.hset(f"zkb:ev:{ref}", mapping={"queue": f"reply|{ticket}", "state": "queued",
+                                            **({"hold": hold} if hold else {})})
+        store.due.park(ref, until)
+    store.due.park("klaviyo:01JSTAGED", until)           # a staged text: not a reply
+    html = receiver.client.get("/ops", headers=BEARER).text
+    table = html[html.index('data-testid="held"'):]
+    table = table[:table.index("</table>")]
+    assert "Agents' replies held (2)" in html
+    assert re.search(r"#41</a></td>\s*<td>quiet_hours</td>.*add the tag sms_send_now", table,
+                     re.S)
+    assert re.search(r"#42</a></td>\s*<td>opt_out_request</td>.*remove the tag "
+                     r"sms_optout_request", table, re.S)
+    assert "#43" not in table
