@@ -6,11 +6,13 @@ test lets it (`hold_jobs`), shaped as Zendesk answers them and parsed by the rea
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from bridge.adapters.zendesk_bulk import parse_job
 from bridge.domain.bulk import JobStatus
 from bridge.errors import TicketClosed, TicketGone
+from bridge.handlers.bulk_drain import BulkDeps, drain
 from tests.fakes import FakeZendesk, Fallible
 
 CAP_WORDS = "Record validation errors Ticket has reached the maximum of 5000 comments"
@@ -87,3 +89,16 @@ class FakeBulk(Fallible):
                                                      "phone": user.get("phone")})
         return {"index": index, "id": uid, "action": "create", "status": "Created",
                 "success": True}
+
+
+def drain_and_wake(drainer: BulkDeps, refs: list[str], run: Callable[[str], Any],
+                   rounds: int) -> None:
+    """What beat (the drainer) and release_due (the woken tasks: `run(ref)`) do in production,
+    a second apart (a job is first asked about a second after its submit)."""
+    for _ in range(rounds):
+        drainer.clock.advance(1)     # type: ignore[attr-defined]
+        drain(drainer)
+        woken = sorted(drainer.store.due.holding(refs))
+        drainer.store.due.take_due(float("inf"))
+        for ref in woken:
+            run(ref)

@@ -14,7 +14,7 @@ from bridge.handlers.bulk_notes import MIN_NOTE_JOB, NOTE_WAIT
 from bridge.handlers.bulk_stage import Staged
 from bridge.handlers.campaign_note import CampaignDeps, runner
 from tests import fakes
-from tests.bulk_fakes import FakeBulk
+from tests.bulk_fakes import FakeBulk, drain_and_wake
 from tests.factories import SHORT_CODE, TOLL_FREE, receive, received_sms
 from tests.fakes import Clock, FakeZendesk
 
@@ -27,15 +27,6 @@ CUSTOMERS = [f"+1500555{2000 + i}" for i in range(12)]
 def deps(zendesk: FakeZendesk, clock: Clock) -> CampaignDeps:
     return CampaignDeps(store=fakes.store(), zendesk=zendesk, clock=clock, bulk_writes=True)
 
-
-@pytest.fixture
-def bulk(zendesk: FakeZendesk) -> FakeBulk:
-    return FakeBulk(zendesk)
-
-
-@pytest.fixture
-def drainer(deps: CampaignDeps, bulk: FakeBulk, clock: Clock) -> BulkDeps:
-    return BulkDeps(store=deps.store, zendesk=bulk, clock=clock)
 
 
 def open_tickets(deps: CampaignDeps, zendesk: FakeZendesk, customers: list[str]) -> list[int]:
@@ -68,14 +59,8 @@ def run(ref: str, deps: CampaignDeps) -> str:
 
 
 def settle_all(deps: CampaignDeps, drainer: BulkDeps, refs: list[str], rounds: int = 8) -> None:
-    """What beat (the drainer) and release_due (the woken tasks) do, a second apart."""
-    for _ in range(rounds):
-        deps.clock.advance(1)     # type: ignore[attr-defined]
-        drain(drainer)
-        woken = sorted(deps.store.due.holding(refs))
-        deps.store.due.take_due(float("inf"))
-        for ref in woken:
-            run(ref, deps)
+    """Drain and wake until no note waits (bulk_fakes.drain_and_wake)."""
+    drain_and_wake(drainer, refs, lambda ref: run(ref, deps), rounds)
 
 
 def state(deps: CampaignDeps, ref: str) -> str:

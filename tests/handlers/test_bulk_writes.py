@@ -28,7 +28,7 @@ from bridge.handlers.ticket_event import TicketEventDeps, handle_ticket_event
 from bridge.handlers.ticket_metric import MADE_WAIT, MetricsDeps, record_metric
 from bridge.ops.failed_jobs import replay
 from tests import fakes
-from tests.bulk_fakes import FakeBulk
+from tests.bulk_fakes import FakeBulk, drain_and_wake
 from tests.factories import ALICE, BOB, TOLL_FREE, profile, receive, sent_sms, ticket_created
 from tests.fakes import Clock, FakeKlaviyo, FakeZendesk
 
@@ -50,15 +50,6 @@ def deps(zendesk: FakeZendesk, clock: Clock) -> InboundDeps:
                        clock=clock, sleep=clock.sleep, bulk_writes=True)
 
 
-@pytest.fixture
-def bulk(zendesk: FakeZendesk) -> FakeBulk:
-    return FakeBulk(zendesk)
-
-
-@pytest.fixture
-def drainer(deps: InboundDeps, bulk: FakeBulk, clock: Clock) -> BulkDeps:
-    return BulkDeps(store=deps.store, zendesk=bulk, clock=clock)
-
 
 def send(deps: InboundDeps, body: str, customer: str = ALICE) -> tuple[str, str]:
     """The customer texts now; the text's task runs: (ref, its answer or "staged")."""
@@ -76,15 +67,8 @@ def run(ref: str, deps: InboundDeps) -> str:
 
 
 def settle_all(deps: InboundDeps, drainer: BulkDeps, refs: list[str], rounds: int = 6) -> None:
-    """Drain and wake until no text waits: what beat and release_due do in production (a
-    second apart: a job is first asked about a second after its submit)."""
-    for _ in range(rounds):
-        deps.clock.advance(1)     # type: ignore[attr-defined]
-        drain(drainer)
-        woken = sorted(deps.store.due.holding(refs))
-        deps.store.due.take_due(float("inf"))
-        for ref in woken:
-            run(ref, deps)
+    """Drain and wake until no text waits (bulk_fakes.drain_and_wake)."""
+    drain_and_wake(drainer, refs, lambda ref: run(ref, deps), rounds)
 
 
 def customer_ticket(zendesk: FakeZendesk, customer: str = ALICE) -> list[dict[str, Any]]:
@@ -427,13 +411,7 @@ def test_a_ticket_a_job_made_needs_no_read_for_its_opened_ticket_and_gets_the_sa
     settle_all(deps, drainer, [ref])
     [ticket] = customer_ticket(zendesk)
     assert [e for e, _ in bulk.items_sent] == ["users", "create"]
-    metrics = MetricsDeps(store=deps.store, zendesk=zendesk, klaviyo=deps.klaviyo,
-                          quota=deps.store.quota, events_budget=Budget("t", ((100, 60.0),)),
-                          zendesk_url="https://acme.zendesk.com", clock=clock)
-    replies = ReplyDeps(store=deps.store, zendesk=zendesk, klaviyo=deps.klaviyo,
-                        quota=deps.store.quota, budget=Budget("r", ((100, 60.0),)),
-                        clock=clock, sleep=clock.sleep)
-    events = TicketEventDeps(store=deps.store, replies=replies, metrics=metrics)
+    events = ticket_events(deps, zendesk, clock)
     handle_ticket_event(receive(deps.store, ticket_created(ticket), clock()), events)
     assert zendesk.calls["ticket_with_people"] == 0
     [made] = deps.klaviyo.events
@@ -441,7 +419,7 @@ def test_a_ticket_a_job_made_needs_no_read_for_its_opened_ticket_and_gets_the_sa
     tid = ticket["id"]           # the same ticket, as if made before this version: read
     deps.store.client.delete(keys.made_ticket(tid), keys.metric(tid, OPENED),
                              keys.claim(f"metric:{tid}:{OPENED}"))
-    fetched = record_metric(tid, OPENED, made["time"], metrics)
+    fetched = record_metric(tid, OPENED, made["time"], events.metrics)
     assert fetched.outcome == "applied" and zendesk.calls["ticket_with_people"] == 1
     [read] = deps.klaviyo.events
     assert read["properties"] == made["properties"] and read["profile"] == made["profile"]
@@ -477,19 +455,22 @@ def made_in_a_job_not_read_yet(deps: InboundDeps, zendesk: FakeZendesk, bulk: Fa
     raise AssertionError(f"no create_many job: {bulk.items_sent}")
 
 
-def created_now(ticket: dict[str, Any], clock: Clock) -> dict[str, Any]:
+def created_before_the_read(deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk,
+                            drainer: BulkDeps, clock: Clock,
+                            ) -> tuple[str, str, TicketEventDeps]:
+    """The ticket.created webhook of a ticket a job made, received before the drainer read
+    the job: (the text's ref, the webhook's ref, the ticket events' deps)."""
+    ref, ticket = made_in_a_job_not_read_yet(deps, zendesk, bulk, drainer, clock)
     event = ticket_created(ticket)
     event["detail"]["created_at"] = datetime.fromtimestamp(clock(), UTC).isoformat()
-    return event
+    return ref, receive(deps.store, event, clock()), ticket_events(deps, zendesk, clock)
 
 
 def test_an_opened_ticket_that_beats_the_read_of_its_job_waits_for_it_instead_of_a_read(
         deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps,
         clock: Clock) -> None:
     """E6: the ticket.created webhook comes as the job runs, before the drainer reads it."""
-    ref, ticket = made_in_a_job_not_read_yet(deps, zendesk, bulk, drainer, clock)
-    events = ticket_events(deps, zendesk, clock)
-    created = receive(deps.store, created_now(ticket, clock), clock())
+    ref, created, events = created_before_the_read(deps, zendesk, bulk, drainer, clock)
     with pytest.raises(Deferred):
         handle_ticket_event(created, events)
     assert deps.klaviyo.events == []
@@ -503,9 +484,7 @@ def test_an_opened_ticket_that_beats_the_read_of_its_job_waits_for_it_instead_of
 def test_an_opened_ticket_whose_job_stays_unread_is_read_after_a_while(
         deps: InboundDeps, zendesk: FakeZendesk, bulk: FakeBulk, drainer: BulkDeps,
         clock: Clock) -> None:
-    _, ticket = made_in_a_job_not_read_yet(deps, zendesk, bulk, drainer, clock)
-    events = ticket_events(deps, zendesk, clock)
-    created = receive(deps.store, created_now(ticket, clock), clock())
+    _, created, events = created_before_the_read(deps, zendesk, bulk, drainer, clock)
     clock.advance(MADE_WAIT)
     handle_ticket_event(created, events)
     assert zendesk.calls["ticket_with_people"] == 1

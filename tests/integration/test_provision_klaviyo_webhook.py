@@ -23,7 +23,7 @@ from bridge.ops.klaviyo_webhook import TOPICS, WEBHOOK_NAME, ensure_klaviyo_webh
 from cli import main
 from sandbox.config import SandboxConfig
 from tests.factories import brand_table
-from tests.sandbox.klaviyo_support import Capture, Env, sandbox_fixture
+from tests.sandbox.klaviyo_support import Env, two_accounts_fixture
 from tests.sandbox.openapi_check import load_spec, validate_request, validate_response
 
 SPEC = "klaviyo/openapi-stable.json"
@@ -33,12 +33,7 @@ PUBLIC = "https://bridge.example.test"
 BOLT_URL, ACME_URL = f"{PUBLIC}/webhooks/klaviyo/bolt", f"{PUBLIC}/webhooks/klaviyo"
 
 
-def two_accounts(capture: Capture) -> SandboxConfig:
-    return SandboxConfig(klaviyo_api_key=ACME_KEY, klaviyo2_api_key=BOLT_KEY,
-                         production_limits=False)
-
-
-env_once, env = sandbox_fixture(config=two_accounts)
+env_once, env = two_accounts_fixture(ACME_KEY, BOLT_KEY)
 
 
 @pytest.fixture(scope="module", autouse=True)

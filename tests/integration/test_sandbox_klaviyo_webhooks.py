@@ -15,7 +15,12 @@ import requests
 
 from sandbox.app import Sandbox
 from sandbox.config import SandboxConfig
-from tests.sandbox.klaviyo_support import API_KEY, HEADERS, Capture, Env, sandbox_fixture
+from tests.sandbox.klaviyo_support import (
+    API_KEY,
+    HEADERS,
+    Env,
+    two_accounts_fixture,
+)
 from tests.sandbox.openapi_check import load_spec, specs_dir, validate_request, validate_response
 
 SPEC = "klaviyo/openapi-stable.json"
@@ -26,12 +31,7 @@ URL = "https://bridge.example.test/webhooks/klaviyo/bolt"
 SENT_SMS, RECEIVED_SMS = "event:klaviyo.sent_sms", "event:klaviyo.received_sms"
 
 
-def two_accounts(capture: Capture) -> SandboxConfig:
-    return SandboxConfig(klaviyo_api_key=API_KEY, klaviyo2_api_key=BOLT_KEY,
-                         production_limits=False)
-
-
-env_once, env = sandbox_fixture(config=two_accounts)
+env_once, env = two_accounts_fixture(API_KEY, BOLT_KEY)
 
 
 @pytest.fixture(scope="module", autouse=True)

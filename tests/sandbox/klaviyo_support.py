@@ -66,6 +66,13 @@ class Env:
         return r.json() if r.content else None
 
 
+def two_accounts_fixture(main_key: str, second_key: str) -> tuple[Any, Any]:
+    """`sandbox_fixture` with two Klaviyo accounts (the default brand's and bolt's, E7),
+    production limits off."""
+    return sandbox_fixture(config=lambda capture: SandboxConfig(
+        klaviyo_api_key=main_key, klaviyo2_api_key=second_key, production_limits=False))
+
+
 def sandbox_fixture(production_limits: bool = False,
                     config: Callable[[Capture], SandboxConfig] | None = None) -> tuple[Any, Any]:
     """A module-scoped sandbox server and a per-test reset of it; in a test module write
