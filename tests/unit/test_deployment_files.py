@@ -40,6 +40,23 @@ def test_compose_env_uses_only_documented_variables() -> None:
     assert undocumented == []
 
 
+def test_the_local_compose_runs_two_brands_as_dev_up_does() -> None:
+    """E7: the bridge's settings and brands file load (the file is in the image, from the
+    repository's sandbox/), and the sandbox's second account delivers to bolt's route."""
+    from bridge.brands import settings_and_brands  # noqa: PLC0415 - only this test needs it
+
+    env = {k: str(v) for k, v in compose()["x-env"].items()}
+    default = re.fullmatch(r"\$\{BRANDS_FILE-(.*)\}", env["BRANDS_FILE"])
+    assert default and default.group(1).startswith("/app/")
+    env["BRANDS_FILE"] = str(ROOT / default.group(1).removeprefix("/app/"))
+    settings, brands = settings_and_brands(env)
+    assert [b.name for b in brands] == ["default", "bolt"]
+    assert settings.zendesk_brand_id == 8001
+    assert "COPY sandbox sandbox" in (ROOT / "Dockerfile").read_text()
+    sandbox = compose()["services"]["sandbox"]["environment"]
+    assert sandbox["SANDBOX_KLAVIYO2_WEBHOOK_URL"] == "http://web:8000/webhooks/klaviyo/bolt"
+
+
 def test_flower_requires_basic_auth_everywhere() -> None:
     assert "workers.flower" in procfile()["flower"]
     assert "FLOWER_BASIC_AUTH" in compose()["x-env"]
