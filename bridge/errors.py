@@ -84,6 +84,9 @@ class Deferred(Exception):
 
     ref: str | None = None
     scheduled = False   # its wake-up is already scheduled (a reserved slot): no other needed
+    # Something else wakes it when its wait ends (a bulk job's answer, E6): it waits parked in
+    # `zkb:due`, never as a Celery countdown (workers/retry_policy.park_for).
+    woken = False
 
     def __init__(self, retry_after: float, why: str) -> None:
         self.retry_after = retry_after

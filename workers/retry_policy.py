@@ -21,7 +21,10 @@ then capped at MAX_COUNTDOWN.
 A wait (deferred, budget, rate_limited) longer than MAX_COUNTDOWN is never a countdown (nor
 polled every MAX_COUNTDOWN): `park_for` says so, and the task parks the ref in `zkb:due` for
 beat to publish when due (adapters/due_refs.py). So is a wait of another event than the
-task's own (the head of its ordered queue): the head is woken once, the other tasks end.
+task's own (the head of its ordered queue): the head is woken once, the other tasks end; and
+so is a wait that something else ends (`Deferred.woken`: a text staged for a bulk job, which
+the drainer wakes when its job answers): a countdown would only poll it, and thousands of
+countdowns held by the worker during a flood starved its other queues.
 """
 
 from __future__ import annotations
@@ -95,7 +98,7 @@ def park_for(error: BaseException, own_ref: str | None) -> tuple[str, float] | N
     waiting = getattr(error, "ref", None) or own_ref
     if waiting is None:
         return None
-    if error.retry_after > MAX_COUNTDOWN or waiting != own_ref:
+    if error.retry_after > MAX_COUNTDOWN or waiting != own_ref or getattr(error, "woken", False):
         return waiting, error.retry_after
     return None
 

@@ -49,7 +49,12 @@ RECHECK_SECONDS = 60.0
 
 class Staged(Deferred):
     """The text's write waits for a bulk job: not a failure, and not a budget wait (no attempt
-    is used; the drainer wakes the text when the job answers)."""
+    is used; the drainer wakes the text when the job answers). It waits parked in `zkb:due`,
+    not as a Celery countdown: thousands of staged texts held as countdowns by the worker
+    during a flood kept it from fetching anything else for tens of seconds (bench/campaign.py
+    at full scale), the drainer's runs and the wake-ups included."""
+
+    woken = True
 
 
 def may_stage(ref: str, deps: InboundDeps) -> bool:

@@ -14,6 +14,7 @@ from bridge.adapters import quota as quota_module
 from bridge.adapters.quota import Quota
 from bridge.domain.model import Budget
 from bridge.errors import Deferred, RateLimited, Retryable
+from bridge.handlers.bulk_stage import Staged
 from tests.factories import comment_added, receive, sms_ticket
 from tests.fakes import store
 from workers.queues import task_for_kind
@@ -74,6 +75,13 @@ def test_a_wait_past_the_safe_countdown_or_another_events_wait_is_parked() -> No
     assert park_for(near, "zendesk:1") == ("zendesk:0", 5)
     assert park_for(RateLimited("klaviyo", 600), "zendesk:1") == ("zendesk:1", 600)
     assert park_for(Retryable("klaviyo", "503"), "zendesk:1") is None
+
+
+def test_a_text_staged_for_a_bulk_job_waits_parked_never_as_a_countdown() -> None:
+    """E6: the drainer wakes it when its job answers; a countdown would only poll it, and a
+    flood's thousands of countdowns held by the worker starved its other queues."""
+    assert park_for(Staged(60.0, "its comment write waits for a bulk job"),
+                    "klaviyo:1") == ("klaviyo:1", 60.0)
 
 
 def reply_ref(st, comment_id: int) -> str:  # noqa: ANN001
