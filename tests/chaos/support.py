@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from scripts.devstack import Stack
-from tests.e2e.harness import TOLL_FREE, Bridge, wait_for
+from tests.e2e.harness import TOLL_FREE, Bridge, parked_idle, wait_for
 from workers.queues import QUEUES
 
 # Bridge budgets and the sandbox buckets that enforce the same vendor limits. The per-second
@@ -103,11 +103,12 @@ def all_sms(bridge: Bridge) -> list[dict[str, Any]]:
 
 
 def broker_idle(bridge: Bridge) -> bool:
-    """Nothing queued, held (countdowns included) or waiting its turn in the bridge's Redis."""
+    """Nothing queued, held (countdowns included), parked soon or waiting its turn in Redis."""
     r = bridge.redis
     if sum(r.llen(q) for q in QUEUES if q != "zkb.maintenance") or r.hlen("unacked"):
         return False
-    return not any(True for _ in r.scan_iter(match="zkb:convq:*", count=1000))
+    return not any(True for _ in r.scan_iter(match="zkb:convq:*", count=1000)) \
+        and parked_idle(r)
 
 
 def outbox_idle(bridge: Bridge) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 import redis
 import requests
 
+from bridge.domain.bulk import KINDS
 from scripts.devstack import DEV_BRANDS_FILE, DEV_ZENDESK_BRAND_ID, Stack
 from workers.queues import QUEUES
 
@@ -63,6 +64,18 @@ def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "conditi
 
 
 CONVERSATIONS = ((ALICE, TOLL_FREE), (BOB, TOLL_FREE), (EMIL, TOLL_FREE))
+
+
+def parked_idle(r: redis.Redis, soon: float = 5.0) -> bool:
+    """No text or note waiting for a Zendesk bulk job (E6), and no parked job due within
+    `soon` seconds (a staged item waits parked in `zkb:due`, and one whose job answered is due
+    now); a hold hours away (quiet hours) is not work in progress."""
+    pipe = r.pipeline(transaction=False)
+    for kind in KINDS:
+        pipe.zcard(f"zkb:bulk:staged:{kind}")
+    pipe.zcard("zkb:bulk:batches")
+    pipe.zcount("zkb:due", "-inf", time.time() + soon)
+    return sum(int(n) for n in pipe.execute()) == 0
 
 
 class Bridge:
@@ -188,7 +201,7 @@ class Bridge:
         queued = sum(self.redis.llen(q) for q in QUEUES if q != "zkb.maintenance")
         held = self.redis.hlen("unacked")
         waiting = any(True for _ in self.redis.scan_iter(match="zkb:convq:*"))
-        return queued == 0 and held == 0 and not waiting
+        return queued == 0 and held == 0 and not waiting and parked_idle(self.redis)
 
     def settle(self, timeout: float = 60) -> None:
         wait_for(self.idle, timeout, "the bridge to finish its work")
