@@ -55,8 +55,15 @@ def html_to_text(html: str) -> str:
     """Plain text of a comment's HTML: tags stripped, entities decoded, paragraphs kept as blank
     lines, runs of spaces collapsed. Never truncated."""
     parser = _Text()
-    parser.feed(html)
-    parser.close()
+    try:
+        parser.feed(html)
+        parser.close()
+    except AssertionError:
+        # Python 3.11's html.parser asserts on a malformed "<![" section (e.g. "<![0"): read
+        # every "<!" as text instead, so a comment's words are never lost to a parser bug.
+        parser = _Text()
+        parser.feed(html.replace("<!", "&lt;!"))
+        parser.close()
     text = "".join(parser.parts)
     lines = [re.sub(r" {2,}", " ", line).strip() for line in text.split("\n")]
     text = "\n".join(lines)

@@ -691,3 +691,8 @@ def test_any_from_number_is_either_a_customer_phone_or_a_counted_drop(phone: str
         assert worker_outcome(item) == Done("dropped", "no_customer_phone")
     else:
         assert normalize(phone) == sms.customer_phone
+
+
+def test_a_malformed_marked_section_is_read_as_text() -> None:
+    """Python 3.11's html.parser asserts on "<![0" (found by the property above)."""
+    assert html_to_text("hi <![0 there") == "hi <![0 there"
