@@ -72,7 +72,7 @@ def _run(stack: Stack, bridge: Bridge, nodes: SentinelSet, old: int, report: Cha
     new = nodes.wait_promoted(old)
     promoted_in = time.monotonic() - killed_at
     nodes.restart(old)                   # comes back; the sentinels make it a replica
-    nodes.wait_replicated(new)
+    nodes.wait_replicated(new, old)
     replica_in = time.monotonic() - killed_at - promoted_in
     bridge.redis = nodes.client(new)     # the test's own view follows the new primary
     load.finish(timeout=180)
