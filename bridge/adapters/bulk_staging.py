@@ -44,15 +44,13 @@ class BulkStaging:
 
     def set_single(self, ref: str) -> None:
         """The text's next write goes out as a single call (after a hand-back)."""
-        self._r.set(keys.bulk_item(ref), json.dumps({"ref": ref, "state": "single"}),
-                    ex=keys.BULK_TTL)
+        self._put(self._r, {"ref": ref, "state": "single"})
 
     def hand_back(self, refs: list[str], kind: str) -> None:
         """Staged items whose next write is a single call after all (a job would cost more)."""
         pipe = self._r.pipeline(transaction=True)
         for ref in refs:
-            pipe.set(keys.bulk_item(ref), json.dumps({"ref": ref, "state": "single"}),
-                     ex=keys.BULK_TTL)
+            self._put(pipe, {"ref": ref, "state": "single"})
         pipe.zrem(keys.bulk_staged(kind), *refs)
         pipe.execute()
 
