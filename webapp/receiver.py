@@ -19,14 +19,12 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from kombu.exceptions import OperationalError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bridge.adapters.meters import counter_field
 from bridge.adapters.store import Store
 from bridge.brands import brand_named, owns_number
 from bridge.config import Settings
 from bridge.domain.brand_scope import DEFAULT, scope
 from bridge.domain.model import RawEvent
 from bridge.payloads.envelopes import EnvelopeError, split_klaviyo, split_zendesk
-from bridge.payloads.klaviyo_events import RECEIVED_SMS, receipt_phone
 from bridge.payloads.routes import queue_of
 from bridge.payloads.signatures import (
     SignatureError,
@@ -36,12 +34,12 @@ from bridge.payloads.signatures import (
     verify_zendesk,
 )
 from webapp.body import read_body
+from webapp.screening import needing_work
 from workers.queues import enqueue, task_for
 
 log = logging.getLogger("zkbridge.receiver")
 bp = Blueprint("receiver", __name__)
 RETRY_AFTER_SECONDS = "5"
-RECEIVED_SMS_KIND = "received_sms"     # E6: a receipt without a ticket is never queued
 
 
 def _error(status: int, reason: str, message: str) -> Response:
@@ -70,8 +68,9 @@ def _receive(source: str, verify: Callable[[bytes], None],
     except EnvelopeError as e:
         return _malformed(store, source, e)
     try:
-        needing_work, repeats = _needing_work(store, events)
-        new, unconfirmed = store.events.save_events(needing_work, time.time(), route=queue_of)
+        to_do, repeats = needing_work(
+            store, events, lambda: _owned_numbers(events[0].brand))
+        new, unconfirmed = store.events.save_events(to_do, time.time(), route=queue_of)
         queued, unused = [], []
         for event in new + unconfirmed:
             task = task_for(event)
@@ -88,7 +87,7 @@ def _receive(source: str, verify: Callable[[bytes], None],
     if replicas < store.events.wait_replicas:   # REDIS_WAIT_REPLICAS (docs/scaling.md)
         return _not_replicated(store, source, replicas)
     resp = jsonify({"accepted": len(events), "queued": len(queued),
-                    "duplicates": len(needing_work) - len(new) + repeats})
+                    "duplicates": len(to_do) - len(new) + repeats})
     resp.status_code = 202
     return resp
 
@@ -109,33 +108,6 @@ def _not_replicated(store: Store, source: str, replicas: int) -> Response:
     log.error("events not replicated in time", extra={"fields": {"source": source,
                                                                   "replicas": replicas}})
     return _error(503, "not_replicated", "no Redis replica confirmed the events; retry later")
-
-
-def _needing_work(store: Store, events: list[RawEvent]) -> tuple[list[RawEvent], int]:
-    """E6: a topic the bridge does not use, and a `received_sms` for a phone without a
-    not-closed SMS ticket (A7), need nothing: kept as id + outcome only (no body), counted, never
-    queued; one Redis read per delivery for the receipts. Returns the events that need work and
-    how many of the others were known already (repeats)."""
-    unused = [e for e in events if task_for(e) is None]
-    kept = 0
-    for kind in sorted({e.kind for e in unused}):
-        kept += store.events.save_dropped([e for e in unused if e.kind == kind], time.time(),
-                                          counter_field(unused[0].source, "dropped",
-                                                        f"topic:{kind}")[:100],
-                                          "topic_not_used")
-    events = [e for e in events if task_for(e) is not None]
-    receipts = [(e, receipt_phone(e.data)) for e in events if e.kind == RECEIVED_SMS]
-    receipts = [(e, phone) for e, phone in receipts if phone]   # unreadable: the worker says why
-    idle: set[str] = set()
-    if receipts:
-        known = store.open_sms.with_open_ticket([phone for _, phone in receipts],
-                                                _owned_numbers(events[0].brand))
-        idle = {e.ref for (e, _), has in zip(receipts, known, strict=True) if not has}
-        kept += store.events.save_dropped([e for e in events if e.ref in idle], time.time(),
-                                          counter_field(RECEIVED_SMS_KIND, "dropped",
-                                                        "receipt_without_ticket"),
-                                          "no_open_ticket")
-    return [e for e in events if e.ref not in idle], len(unused) + len(idle) - kept
 
 
 def _owned_numbers(brand: str) -> Callable[[str], bool] | None:

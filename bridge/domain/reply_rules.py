@@ -61,13 +61,19 @@ def screen_comment(c: AgentComment, *, sms_ticket: bool, written_by_bridge: bool
         return Drop("not_sms_ticket")
     if written_by_bridge:
         return Drop("own_comment")
+    return prescreen(c) or (Drop("empty_comment")
+                            if not c.text.strip() and c.attachment_count == 0 else None)
+
+
+def prescreen(c: AgentComment) -> Drop | None:
+    """A1/A2 from the comment alone: an internal note, or a comment whose author is not staff,
+    is never sent. The receiver drops these before any task (E6): every customer text the
+    bridge writes to a ticket comes back as one."""
     if not c.public:
         return Drop("internal_note")
     if not c.author_is_staff:
         requester = c.author_id is not None and c.author_id == c.requester_id
         return Drop("customer_comment" if requester else "not_staff")
-    if not c.text.strip() and c.attachment_count == 0:
-        return Drop("empty_comment")
     return None
 
 

@@ -9,12 +9,14 @@ from collections.abc import Callable
 
 import redis
 
+from bridge.domain.model import conversation_external_id
 from tests.integration.conftest import Receiver
 from tests.integration.support import (
     BACKGROUND_QUEUE,
     BRAND,
     CUSTOMER,
     CUSTOMER_EMAIL,
+    INTERACTIVE_QUEUE,
     KLAVIYO_QUEUE,
     RECEIVED_SMS,
     ZENDESK_QUEUE,
@@ -148,6 +150,47 @@ def test_a_zendesk_event_is_kept_and_queued_to_the_zendesk_queue(
     assert r.hget(f"zkb:ev:{ref}", "state") == b"queued"
     assert_carries_only_refs(queued(r, ZENDESK_QUEUE), [ref], "bridge.zendesk_event")
     assert r.llen(KLAVIYO_QUEUE) == 0
+
+
+def comment_event(event_id: str, *, public: bool, staff: bool, author: str) -> dict:
+    """A `ticket.comment_added` on the SMS ticket of zendesk_event (requester 84473)."""
+    doc = zendesk_event(event_id, kind="zen:event-type:ticket.comment_added")
+    doc["detail"]["external_id"] = conversation_external_id(CUSTOMER, BRAND)
+    doc["event"] = {"comment": {"id": "9001", "body": "Where is my order", "is_public": public,
+                                "author": {"id": author, "is_staff": staff, "name": "x"}}}
+    return doc
+
+
+def test_comments_no_rule_could_send_are_kept_as_id_and_outcome_only_and_never_queued(
+        receiver: Receiver, r: redis.Redis) -> None:
+    """E6, A1/A2: the echo of a customer's text (author = requester), a comment by another
+    non-staff user and an internal note need no task; each repeat is still recognised."""
+    cases = {"zd-echo": ("customer_comment", dict(public=True, staff=False, author="84473")),
+             "zd-cc": ("not_staff", dict(public=True, staff=False, author="555")),
+             "zd-note": ("internal_note", dict(public=False, staff=True, author="777"))}
+    for repeat in (0, 1):
+        for event_id, (_, how) in cases.items():
+            resp = deliver_zendesk(receiver, comment_event(event_id, **how))
+            assert resp.json == {"accepted": 1, "queued": 0, "duplicates": repeat}
+    assert r.llen(INTERACTIVE_QUEUE) == 0 and r.llen(BACKGROUND_QUEUE) == 0
+    assert not list(r.scan_iter(match="zkb:convq:*"))       # no reply queue holds them
+    for event_id, (reason, _) in cases.items():
+        kept = r.hgetall(f"zkb:ev:zendesk:{event_id}")
+        assert b"raw" not in kept and kept[b"state"] == b"dropped"
+        assert kept[b"reason"] == reason.encode()
+        assert sum(len(k) + len(v) for k, v in kept.items()) <= 200
+        assert r.hget("zkb:counters", f"agent_reply:dropped:{reason}") == b"1"
+
+
+def test_a_public_staff_comment_is_queued_as_an_agent_reply(
+        receiver: Receiver, r: redis.Redis) -> None:
+    resp = deliver_zendesk(receiver, comment_event("zd-agent", public=True, staff=True,
+                                                   author="777"))
+    assert resp.json == {"accepted": 1, "queued": 1, "duplicates": 0}
+    assert_carries_only_refs(queued(r, INTERACTIVE_QUEUE), ["zendesk:zd-agent"],
+                             "bridge.zendesk_event")
+    assert r.hget("zkb:ev:zendesk:zd-agent", "state") == b"queued"
+    assert r.zcard("zkb:convq:reply|5158") == 1          # in its ticket's reply queue (A6)
 
 
 # --- duplicates and redelivery (E1) ------------------------------------------------------------

@@ -15,6 +15,7 @@ from bridge.domain.reply_rules import (
     SendReply,
     campaign_note,
     decide_reply,
+    prescreen,
     screen_comment,
 )
 
@@ -67,6 +68,24 @@ def test_a1_an_empty_comment_without_attachments_is_dropped() -> None:
 
 def test_a1_an_attachment_only_comment_passes_screening_so_the_agent_gets_a_note() -> None:
     assert screened(comment("", attachments=1)) is None
+
+
+@pytest.mark.parametrize("c", [comment(), comment("", attachments=1), comment("  "),
+                               comment(author=CUSTOMER, staff=True)],
+                         ids=["public-staff", "attachment-only", "empty", "staff-requester"])
+def test_e6_the_receiver_keeps_every_public_staff_comment_for_the_worker(c: AgentComment) -> None:
+    """What the payload alone cannot settle (empty, the bridge's own, A3) is the worker's."""
+    assert prescreen(c) is None
+
+
+@pytest.mark.parametrize(("c", "reason"), [
+    (comment(public=False), "internal_note"),
+    (comment(author=CUSTOMER, staff=False), "customer_comment"),
+    (comment(author=555, staff=False), "not_staff"),
+    (comment(author=None, staff=False), "not_staff")])
+def test_e6_the_receiver_drops_what_screening_would_for_the_same_reason(
+        c: AgentComment, reason: str) -> None:
+    assert prescreen(c) == Drop(reason) == screened(c)
 
 
 # --- A2 echo ----------------------------------------------------------------------------------
