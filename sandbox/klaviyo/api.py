@@ -191,7 +191,8 @@ def make_blueprint(sb: Any) -> Blueprint:
         if sort not in ("datetime", "-datetime", "timestamp", "-timestamp"):
             raise invalid(f"Invalid sort {sort!r}.", parameter="sort")
         now = time.time()
-        events = _filtered([e for e in state.events_sorted(reverse=sort.startswith("-"))
+        events = _filtered([e for e in state.events_sorted(reverse=sort.startswith("-"),
+                                                           profile_id=_profile_filter())
                             if state.recorded_after.get(e.id, 0) <= now], EVENT_FILTERS)
         size = ja.page_size(request.args.get("page[size]"), 200, 1000)
         chunk, links = ja.page(events, request.args.get("page[cursor]"), size, request.url,
@@ -205,7 +206,7 @@ def make_blueprint(sb: Any) -> Blueprint:
     def list_metrics() -> Response:
         if request.args.get("filter"):
             ja.check_allowed(ja.parse_filter(request.args["filter"]), METRIC_FILTERS)
-        names = sorted({*SMS_METRICS, *(e.metric_name for e in state.events_sorted())})
+        names = sorted({*SMS_METRICS, *state.metric_names()})
         chunk, links = ja.page(names, request.args.get("page[cursor]"), 200, request.url,
                                _next_url)
         return ja.document({"data": [ja.metric(n, request.url_root) for n in chunk],
@@ -246,6 +247,18 @@ def _gated(sb: Any, key: str, bucket: str, view: View) -> View:
             resp = _refusal(replace(gate, kind="timeout"))
         return resp
     return run
+
+
+def _profile_filter() -> str | None:
+    """The profile an events read is narrowed to (`equals(profile_id,...)`), if any: only its
+    events are looked at. A malformed filter is left for `_filtered` to refuse."""
+    raw = request.args.get("filter")
+    try:
+        conditions = ja.parse_filter(raw) if raw else []
+    except ApiError:
+        return None
+    return next((str(v) for op, f, v in conditions if (op, f) == ("equals", "profile_id")),
+                None)
 
 
 def _filtered(items: list[Any], allowed: dict[str, set[str]]) -> list[Any]:

@@ -322,6 +322,25 @@ def test_events_are_read_back_page_by_page_oldest_first(env: Env) -> None:
     assert seen == [0, 1, 2, 3, 4]
 
 
+def test_a_profiles_events_of_one_metric_are_read_newest_first(env: Env) -> None:
+    """The read behind A9's context (`and(equals(profile_id,..),equals(metric_id,..))`,
+    `-datetime`): only that profile's events of that metric, newest first."""
+    for i, who in enumerate([ALICE, BOB, ALICE, ALICE]):
+        env.api("POST", "/api/events", json=event("Opened Ticket", {"phone_number": who["phone"]},
+                                                  properties={"i": i}))
+    env.api("POST", "/api/events", json=event("Resolved Ticket", {"email": ALICE["email"]},
+                                              properties={"i": 9}))
+    metrics = {m["attributes"]["name"]: m["id"]
+               for m in env.api("GET", "/api/metrics").json()["data"]}
+    assert {"Opened Ticket", "Resolved Ticket", "Received SMS", "Sent SMS"} <= set(metrics)
+    opened = metrics["Opened Ticket"]
+    wanted = f'and(equals(profile_id,"{ALICE["id"]}"),equals(metric_id,"{opened}"))'
+    r = env.api("GET", "/api/events", params={"filter": wanted, "sort": "-datetime"})
+    assert [e["attributes"]["event_properties"]["i"] for e in r.json()["data"]] == [3, 2, 0]
+    nobody = env.api("GET", "/api/events", params={"filter": 'equals(profile_id,"01NOBODY")'})
+    assert nobody.status_code == 200 and nobody.json()["data"] == []
+
+
 # ---- rate limits and faults --------------------------------------------------------------
 
 def test_a_burst_over_the_window_is_throttled_with_retry_after_then_recovers(env: Env) -> None:
