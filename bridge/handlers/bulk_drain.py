@@ -2,7 +2,8 @@
 jobs, follows the jobs, and hands each text its job's answer.
 
 Each run, under one lock (one drainer at a time; beat runs it every second while texts wait
-to be packed, workers/beat.py), its calls paced (budgets.bulk_pace), so in this order:
+to be packed, workers/beat.py), its calls paced (budgets.bulk_pace; steps 4-5 leave a share
+of that pace to steps 1-2: budgets.later_jobs), so in this order:
 1. submit follow-ups (comments on an open ticket: a live conversation), see 4;
 2. follow: once a job in flight is due a look (a second after its submit, then at doubling
    intervals: `look_at`), the jobs in flight are read with one `job_statuses/show_many` per
@@ -36,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.budgets import later_jobs
 from bridge.domain.bulk import KINDS, MAX_ITEMS, UPDATES
 from bridge.domain.intents import CommentIntent, CreationIntent, intent_from_json
 from bridge.errors import Permanent, RateLimited, Retryable
@@ -82,9 +84,10 @@ def drain(deps: BulkDeps) -> dict[str, int]:
         done["submitted"] = submit(deps, FOLLOW_UPS)
         done["answered"] = follow(deps)
         done["recovered"] = recover_unknown(deps)
-        done["submitted"] += submit(deps, NEW_CONVERSATIONS)
-        done["single"] = hand_back_lone_notes(deps.store, deps.clock(), deps.store.due.park)
-        done["submitted"] += submit(deps, NOTES)       # A7's campaign notes: background work
+        with later_jobs():        # a follow-up and a job's answer keep a share of the pace
+            done["submitted"] += submit(deps, NEW_CONVERSATIONS)
+            done["single"] = hand_back_lone_notes(deps.store, deps.clock(), deps.store.due.park)
+            done["submitted"] += submit(deps, NOTES)   # A7's campaign notes: background work
     except RateLimited:
         pass                      # the budget: the rest waits for the next run
     finally:

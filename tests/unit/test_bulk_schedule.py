@@ -15,7 +15,7 @@ import pytest
 
 from bridge.adapters.quota import Quota
 from bridge.adapters.store import Store
-from bridge.budgets import background_lane, stageable_write, zendesk_budgets
+from bridge.budgets import background_lane, later_jobs, stageable_write, zendesk_budgets
 from bridge.config import Settings
 from workers import beat
 
@@ -75,10 +75,12 @@ def test_a_stageable_write_leaves_the_drainer_a_quarter_of_each_zendesk_window()
         assert limits("PUT tickets/{id}") == [149, 74]           # a text that may be staged
         with background_lane():
             assert limits("GET tickets/{id}") == [149]           # background keeps its share
-    # the drainer: the whole window, paced to half the limit in any 10 s
-    assert limits("POST tickets/create_many") == [199, 16]
-    assert limits("PUT tickets/update_many") == [199, 99, 16]
-    assert limits("GET job_statuses/show_many") == [199, 16]
+    # the drainer: the whole window, paced to 3/4 of the limit in any 10 s
+    assert limits("POST tickets/create_many") == [199, 25]
+    assert limits("PUT tickets/update_many") == [199, 99, 25]
+    assert limits("GET job_statuses/show_many") == [199, 25]
+    with later_jobs():      # new conversations' and notes' jobs: 60% of that pace
+        assert limits("POST tickets/create_many") == [199, 15]
 
 
 def test_the_drainers_pace_lets_a_burst_wait_seconds_not_a_minute() -> None:
@@ -87,6 +89,6 @@ def test_the_drainers_pace_lets_a_burst_wait_seconds_not_a_minute() -> None:
         klaviyo_api_key="pk_" + "k" * 20, klaviyo_webhook_secret="s" * 20,
         zendesk_requests_per_minute=200))
     quota = Quota(fakeredis.FakeRedis())
-    granted = [quota.take(*table("POST tickets/create_many")) for _ in range(20)]
-    assert granted[:16] == [0.0] * 16
-    assert all(0 < wait <= 10.2 for wait in granted[16:])
+    granted = [quota.take(*table("POST tickets/create_many")) for _ in range(30)]
+    assert granted[:25] == [0.0] * 25
+    assert all(0 < wait <= 10.2 for wait in granted[25:])

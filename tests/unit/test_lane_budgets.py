@@ -7,7 +7,7 @@ from __future__ import annotations
 import fakeredis
 
 from bridge.adapters.quota import Quota
-from bridge.budgets import background_lane, zendesk_budgets
+from bridge.budgets import background_lane, later_jobs, zendesk_budgets
 from bridge.config import Settings
 
 
@@ -37,3 +37,23 @@ def test_ticket_updates_are_shared_the_same_way() -> None:
     with background_lane():
         assert spend(quota, table, "PUT tickets/{id}", 200) == 74
     assert spend(quota, table, "PUT tickets/{id}", 200) == 25
+
+
+def test_the_drainers_new_conversation_jobs_leave_part_of_its_pace_to_follow_ups() -> None:
+    """E6: at the Team plan the drainer may make 25 calls in any 10 s; jobs for new
+    conversations and notes stop at 15 of them, so follow-ups' jobs and the reads of answers
+    still find 10 (they, in turn, may use the whole pace)."""
+    quota, table = Quota(fakeredis.FakeRedis()), zendesk_budgets(settings(
+        zendesk_requests_per_minute=200))
+    with later_jobs():
+        assert spend(quota, table, "POST tickets/create_many", 50) == 15
+    assert spend(quota, table, "PUT tickets/update_many", 50) == 10
+    assert spend(quota, table, "GET job_statuses/show_many", 1) == 0
+
+
+def test_follow_ups_may_use_the_drainers_whole_pace() -> None:
+    quota, table = Quota(fakeredis.FakeRedis()), zendesk_budgets(settings(
+        zendesk_requests_per_minute=200))
+    assert spend(quota, table, "PUT tickets/update_many", 50) == 25
+    with later_jobs():
+        assert spend(quota, table, "POST users/create_or_update_many", 1) == 0
