@@ -75,7 +75,8 @@ def by_phone(b: Bridge) -> dict[str, list[dict]]:
 
 
 def landed(b: Bridge, phone: str, body: str) -> bool:
-    return any(c["body"] == body for t in b.tickets_of(phone) for c in b.comments(t["id"]))
+    """One read of the customer's tickets (`?external_id=`, comments included)."""
+    return any(c["body"] == body for t in b.tickets_of(phone) for c in t["comments"])
 
 
 def latency(b: Bridge, phone: str, ticket: int, body: str, timeout: float) -> float:
@@ -161,7 +162,8 @@ def flood_phase(b: Bridge, texts: list[tuple[str, str]], controls: dict[str, int
             b.reply(agent_tickets[n], f"Agent answer {n}")
         time.sleep(max(0.0, start + (n + 1) * gap - time.time()))
     last_sent = time.time()
-    wait_for(lambda: all(landed(b, p, t) for p, t in texts[-20:]), 7200, "the backlog", every=2)
+    wait_for(lambda: all(landed(b, p, t) for p, t in texts[-20:]), 7200, "the backlog",
+             every=0.5)
     tail = time.time() - last_sent          # the texts are in; what follows is ticket metrics
     stop.set()                              # the flood is over: so is "during the flood"
     ctl.join(900)

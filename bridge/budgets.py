@@ -98,9 +98,11 @@ def background_share(budget: Budget) -> Budget:
 
 # E6 bulk writes: a customer's text whose single write could wait for a bulk job instead
 # (handlers/bulk_stage.py) takes that call only while BULK_RESERVE of the window is still free
-# (the quarter background work leaves too); past that it is staged. So a flood's first single
-# writes never fill the whole window and lock the bulk drainer (one call per up to 100 texts)
-# out of it for the rest of the minute, as they did (staged texts waited 40-50 s for it).
+# (half: more than the quarter background work leaves); past that it is staged. So a flood's
+# first single writes never fill the window and lock the bulk drainer (one call per up to 100
+# texts) out of it for the rest of the minute, as they did (staged texts waited 40-50 s for
+# it; with a quarter reserved, ~10 s at the full-scale campaign's first minute). A quiet
+# system (under half the account's calls a minute) never meets it.
 # The drainer's own calls are paced to BULK_PACE of the limit in any 10 s (`bulk_pace`): a
 # drainer run every second must not spend a minute's room in a burst and then wait out the
 # window itself (at the Team plan: 25 calls per 10 s, each job up to 100 texts). Within that
@@ -109,7 +111,7 @@ def background_share(budget: Budget) -> Budget:
 # (`later_jobs`), so a follow-up is packed at the drainer's next run instead of waiting seconds
 # for the window (bench/campaign.py's control customers: up to 5 s at a pace of 16 with no
 # reserve), and a new conversation's jobs grow instead (fewer calls per text).
-BULK_RESERVE = 0.25
+BULK_RESERVE = 0.5
 BULK_PACE = 0.75
 FOLLOW_UP_RESERVE = 0.4
 BULK_ENDPOINTS = frozenset({"PUT tickets/update_many", "POST tickets/create_many",

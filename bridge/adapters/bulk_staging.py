@@ -78,6 +78,11 @@ class BulkStaging:
             pipe.zcard(keys.bulk_staged(kind))
         return sum(int(n) for n in pipe.execute())
 
+    def texts_in_bulk(self) -> bool:
+        """Customer texts wait to be packed, or a job of them is in flight (a campaign notes'
+        job alone is not: notes never push a customer's text into a job)."""
+        return self.waiting() > 0 or any(b.get("kind") in TEXT_KINDS for b in self.batches())
+
     def summary(self, now: float) -> dict[str, tuple[int, float | None]]:
         """For /ops: per kind, (items waiting to be packed, seconds the oldest has waited), and
         under "jobs" the batches in flight and the oldest's age (None: nothing waits)."""

@@ -2,7 +2,7 @@
 
 A write goes out as a single call while Zendesk's budget has room and no backlog exists, so a
 quiet system's latency does not change. Under a backlog — the shared budget refuses the call
-(E3), or other texts already wait to be packed into bulk jobs — the write is staged instead
+(E3), or other texts wait to be packed into bulk jobs or are in one — the write is staged instead
 (`written`): what the single call would have sent is kept in Redis (adapters/bulk_staging.py)
 and the text's task ends with `Staged`. The conversation's queue then waits for the job's
 answer (its head stays put, so a conversation has at most one text in flight and the next one
@@ -12,14 +12,16 @@ the text when its job has answered, and the text's own task takes the answer
 
 What keeps a customer's text close to its quiet latency during a flood (the control customer of
 bench/campaign.py):
-- the single write of a text that could be staged stops at 75% of Zendesk's windows
-  (budgets.BULK_RESERVE): the drainer, at the full ceiling but paced to half the limit in any
-  10 s (budgets.bulk_pace), always finds room for its jobs (one call per up to 100 texts).
-  Before, a flood's first single writes could fill the window and the texts staged after them
-  waited for it to empty (tens of seconds);
-- only texts waiting to be packed make a backlog, not jobs in flight: a text arriving while the
-  drainer's jobs run goes out single if the budget has room (its own conversation's order is
-  kept by its queue: at most one text in flight);
+- the single write of a text that could be staged stops at half of Zendesk's windows
+  (budgets.BULK_RESERVE): the drainer, at the full ceiling but paced (budgets.bulk_pace),
+  finds room for its jobs (one call per up to 100 texts). Before, a flood's first single writes
+  could fill the window and the texts staged after them waited for it to empty (tens of
+  seconds);
+- once texts go out in bulk (waiting to be packed, or a job of them in flight), every text is
+  staged until the last such job is answered: a single write costs one to three calls where a
+  job costs a fraction of one, and at the full-scale campaign the single writes made between
+  two drainer runs spent the minute's window and left the drainer's runs with nothing for
+  seconds (the control customers' p99 was that wait);
 - beat runs the drainer every second while texts wait (workers/beat.py `WhenStaged`), and it
   packs follow-ups (comments on an open ticket) at every run, ahead of new conversations'
   requesters and tickets, which wait up to 2 s to share a job: a follow-up staged during a
@@ -71,7 +73,7 @@ def written(ref: str, deps: InboundDeps, kind: str, payload: dict[str, Any],
     drainer's reserve) refuses it: then the write (`kind`, `payload`: what the drainer sends)
     is staged and `Staged` raised."""
     staging = may_stage(ref, deps)
-    if staging and deps.store.bulk.waiting() > 0:
+    if staging and deps.store.bulk.texts_in_bulk():
         stage(ref, deps, kind, payload)
     try:
         if not staging:

@@ -154,8 +154,9 @@ class Bridge:
 
     def tickets_of(self, phone: str, to: str = TOLL_FREE) -> list[dict[str, Any]]:
         ext = f"zkb-sms:{phone}:{to}"
-        return sorted((t for t in self.tickets() if t.get("external_id") == ext),
-                      key=lambda t: t["id"])
+        found = requests.get(f"{self.sandbox}/_sandbox/zendesk/tickets",
+                             params={"external_id": ext}, timeout=10).json()["tickets"]
+        return sorted(found, key=lambda t: t["id"])
 
     def ticket(self, ticket_id: int) -> dict[str, Any]:
         return requests.get(f"{self.sandbox}/_sandbox/zendesk/tickets/{ticket_id}",

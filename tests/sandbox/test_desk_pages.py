@@ -30,6 +30,17 @@ def test_an_internal_note_or_an_explicit_status_leaves_the_choice_to_the_agent(s
     assert r.json()["ticket"]["status"] == "pending"
 
 
+def test_the_desk_lists_every_ticket_or_only_those_with_an_external_id(stack):
+    mine = stack.new_ticket(external_id="zkb-sms:+15005550100:+15005550000")
+    other = stack.new_ticket()
+    listed = stack.admin("GET", "/zendesk/tickets").json()["tickets"]
+    assert {mine["id"], other["id"]} <= {t["id"] for t in listed}
+    only = stack.admin("GET", "/zendesk/tickets",
+                       params={"external_id": "zkb-sms:+15005550100:+15005550000"}).json()
+    assert [t["id"] for t in only["tickets"]] == [mine["id"]]
+    assert only["tickets"][0]["comments"][0]["body"] == "Where is my order?"
+
+
 def test_the_home_page_links_the_events_page_and_the_rules(stack):
     home = requests.get(f"{stack.base}/", timeout=5).text
     assert 'href="/events"' in home and 'href="/rules"' in home

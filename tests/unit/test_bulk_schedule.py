@@ -2,8 +2,9 @@
 `WhenStaged`): every second while customers' texts wait to be packed into a bulk job (a staged
 text waits about that long for its job), every `run_every` while only jobs are in flight, never
 on a quiet system. And its reserve (bridge/budgets.py BULK_RESERVE): a text's single write that
-could be staged stops at 75% of each Zendesk window, so the drainer always finds room, and the
-drainer's own calls are paced to half the limit in any 10 s, so it never locks itself out."""
+could be staged stops at half of each Zendesk window, so the drainer finds room, and the
+drainer's own calls are paced to 3/4 of the limit in any 10 s, so it never locks itself out.
+Texts are staged, not written single, while others wait to be packed or are in a job."""
 
 from __future__ import annotations
 
@@ -55,13 +56,25 @@ def test_while_only_jobs_are_in_flight_it_runs_every_run_every(store: Store) -> 
     assert schedule().is_due(ago(2.1)).is_due
 
 
+@pytest.mark.parametrize(("kind", "busy"), [("comment", True), ("ticket", True),
+                                             ("requester", True), ("note", False)])
+def test_a_job_of_texts_in_flight_sends_texts_to_bulk_and_a_notes_job_does_not(
+        store: Store, kind: str, busy: bool) -> None:
+    assert not store.bulk.texts_in_bulk()
+    store.bulk.stage("klaviyo:1", kind, {"ticket_id": 7}, 0.0)
+    assert store.bulk.texts_in_bulk() is busy          # waiting to be packed
+    assert store.bulk.open_batch("b1", kind, store.bulk.staged(kind, 10), 0.0)
+    assert store.bulk.waiting() == 0
+    assert store.bulk.texts_in_bulk() is busy          # in a job in flight
+
+
 def test_the_schedule_survives_beats_schedule_file() -> None:
     again = pickle.loads(pickle.dumps(beat.WhenStaged(2.0, pack_every=0.5)))
     assert again.run_every.total_seconds() == 2.0 and again.pack_every == 0.5
 
 
 # --- the drainer's reserve (bridge/budgets.py BULK_RESERVE) -------------------------------------
-def test_a_stageable_write_leaves_the_drainer_a_quarter_of_each_zendesk_window() -> None:
+def test_a_stageable_write_leaves_the_drainer_half_of_each_zendesk_window() -> None:
     table = zendesk_budgets(Settings(
         zendesk_url="https://acme.zendesk.com", zendesk_webhook_secret="s" * 20,
         klaviyo_api_key="pk_" + "k" * 20, klaviyo_webhook_secret="s" * 20,
@@ -72,7 +85,7 @@ def test_a_stageable_write_leaves_the_drainer_a_quarter_of_each_zendesk_window()
 
     assert limits("PUT tickets/{id}") == [199, 99]               # replies, reads, not staged
     with stageable_write():
-        assert limits("PUT tickets/{id}") == [149, 74]           # a text that may be staged
+        assert limits("PUT tickets/{id}") == [99, 49]            # a text that may be staged
         with background_lane():
             assert limits("GET tickets/{id}") == [149]           # background keeps its share
     # the drainer: the whole window, paced to 3/4 of the limit in any 10 s
