@@ -33,27 +33,25 @@ def needing_work(store: Store, events: list[RawEvent],
                  owned: Callable[[], Owned]) -> tuple[list[RawEvent], int]:
     """The events that need work, and how many of the others were known already (repeats).
     `owned` gives the brand's number test (E7), asked only when the delivery holds receipts."""
-    now = time.time()
-    unused = [e for e in events if task_for(e) is None]
-    kept = 0
-    for kind in sorted({e.kind for e in unused}):
-        kept += store.events.save_dropped([e for e in unused if e.kind == kind], now,
-                                          counter_field(unused[0].source, "dropped",
-                                                        f"topic:{kind}")[:100],
-                                          "topic_not_used")
-    events = [e for e in events if task_for(e) is not None]
-    idle = _idle_receipts(store, events, owned)
-    kept += store.events.save_dropped([e for e in events if e.ref in idle], now,
-                                      counter_field(RECEIVED_SMS_KIND, "dropped",
-                                                    "receipt_without_ticket"),
-                                      "no_open_ticket")
-    echoes = _comments_never_sent(events)
-    for reason in sorted(set(echoes.values())):
-        kept += store.events.save_dropped([e for e in events if echoes.get(e.ref) == reason],
-                                          now, counter_field(AGENT_REPLY_KIND, "dropped", reason),
-                                          reason)
-    skipped = idle | set(echoes)
-    return [e for e in events if e.ref not in skipped], len(unused) + len(skipped) - kept
+    drops: dict[str, tuple[str, str]] = {}      # ref -> (counter field, reason kept)
+    used = []
+    for e in events:
+        if task_for(e) is None:
+            drops[e.ref] = (counter_field(e.source, "dropped", f"topic:{e.kind}")[:100],
+                            "topic_not_used")
+        else:
+            used.append(e)
+    for ref in _idle_receipts(store, used, owned):
+        drops[ref] = (counter_field(RECEIVED_SMS_KIND, "dropped", "receipt_without_ticket"),
+                      "no_open_ticket")
+    for ref, reason in _comments_never_sent(used).items():
+        drops[ref] = (counter_field(AGENT_REPLY_KIND, "dropped", reason), reason)
+    now, kept = time.time(), 0
+    for counter, reason in sorted(set(drops.values())):
+        kept += store.events.save_dropped([e for e in events if drops.get(e.ref) ==
+                                           (counter, reason)], now, counter, reason)
+    dropped = [e for e in events if e.ref in drops]     # a ref repeated in the delivery: twice
+    return [e for e in used if e.ref not in drops], len(dropped) - kept
 
 
 def _idle_receipts(store: Store, events: list[RawEvent], owned: Callable[[], Owned]) -> set[str]:
@@ -73,7 +71,7 @@ def _comments_never_sent(events: list[RawEvent]) -> dict[str, str]:
     for e in events:
         if e.source != "zendesk" or event_type(e.data) != COMMENT_ADDED:
             continue
-        comment = agent_comment(e.data)
+        comment = agent_comment(e.data, with_text=False)
         drop = prescreen(comment) if comment is not None else None
         if drop is not None:
             found[e.ref] = drop.reason

@@ -43,8 +43,10 @@ def conversation_of(data: dict[str, Any]) -> tuple[str, str] | None:
     return parse_external_id(as_text(as_obj(data.get("detail")).get("external_id")))
 
 
-def agent_comment(data: dict[str, Any]) -> AgentComment | None:
-    """The comment of a comment_added event, or None if it has no usable comment."""
+def agent_comment(data: dict[str, Any], *, with_text: bool = True) -> AgentComment | None:
+    """The comment of a comment_added event, or None if it has no usable comment. Without
+    `with_text` its body is not read (the receiver's screening needs only who wrote it and
+    whether it is public, not the HTML parsed)."""
     detail = as_obj(data.get("detail"))
     comment = _comment(data)
     cid, tid = as_id(comment.get("id")), as_id(detail.get("id"))
@@ -52,11 +54,11 @@ def agent_comment(data: dict[str, Any]) -> AgentComment | None:
         return None
     author = as_obj(comment.get("author"))
     attachments = comment.get("attachments") or []
-    body = as_text(comment.get("body"))
+    body = as_text(comment.get("body")) if with_text else ""
     return AgentComment(
         ticket_id=tid, comment_id=cid, author_id=as_id(author.get("id")),
         author_is_staff=bool(author.get("is_staff")), public=bool(comment.get("is_public")),
-        text=comment_text(body, as_text(comment.get("html_body"))),
+        text=comment_text(body, as_text(comment.get("html_body"))) if with_text else "",
         body=body or "",
         attachment_count=len(attachments) if isinstance(attachments, list) else 0,
         requester_id=as_id(detail.get("requester_id")))
